@@ -1,0 +1,80 @@
+// The filesystem operations the pipeline uses, gathered in one object that is passed in rather
+// than imported. Tests wrap it to make the N-th link() fail with EMLINK or the N-th copy fail
+// with ENOSPC (see test/helpers/faulty-ops.ts) without mocking modules.
+//
+// The calls are synchronous on purpose: each one is a single syscall that the kernel answers
+// from cache in microseconds, and the libuv thread-pool hop of the async API costs more than
+// the call itself on trees of millions of small entries.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+
+export type Path = Buffer | string;
+
+export interface FsOps {
+  lstat(p: Path): fs.BigIntStats;
+  readdir(p: Path): Buffer[];
+  readlink(p: Path): Buffer;
+  mkdir(p: Path, mode: number): void;
+  /** Copy a regular file's content to a new file that must not exist yet (reflink if possible). */
+  copyFile(src: Path, dst: Path): void;
+  link(existing: Path, created: Path): void;
+  symlink(target: Buffer, p: Path): void;
+  mknod(p: Path, type: 'fifo' | 'char' | 'block', mode: number, rdev: bigint): void;
+  rename(from: Path, to: Path): void;
+  unlink(p: Path): void;
+  rmdir(p: Path): void;
+  chmod(p: Path, mode: number): void;
+  lchown(p: Path, uid: number, gid: number): void;
+  /** Set atime and mtime (nanoseconds since the epoch) without following a symlink. */
+  lutimes(p: Path, atimeNs: bigint, mtimeNs: bigint): void;
+  statfs(p: Path): fs.BigIntStatsFs;
+  openRead(p: Path): number;
+  read(fd: number, buf: Buffer, pos: number): number;
+  close(fd: number): void;
+}
+
+/** Node takes times as seconds in a double; libuv keeps microseconds of them. */
+function nsToSeconds(ns: bigint): number {
+  const us = ns / 1000n;
+  return Number(us) / 1e6;
+}
+
+export const realFsOps: FsOps = {
+  lstat: (p) => fs.lstatSync(p, { bigint: true }),
+  readdir: (p) => fs.readdirSync(p, { encoding: 'buffer' }),
+  readlink: (p) => fs.readlinkSync(p, { encoding: 'buffer' }),
+  mkdir: (p, mode) => fs.mkdirSync(p, { mode }),
+  copyFile: (src, dst) =>
+    fs.copyFileSync(src, dst, fs.constants.COPYFILE_EXCL | fs.constants.COPYFILE_FICLONE),
+  link: (existing, created) => fs.linkSync(existing, created),
+  symlink: (target, p) => fs.symlinkSync(target, p),
+  mknod: (p, type, mode, rdev) => mknodViaCoreutils(p, type, mode, rdev),
+  rename: (from, to) => fs.renameSync(from, to),
+  unlink: (p) => fs.unlinkSync(p),
+  rmdir: (p) => fs.rmdirSync(p),
+  chmod: (p, mode) => fs.chmodSync(p, mode),
+  lchown: (p, uid, gid) => fs.lchownSync(p, uid, gid),
+  lutimes: (p, atimeNs, mtimeNs) => fs.lutimesSync(p, nsToSeconds(atimeNs), nsToSeconds(mtimeNs)),
+  statfs: (p) => fs.statfsSync(p, { bigint: true }),
+  openRead: (p) => fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW),
+  read: (fd, buf, pos) => fs.readSync(fd, buf, 0, buf.length, pos),
+  close: (fd) => fs.closeSync(fd),
+};
+
+// Node has no mknod(2). FIFOs and device nodes are rare in backup trees, so the coreutils
+// command is good enough; it is only ever run with a path we created the parent of.
+function mknodViaCoreutils(p: Path, type: 'fifo' | 'char' | 'block', mode: number, rdev: bigint): void {
+  const path = typeof p === 'string' ? p : p.toString('utf8');
+  // argv is passed as UTF-8: a name that is not UTF-8 cannot reach the command intact.
+  if (typeof p !== 'string' && !Buffer.from(path, 'utf8').equals(p)) {
+    throw Object.assign(new Error('special file with a non-UTF-8 name'), { code: 'EILSEQ' });
+  }
+  const modeArg = ['-m', (mode & 0o7777).toString(8)];
+  if (type === 'fifo') {
+    execFileSync('mknod', [...modeArg, path, 'p'], { stdio: 'ignore' });
+  } else {
+    const major = (rdev >> 8n) & 0xfffn;
+    const minor = (rdev & 0xffn) | ((rdev >> 12n) & 0xfff00n);
+    execFileSync('mknod', [...modeArg, path, type === 'char' ? 'c' : 'b', String(major), String(minor)], { stdio: 'ignore' });
+  }
+}

@@ -1,0 +1,60 @@
+// Depth-first walk of a tree, yielding every entry with its bigint lstat. Names are bytes and
+// sorted bytewise, so a walk is deterministic and a directory always comes before its contents.
+// Memory is one directory listing per level of depth, never the whole tree.
+import type fs from 'node:fs';
+import { childPath, joinPath } from '../fs/paths.js';
+import type { FsOps } from '../fs/ops.js';
+
+export interface WalkItem {
+  rel: Buffer;
+  stat: fs.BigIntStats;
+}
+
+export interface WalkOptions {
+  ops: FsOps;
+  /** Leave out a relative path (and, for a directory, everything below it). */
+  skip?: (rel: Buffer) => boolean;
+  /** A path that could not be read: reported, and the walk goes on. */
+  onError: (rel: Buffer, err: unknown) => void;
+}
+
+const S_IFMT = 0o170000n;
+const S_IFDIR = 0o040000n;
+
+export function* walk(root: Buffer, options: WalkOptions): Generator<WalkItem> {
+  const { ops, skip, onError } = options;
+  const rootStat = ops.lstat(root);
+  yield { rel: Buffer.alloc(0), stat: rootStat };
+  const stack: { rel: Buffer; names: Buffer[]; next: number }[] = [];
+  const list = (rel: Buffer): Buffer[] | undefined => {
+    try {
+      return ops.readdir(joinPath(root, rel)).sort(Buffer.compare);
+    } catch (err) {
+      onError(rel, err);
+      return undefined;
+    }
+  };
+  const rootNames = list(Buffer.alloc(0));
+  if (rootNames) stack.push({ rel: Buffer.alloc(0), names: rootNames, next: 0 });
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    if (top.next >= top.names.length) {
+      stack.pop();
+      continue;
+    }
+    const rel = childPath(top.rel, top.names[top.next++]);
+    if (skip?.(rel)) continue;
+    let stat: fs.BigIntStats;
+    try {
+      stat = ops.lstat(joinPath(root, rel));
+    } catch (err) {
+      onError(rel, err);
+      continue;
+    }
+    yield { rel, stat };
+    if ((stat.mode & S_IFMT) === S_IFDIR) {
+      const names = list(rel);
+      if (names) stack.push({ rel, names, next: 0 });
+    }
+  }
+}

@@ -1,0 +1,62 @@
+// The record of one path, as scan reads it from the source and as the index keeps it.
+// dev and ino are bigint end to end: 64-bit inode numbers do not fit a JS number, and two
+// inodes that collide after rounding would silently share content.
+
+export const EntryType = {
+  file: 1,
+  dir: 2,
+  symlink: 3,
+  fifo: 4,
+  char: 5,
+  block: 6,
+  socket: 7,
+} as const;
+export type EntryType = (typeof EntryType)[keyof typeof EntryType];
+
+export interface Entry {
+  /** Relative to the tree's root, as bytes; the root itself is the entry with the empty path. */
+  path: Buffer;
+  type: EntryType;
+  dev: bigint;
+  ino: bigint;
+  nlink: number;
+  size: bigint;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtimeNs: bigint;
+  atimeNs: bigint;
+  /** 0n where the filesystem does not report a birth time. */
+  birthNs: bigint;
+  /** Symlink target, verbatim bytes; null for other types. */
+  target: Buffer | null;
+  rdev: bigint;
+}
+
+/** An entry as read back from the index, with its row id (scan order). */
+export interface StoredEntry extends Entry {
+  id: number;
+}
+
+export function typeFromMode(mode: number): EntryType {
+  switch (mode & 0o170000) {
+    case 0o100000:
+      return EntryType.file;
+    case 0o040000:
+      return EntryType.dir;
+    case 0o120000:
+      return EntryType.symlink;
+    case 0o010000:
+      return EntryType.fifo;
+    case 0o020000:
+      return EntryType.char;
+    case 0o060000:
+      return EntryType.block;
+    default:
+      return EntryType.socket;
+  }
+}
+
+export function typeName(type: EntryType): string {
+  return (Object.keys(EntryType) as (keyof typeof EntryType)[]).find((k) => EntryType[k] === type) ?? 'unknown';
+}

@@ -1,0 +1,310 @@
+// The only module that opens SQLite. It owns the connection, the pragmas and the prepared
+// statements; the rest of the pipeline sees plain records and never SQL.
+//
+// Durability: WAL with synchronous=NORMAL. A transaction that committed survives a kill of the
+// process at any instant; after a power loss the last few commits may be lost, which the copy
+// tolerates because every row in `mirror` is written after the file it describes is in place
+// (so a lost row only means redoing, and checking, work already on disk).
+import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import path from 'node:path';
+import { LinkmirrorError } from '../errors.js';
+import { isErrno } from '../fs/errno.js';
+import { EntryType, type Entry, type StoredEntry } from './entry.js';
+import { SCHEMA, SCHEMA_VERSION, SRC_GROUP_INDEX } from './schema.js';
+
+type Row = Record<string, unknown>;
+
+const toDb = (v: bigint): bigint => BigInt.asIntN(64, v);
+const fromDb = (v: unknown): bigint => BigInt.asUintN(64, v as bigint);
+const num = (v: unknown): number => Number(v as bigint);
+
+export interface ScanTotals {
+  paths: number;
+  dirs: number;
+  files: number;
+  symlinks: number;
+  specials: number;
+  inodes: number;
+  linkGroups: number;
+  largestGroup: number;
+  logicalBytes: bigint;
+  physicalBytes: bigint;
+}
+
+export interface MirrorRow {
+  path: Buffer;
+  type: EntryType;
+  srcDev: bigint;
+  srcIno: bigint;
+  birthNs: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+  dstIno: bigint;
+  written: boolean;
+}
+
+export class Index {
+  readonly file: string;
+  private readonly db: Database.Database;
+  private readonly stmts = new Map<string, Database.Statement>();
+
+  private constructor(file: string, db: Database.Database) {
+    this.file = file;
+    this.db = db;
+  }
+
+  /** Open (or create) an index file. A file that is not a usable index is INDEX_BROKEN. */
+  static open(file: string): Index {
+    let db: Database.Database | undefined;
+    try {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      db = new Database(file);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('busy_timeout = 0');
+      // A bounded page cache (about 64 MiB): the index may be gigabytes, the process stays small.
+      db.pragma('cache_size = -65536');
+      db.pragma('temp_store = FILE');
+      const version = db.pragma('user_version', { simple: true }) as number;
+      if (version > SCHEMA_VERSION) {
+        throw new LinkmirrorError(
+          'INDEX_BROKEN',
+          `index ${file} was written by a newer linkmirror (schema ${version}); upgrade linkmirror`,
+        );
+      }
+      db.exec(SCHEMA);
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      return new Index(file, db);
+    } catch (err) {
+      db?.close();
+      if (err instanceof LinkmirrorError) throw err;
+      if (isErrno(err, 'SQLITE_BUSY', 'SQLITE_LOCKED')) {
+        throw new LinkmirrorError('INDEX_LOCKED', `index ${file} is in use by another linkmirror; wait for it or stop it`, { cause: err });
+      }
+      throw new LinkmirrorError('INDEX_BROKEN', `cannot open index ${file}: ${(err as Error).message}; remove it to start over`, { cause: err });
+    }
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  private stmt(sql: string): Database.Statement {
+    let s = this.stmts.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  /** Run fn in one transaction; index errors become INDEX_BROKEN, other errors pass through. */
+  transaction<T>(fn: () => T): T {
+    return this.guard(() => this.db.transaction(fn)());
+  }
+
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof Database.SqliteError) {
+        if (err.code === 'SQLITE_FULL') {
+          throw new LinkmirrorError('NO_SPACE', `the disk holding the index ${this.file} is full`, { cause: err });
+        }
+        throw new LinkmirrorError('INDEX_BROKEN', `index ${this.file} failed: ${err.message}`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  getMeta(key: string): string | undefined {
+    const row = this.guard(() => this.stmt('SELECT value FROM meta WHERE key = ?').get(key)) as Row | undefined;
+    return row?.value as string | undefined;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.guard(() => this.stmt('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value));
+  }
+
+  // ---- src: the scanned source ----
+
+  /** Forget the previous scan, before a new one. */
+  clearSrc(): void {
+    this.guard(() => {
+      this.db.exec('DROP INDEX IF EXISTS src_by_inode; DELETE FROM src; DELETE FROM groups;');
+    });
+  }
+
+  /** Insert scanned entries; the caller batches them so one transaction holds thousands. */
+  insertSrc(entries: readonly Entry[]): void {
+    const ins = this.stmt(
+      `INSERT INTO src (path, type, dev, ino, nlink, size, mode, uid, gid, mtime_ns, atime_ns, birth_ns, target, rdev)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.transaction(() => {
+      for (const e of entries) {
+        ins.run(e.path, e.type, toDb(e.dev), toDb(e.ino), e.nlink, e.size, e.mode, e.uid, e.gid, e.mtimeNs, e.atimeNs, e.birthNs, e.target, toDb(e.rdev));
+      }
+    });
+  }
+
+  /** After a scan: index the source by inode and derive one group row per inode. */
+  finishScan(): void {
+    this.guard(() => {
+      this.db.exec(SRC_GROUP_INDEX);
+      this.db.exec(`INSERT INTO groups (dev, ino, first_id, paths, size)
+        SELECT dev, ino, MIN(id), COUNT(*), MAX(size) FROM src WHERE type <> ${EntryType.dir} GROUP BY dev, ino`);
+    });
+  }
+
+  scanTotals(): ScanTotals {
+    return this.guard(() => {
+      const byType = this.stmt('SELECT type, COUNT(*) AS n, SUM(size) AS bytes FROM src GROUP BY type').safeIntegers(true).all() as Row[];
+      const g = this.stmt(
+        `SELECT COUNT(*) AS inodes, SUM(paths > 1) AS linked, MAX(paths) AS largest,
+                SUM(CASE WHEN t.type = ${EntryType.file} THEN g.size ELSE 0 END) AS physical
+         FROM groups g JOIN src t ON t.id = g.first_id`,
+      ).safeIntegers(true).get() as Row;
+      const totals: ScanTotals = {
+        paths: 0, dirs: 0, files: 0, symlinks: 0, specials: 0,
+        inodes: num(g.inodes ?? 0n), linkGroups: num(g.linked ?? 0n), largestGroup: num(g.largest ?? 0n),
+        logicalBytes: 0n, physicalBytes: (g.physical as bigint | null) ?? 0n,
+      };
+      for (const r of byType) {
+        const n = num(r.n);
+        totals.paths += n;
+        const type = num(r.type);
+        if (type === EntryType.dir) totals.dirs += n;
+        else if (type === EntryType.file) {
+          totals.files += n;
+          totals.logicalBytes += (r.bytes as bigint | null) ?? 0n;
+        } else if (type === EntryType.symlink) totals.symlinks += n;
+        else totals.specials += n;
+      }
+      return totals;
+    });
+  }
+
+  private static entryFrom(r: Row): StoredEntry {
+    return {
+      id: num(r.id),
+      path: r.path as Buffer,
+      type: num(r.type) as EntryType,
+      dev: fromDb(r.dev),
+      ino: fromDb(r.ino),
+      nlink: num(r.nlink),
+      size: r.size as bigint,
+      mode: num(r.mode),
+      uid: num(r.uid),
+      gid: num(r.gid),
+      mtimeNs: r.mtime_ns as bigint,
+      atimeNs: r.atime_ns as bigint,
+      birthNs: r.birth_ns as bigint,
+      target: (r.target as Buffer | null) ?? null,
+      rdev: fromDb(r.rdev),
+    };
+  }
+
+  /**
+   * Directories in scan order (parents first), or in reverse (children first), a page at a time:
+   * each page is read completely before it is handed out, so the caller may write to the index
+   * between pages.
+   */
+  *srcDirs(order: 'parents-first' | 'children-first', pageSize = 4096): Generator<StoredEntry[]> {
+    const asc = order === 'parents-first';
+    const sql = `SELECT * FROM src WHERE type = ${EntryType.dir} AND id ${asc ? '>' : '<'} ? ORDER BY id ${asc ? 'ASC' : 'DESC'} LIMIT ?`;
+    const s = this.stmt(sql).safeIntegers(true);
+    let after = asc ? 0n : 2n ** 62n;
+    for (;;) {
+      const rows = this.guard(() => s.all(after, pageSize)) as Row[];
+      if (rows.length === 0) return;
+      const page = rows.map(Index.entryFrom);
+      after = BigInt(page[page.length - 1].id);
+      yield page;
+    }
+  }
+
+  /** Non-directory entries grouped by inode: all paths of one inode are consecutive, first path first. */
+  *srcByInode(pageSize = 4096): Generator<StoredEntry[]> {
+    const s = this.stmt(
+      `SELECT * FROM src INDEXED BY src_by_inode WHERE type <> ${EntryType.dir} AND (dev, ino, id) > (?, ?, ?)
+       ORDER BY dev, ino, id LIMIT ?`,
+    ).safeIntegers(true);
+    let key: [bigint, bigint, bigint] = [-(2n ** 63n), -(2n ** 63n), -1n];
+    for (;;) {
+      const rows = this.guard(() => s.all(...key, pageSize)) as Row[];
+      if (rows.length === 0) return;
+      const last = rows[rows.length - 1];
+      key = [last.dev as bigint, last.ino as bigint, last.id as bigint];
+      yield rows.map(Index.entryFrom);
+    }
+  }
+
+  /** All source entries in scan order (for verify and listings). */
+  *srcAll(pageSize = 4096): Generator<StoredEntry[]> {
+    const s = this.stmt('SELECT * FROM src WHERE id > ? ORDER BY id LIMIT ?').safeIntegers(true);
+    let after = 0n;
+    for (;;) {
+      const rows = this.guard(() => s.all(after, pageSize)) as Row[];
+      if (rows.length === 0) return;
+      const page = rows.map(Index.entryFrom);
+      after = BigInt(page[page.length - 1].id);
+      yield page;
+    }
+  }
+
+  srcByPath(p: Buffer): StoredEntry | undefined {
+    const r = this.guard(() => this.stmt('SELECT * FROM src WHERE path = ?').safeIntegers(true).get(p)) as Row | undefined;
+    return r ? Index.entryFrom(r) : undefined;
+  }
+
+  // ---- mirror: what the destination holds ----
+
+  putMirror(rows: readonly MirrorRow[]): void {
+    const put = this.stmt(
+      `INSERT INTO mirror (path, type, src_dev, src_ino, birth_ns, size, mtime_ns, dst_ino, written)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (path) DO UPDATE SET type = excluded.type, src_dev = excluded.src_dev, src_ino = excluded.src_ino,
+         birth_ns = excluded.birth_ns, size = excluded.size, mtime_ns = excluded.mtime_ns,
+         dst_ino = excluded.dst_ino, written = excluded.written`,
+    );
+    this.transaction(() => {
+      for (const m of rows) {
+        put.run(m.path, m.type, toDb(m.srcDev), toDb(m.srcIno), m.birthNs, m.size, m.mtimeNs, toDb(m.dstIno), m.written ? 1 : 0);
+      }
+    });
+  }
+
+  mirrorByPath(p: Buffer): MirrorRow | undefined {
+    const r = this.guard(() => this.stmt('SELECT * FROM mirror WHERE path = ?').safeIntegers(true).get(p)) as Row | undefined;
+    return r ? Index.mirrorFrom(r) : undefined;
+  }
+
+  /** Destination paths that hold a source inode's content (split copies included). */
+  mirrorBySrc(dev: bigint, ino: bigint, limit = 64): MirrorRow[] {
+    const rows = this.guard(() =>
+      this.stmt('SELECT * FROM mirror WHERE src_dev = ? AND src_ino = ? LIMIT ?').safeIntegers(true).all(toDb(dev), toDb(ino), limit),
+    ) as Row[];
+    return rows.map(Index.mirrorFrom);
+  }
+
+  mirrorCount(): number {
+    const r = this.guard(() => this.stmt('SELECT COUNT(*) AS n FROM mirror').get()) as Row;
+    return Number(r.n);
+  }
+
+  private static mirrorFrom(r: Row): MirrorRow {
+    return {
+      path: r.path as Buffer,
+      type: num(r.type) as EntryType,
+      srcDev: fromDb(r.src_dev),
+      srcIno: fromDb(r.src_ino),
+      birthNs: r.birth_ns as bigint,
+      size: r.size as bigint,
+      mtimeNs: r.mtime_ns as bigint,
+      dstIno: fromDb(r.dst_ino),
+      written: num(r.written) === 1,
+    };
+  }
+}

@@ -1,0 +1,74 @@
+// The index schema. One SQLite file holds the source as scanned (src), the inode groups derived
+// from it (groups) and, for a mirror, what the destination holds (mirror) — so memory stays
+// flat however large the tree is: everything per-path lives on disk, in B-trees.
+//
+// Integers: dev and ino are stored as signed 64-bit (BigInt.asIntN) and read back with
+// safeIntegers() and BigInt.asUintN, so no inode number ever passes through a JS number.
+
+export const SCHEMA_VERSION = 1;
+
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+
+-- Every entry of the source, in scan order: a directory's row comes before its children's.
+CREATE TABLE IF NOT EXISTS src (
+  id       INTEGER PRIMARY KEY,
+  path     BLOB    NOT NULL,
+  type     INTEGER NOT NULL,
+  dev      INTEGER NOT NULL,
+  ino      INTEGER NOT NULL,
+  nlink    INTEGER NOT NULL,
+  size     INTEGER NOT NULL,
+  mode     INTEGER NOT NULL,
+  uid      INTEGER NOT NULL,
+  gid      INTEGER NOT NULL,
+  mtime_ns INTEGER NOT NULL,
+  atime_ns INTEGER NOT NULL,
+  birth_ns INTEGER NOT NULL,
+  target   BLOB,
+  rdev     INTEGER NOT NULL
+);
+
+-- One row per source inode that is not a directory: (dev, ino) -> the group's first path.
+CREATE TABLE IF NOT EXISTS groups (
+  dev      INTEGER NOT NULL,
+  ino      INTEGER NOT NULL,
+  first_id INTEGER NOT NULL,
+  paths    INTEGER NOT NULL,
+  size     INTEGER NOT NULL,
+  PRIMARY KEY (dev, ino)
+) WITHOUT ROWID;
+
+-- What the destination holds at each path, written as the copy makes it (for resume,
+-- incremental runs and verify): the source identity of its content and its inode there.
+CREATE TABLE IF NOT EXISTS mirror (
+  path     BLOB    PRIMARY KEY,
+  type     INTEGER NOT NULL,
+  src_dev  INTEGER NOT NULL,
+  src_ino  INTEGER NOT NULL,
+  birth_ns INTEGER NOT NULL,
+  size     INTEGER NOT NULL,
+  mtime_ns INTEGER NOT NULL,
+  dst_ino  INTEGER NOT NULL,
+  -- 1 when this path's content was written anew (a group's first path or a split), 0 for a link
+  written  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS mirror_by_src ON mirror (src_dev, src_ino);
+
+-- Content hashes per source inode, recorded by the copy for verify's manifest.
+CREATE TABLE IF NOT EXISTS hashes (
+  dev      INTEGER NOT NULL,
+  ino      INTEGER NOT NULL,
+  birth_ns INTEGER NOT NULL,
+  size     INTEGER NOT NULL,
+  mtime_ns INTEGER NOT NULL,
+  hash     BLOB    NOT NULL,
+  PRIMARY KEY (dev, ino)
+) WITHOUT ROWID;
+`;
+
+/** Built after a scan, not during it: one sort is far cheaper than a B-tree insert per row. */
+export const SRC_GROUP_INDEX = `CREATE INDEX IF NOT EXISTS src_by_inode ON src (dev, ino, id) WHERE type <> 2`;
