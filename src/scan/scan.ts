@@ -11,12 +11,15 @@ import { isStateDir } from '../state-dir.js';
 import type { Index, ScanTotals } from '../store/index-db.js';
 import { EntryType, typeFromMode, type Entry } from '../store/entry.js';
 import { walk } from './walk.js';
+import { Pacer, yieldNow } from '../yield.js';
 
 export interface ScanOptions {
   ops?: FsOps;
   progress?: Progress;
   /** Rows per transaction. */
   batch?: number;
+  /** Polled as the walk goes: true stops the scan with INTERRUPTED. */
+  shouldStop?: () => boolean;
 }
 
 export interface ScanResult {
@@ -26,7 +29,7 @@ export interface ScanResult {
   problemCount: number;
 }
 
-export function scan(root: Buffer | string, index: Index, options: ScanOptions = {}): ScanResult {
+export async function scan(root: Buffer | string, index: Index, options: ScanOptions = {}): Promise<ScanResult> {
   const ops = options.ops ?? realFsOps;
   const progress = options.progress ?? noProgress;
   const batchSize = options.batch ?? 8192;
@@ -38,6 +41,7 @@ export function scan(root: Buffer | string, index: Index, options: ScanOptions =
   let batch: Entry[] = [];
   const onError = (rel: Buffer, err: unknown) => problems.add(rel, 'cannot read', err);
   let rootSeen = false;
+  const pacer = new Pacer();
   try {
     for (const { rel, stat } of walk(rootBytes, { ops, onError, skip: isStateDir })) {
       const mode = Number(stat.mode);
@@ -71,6 +75,10 @@ export function scan(root: Buffer | string, index: Index, options: ScanOptions =
         target,
         rdev: stat.rdev,
       });
+      if (pacer.due()) {
+        await yieldNow();
+        if (options.shouldStop?.()) throw new LinkmirrorError('INTERRUPTED', 'interrupted while scanning the source; nothing was copied yet');
+      }
       if (batch.length >= batchSize) {
         index.insertSrc(batch);
         progress.advance(batch.length, batch.reduce((sum, e) => sum + e.size, 0n));

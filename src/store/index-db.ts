@@ -32,6 +32,23 @@ export interface ScanTotals {
   physicalBytes: bigint;
 }
 
+export interface PlanTotals {
+  paths: number;
+  dirs: number;
+  /** Non-directory paths the destination does not hold yet. */
+  pathsToPlace: number;
+  inodes: number;
+  inodesToCopy: number;
+  /** Bytes of the inodes to copy. */
+  bytesToCopy: bigint;
+  /** The same, each inode rounded up to whole blocks of the destination. */
+  blocksToCopy: bigint;
+  physicalBytes: bigint;
+  logicalBytes: bigint;
+  expectedSplits: number;
+  splitBytes: bigint;
+}
+
 export interface MirrorRow {
   path: Buffer;
   type: EntryType;
@@ -259,6 +276,52 @@ export class Index {
     return r ? Index.entryFrom(r) : undefined;
   }
 
+  /**
+   * What a copy still has to do, from the scan and what the mirror already holds. A path is
+   * done when the mirror has it with the same source inode and identity (birth time, size,
+   * mtime); an inode needs its content written when no mirror path holds it yet.
+   */
+  planTotals(linkMax: number, blockSize: bigint): PlanTotals {
+    const same = (m: string, s: string) =>
+      `${m}.src_dev = ${s}.dev AND ${m}.src_ino = ${s}.ino AND ${m}.birth_ns = ${s}.birth_ns AND ${m}.size = ${s}.size AND ${m}.mtime_ns = ${s}.mtime_ns`;
+    const max = BigInt(Number.isFinite(linkMax) && linkMax > 0 ? Math.floor(linkMax) : 2 ** 62);
+    return this.guard(() => {
+      const g = this.stmt(
+        `SELECT COUNT(*) AS inodes,
+                SUM(CASE WHEN t.type = ${EntryType.file} THEN g.size ELSE 0 END) AS physical,
+                SUM(CASE WHEN t.type = ${EntryType.file} THEN g.size * g.paths ELSE 0 END) AS logical,
+                SUM((g.paths - 1) / ?) AS splits,
+                SUM(CASE WHEN t.type = ${EntryType.file} THEN g.size * ((g.paths - 1) / ?) ELSE 0 END) AS split_bytes,
+                SUM(NOT EXISTS (SELECT 1 FROM mirror m WHERE ${same('m', 't')})) AS to_copy,
+                SUM(CASE WHEN t.type = ${EntryType.file} AND NOT EXISTS (SELECT 1 FROM mirror m WHERE ${same('m', 't')})
+                    THEN (g.size + ? - 1) / ? * ? ELSE 0 END) AS to_copy_blocks,
+                SUM(CASE WHEN t.type = ${EntryType.file} AND NOT EXISTS (SELECT 1 FROM mirror m WHERE ${same('m', 't')})
+                    THEN g.size ELSE 0 END) AS to_copy_bytes
+         FROM groups g JOIN src t ON t.id = g.first_id`,
+      ).safeIntegers(true).get(max, max, blockSize, blockSize, blockSize) as Row;
+      const p = this.stmt(
+        `SELECT COUNT(*) AS paths,
+                SUM(s.type = ${EntryType.dir}) AS dirs,
+                SUM(s.type <> ${EntryType.dir} AND NOT EXISTS (SELECT 1 FROM mirror m WHERE m.path = s.path AND ${same('m', 's')})) AS todo
+         FROM src s`,
+      ).safeIntegers(true).get() as Row;
+      const big = (v: unknown) => (v as bigint | null) ?? 0n;
+      return {
+        paths: num(p.paths ?? 0n),
+        dirs: num(p.dirs ?? 0n),
+        pathsToPlace: num(p.todo ?? 0n),
+        inodes: num(g.inodes ?? 0n),
+        inodesToCopy: num(g.to_copy ?? 0n),
+        bytesToCopy: big(g.to_copy_bytes),
+        blocksToCopy: big(g.to_copy_blocks),
+        physicalBytes: big(g.physical),
+        logicalBytes: big(g.logical),
+        expectedSplits: num(g.splits ?? 0n),
+        splitBytes: big(g.split_bytes),
+      };
+    });
+  }
+
   // ---- mirror: what the destination holds ----
 
   putMirror(rows: readonly MirrorRow[]): void {
@@ -272,6 +335,18 @@ export class Index {
     this.transaction(() => {
       for (const m of rows) {
         put.run(m.path, m.type, toDb(m.srcDev), toDb(m.srcIno), m.birthNs, m.size, m.mtimeNs, toDb(m.dstIno), m.written ? 1 : 0);
+      }
+    });
+  }
+
+  /** Fill this index's mirror table from another index file, opened read-only (for dry runs). */
+  copyMirrorFrom(file: string): void {
+    this.guard(() => {
+      this.db.prepare('ATTACH DATABASE ? AS other').run(file);
+      try {
+        this.db.exec('DELETE FROM mirror; INSERT INTO mirror SELECT * FROM other.mirror;');
+      } finally {
+        this.db.exec('DETACH DATABASE other');
       }
     });
   }

@@ -1,0 +1,51 @@
+// `linkmirror copy SRC DST`: parses flags, calls the library, prints the summary.
+import type { Command } from 'commander';
+import { copy } from '../../copy/copy.js';
+import { ExitCode } from '../exit-codes.js';
+import { progressBar } from '../progress-bar.js';
+import { copyLines, planLines, toJson } from '../report.js';
+import { stopOnSignals } from '../signals.js';
+import { outputMode, type OutputFlags } from '../output.js';
+
+interface CopyFlags extends OutputFlags {
+  dryRun?: boolean;
+  force?: boolean;
+}
+
+export function registerCopy(program: Command, setExit: (code: number) => void): void {
+  program
+    .command('copy')
+    .argument('<src>', 'the tree to copy (read only, never written)')
+    .argument('<dst>', 'an empty or new folder, or an earlier linkmirror mirror to continue')
+    .description('copy SRC to DST keeping every hard link; content is written once per inode')
+    .option('-n, --dry-run', 'print the plan (paths, inodes, links, bytes, expected splits) and write nothing')
+    .option('-f, --force', 'go on even when the destination looks too small')
+    .option('-q, --quiet', 'print nothing but errors')
+    .option('--json', 'print the summary as JSON')
+    .option('--progress', 'draw the progress bar even when stdout is not a terminal')
+    .addHelpText(
+      'after',
+      `
+The index is kept in DST/.linkmirror/: run the same command again after an interruption and
+it continues where it stopped.
+
+Examples:
+  linkmirror copy /backup/snapshots /mnt/usb/snapshots
+  linkmirror copy -n /backup/snapshots /mnt/usb/snapshots    # plan only`,
+    )
+    .action(async (src: string, dst: string, flags: CopyFlags) => {
+      const out = outputMode(flags);
+      const progress = progressBar(out.bar, out.quiet);
+      const signals = stopOnSignals(() => progress.warn('stopping after the current file (Ctrl-C again to quit at once)'));
+      try {
+        const summary = await copy(src, dst, { progress, dryRun: flags.dryRun, force: flags.force, shouldStop: signals.requested });
+        progress.close();
+        if (flags.json) out.print(toJson(summary));
+        else if (!out.quiet) out.print((summary.dryRun ? planLines(summary) : copyLines(summary)).join('\n'));
+        setExit(summary.interrupted ? ExitCode.interrupted : summary.problemCount > 0 ? ExitCode.problems : ExitCode.ok);
+      } finally {
+        progress.close();
+        signals.dispose();
+      }
+    });
+}

@@ -1,0 +1,46 @@
+// `linkmirror scan SRC`: look before copying — the tree's paths, inodes, link groups and bytes.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { checkPaths } from '../../copy/check-paths.js';
+import { scan } from '../../scan/scan.js';
+import { Index } from '../../store/index-db.js';
+import { ExitCode } from '../exit-codes.js';
+import { outputMode, type OutputFlags } from '../output.js';
+import { progressBar } from '../progress-bar.js';
+import { scanLines, toJson } from '../report.js';
+
+interface ScanFlags extends OutputFlags {
+  index?: string;
+}
+
+export function registerScan(program: Command, setExit: (code: number) => void): void {
+  program
+    .command('scan')
+    .argument('<src>', 'the tree to look at')
+    .description('walk SRC and print its paths, distinct inodes, link groups and bytes')
+    .option('--index <file>', 'keep the index in this file (default: a temporary file, removed afterwards)')
+    .option('-q, --quiet', 'print nothing but errors')
+    .option('--json', 'print the summary as JSON')
+    .option('--progress', 'draw the progress bar even when stdout is not a terminal')
+    .action(async (src: string, flags: ScanFlags) => {
+      const out = outputMode(flags);
+      // The same checks as copy, against a destination that cannot clash.
+      const root = checkPaths(src, path.join(os.tmpdir(), `linkmirror-none-${process.pid}`)).src;
+      const tmp = flags.index ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'linkmirror-scan-'));
+      const index = Index.open(flags.index ?? path.join(tmp!, 'index.db'));
+      const progress = progressBar(out.bar, out.quiet);
+      try {
+        const result = await scan(root, index, { progress });
+        progress.close();
+        if (flags.json) out.print(toJson({ src: root, ...result.totals, problems: result.problems, problemCount: result.problemCount }));
+        else if (!out.quiet) out.print([`scanned ${root}`, ...scanLines(result.totals), `problems       ${result.problemCount}`].join('\n'));
+        setExit(result.problemCount > 0 ? ExitCode.problems : ExitCode.ok);
+      } finally {
+        progress.close();
+        index.close();
+        if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+      }
+    });
+}

@@ -1,0 +1,32 @@
+// Exit codes, in one place (after rclone's lib/exitcode). Documented in the README and --help;
+// a cron job acts on them, so they never change meaning.
+import { isLinkmirrorError } from '../errors.js';
+
+export const ExitCode = {
+  /** Everything was done (copy) or the trees match (verify). */
+  ok: 0,
+  /** Finished, but some paths failed (copy) or differences were found (verify). */
+  problems: 1,
+  /** Bad arguments or input: nothing was written. */
+  usage: 2,
+  /** Stopped: disk full, index failure, destination unusable. */
+  fatal: 3,
+  /** Stopped by Ctrl-C or SIGTERM after a clean checkpoint; run the same command to continue. */
+  interrupted: 130,
+} as const;
+
+export function exitCodeFor(err: unknown): number {
+  if (isLinkmirrorError(err)) {
+    if (err.code === 'INTERRUPTED') return ExitCode.interrupted;
+    return err.kind === 'usage' ? ExitCode.usage : ExitCode.fatal;
+  }
+  return ExitCode.fatal;
+}
+
+export const EXIT_CODES_HELP = `
+Exit codes:
+  0    all copied / trees match
+  1    finished, but some paths could not be copied / differences found
+  2    usage error or bad input (nothing was written)
+  3    fatal: destination full or unusable, index failure
+  130  interrupted (Ctrl-C); run the same command again to continue`;

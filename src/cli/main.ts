@@ -1,0 +1,46 @@
+// The command line: commander wiring, and the one place that turns errors into words and exit
+// codes. Each command lives in its own thin file under commands/.
+import { Command, CommanderError } from 'commander';
+import { isLinkmirrorError } from '../errors.js';
+import { registerCopy } from './commands/copy.js';
+// demo: registered once fixtures/ exists
+import { registerScan } from './commands/scan.js';
+import { EXIT_CODES_HELP, ExitCode, exitCodeFor } from './exit-codes.js';
+
+export async function main(argv: string[]): Promise<number> {
+  let exitCode: number = ExitCode.ok;
+  const setExit = (code: number) => {
+    exitCode = code;
+  };
+  const program = new Command()
+    .name('linkmirror')
+    .description(
+      'Replicate hard-link-heavy trees (rsnapshot, rsync --link-dest, Back In Time, dirvish) onto another\n' +
+        'drive, keeping the hard-link topology exactly, with an index on disk instead of tables in RAM.',
+    )
+    .version(process.env.npm_package_version ?? '0.1.0')
+    .exitOverride()
+    .configureOutput({ outputError: (str, write) => write(str) })
+    .addHelpText('after', EXIT_CODES_HELP)
+    .showHelpAfterError('(run linkmirror --help for usage)');
+  registerScan(program, setExit);
+  registerCopy(program, setExit);
+  // registerDemo
+  for (const cmd of program.commands) cmd.exitOverride().addHelpText('after', EXIT_CODES_HELP);
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) return ExitCode.ok;
+      return ExitCode.usage;
+    }
+    if (isLinkmirrorError(err)) {
+      process.stderr.write(`linkmirror: ${err.message}\n`);
+      return exitCodeFor(err);
+    }
+    process.stderr.write(`linkmirror: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
+    return ExitCode.fatal;
+  }
+}

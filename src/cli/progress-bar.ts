@@ -1,0 +1,87 @@
+// The terminal side of the core's Progress interface: a cli-progress bar on a TTY (phase, items,
+// bytes, rate, ETA), warnings printed above it; off a TTY, warnings go to stderr and nothing else.
+import cliProgress from 'cli-progress';
+import { formatBytes, formatCount } from '../format.js';
+import type { Phase, Progress } from '../progress.js';
+
+const LABEL: Record<Phase, string> = {
+  scan: 'scanning',
+  plan: 'planning',
+  dirs: 'directories',
+  content: 'copying',
+  metadata: 'finishing',
+  verify: 'verifying',
+  hash: 'hashing',
+  delete: 'deleting',
+};
+
+export type TerminalProgress = Progress & { close(): void };
+
+export function progressBar(enabled: boolean, quiet: boolean): TerminalProgress {
+  if (!enabled) {
+    return {
+      start() {},
+      advance() {},
+      warn(message) {
+        if (!quiet) process.stderr.write(`warning: ${message}\n`);
+      },
+      end() {},
+      close() {},
+    };
+  }
+  const multi = new cliProgress.MultiBar(
+    {
+      format: ' {phase} |{bar}| {percentage}% {items} {bytes} {rate} ETA {eta_formatted}',
+      hideCursor: true,
+      clearOnComplete: true,
+      stopOnComplete: false,
+      etaBuffer: 50,
+      fps: 5,
+      barsize: 25,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let bar: cliProgress.SingleBar | undefined;
+  let phase: Phase = 'scan';
+  let items = 0;
+  let total = 0;
+  let bytes = 0n;
+  let startedAt = Date.now();
+  const payload = () => {
+    const secs = Math.max((Date.now() - startedAt) / 1000, 0.001);
+    return {
+      phase: LABEL[phase].padEnd(11),
+      items: total > 0 ? `${formatCount(items)}/${formatCount(total)}` : formatCount(items),
+      bytes: bytes > 0n ? formatBytes(bytes) : '',
+      rate: bytes > 0n ? `${formatBytes(Number(bytes) / secs)}/s` : `${formatCount(Math.round(items / secs))}/s`,
+    };
+  };
+  return {
+    start(p, totals) {
+      phase = p;
+      items = 0;
+      bytes = 0n;
+      total = totals.items ?? 0;
+      startedAt = Date.now();
+      bar = multi.create(Math.max(total, 1), 0, payload());
+      if (total === 0) bar.setTotal(0);
+    },
+    advance(n, b = 0n) {
+      items += n;
+      bytes += b;
+      bar?.update(Math.min(items, total || items), payload());
+    },
+    warn(message) {
+      multi.log(`warning: ${message}\n`);
+    },
+    end() {
+      if (bar) {
+        multi.remove(bar);
+        bar = undefined;
+      }
+    },
+    close() {
+      multi.stop();
+    },
+  };
+}

@@ -1,0 +1,47 @@
+// Words for the summaries: the human form printed at the end of a command, and the --json form
+// (bigints as numbers: byte counts stay exact below 2^53, 8 PiB).
+import type { CopySummary } from '../copy/copy.js';
+import { formatBytes, formatCount, formatDuration } from '../format.js';
+import type { ScanTotals } from '../store/index-db.js';
+
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? Number(v) : v), 2);
+}
+
+export function scanLines(t: ScanTotals): string[] {
+  return [
+    `paths          ${formatCount(t.paths)} (${formatCount(t.dirs)} directories, ${formatCount(t.files)} files, ${formatCount(t.symlinks)} symlinks${t.specials ? `, ${formatCount(t.specials)} special` : ''})`,
+    `inodes         ${formatCount(t.inodes)} distinct (${formatCount(t.linkGroups)} with more than one path; largest group ${formatCount(t.largestGroup)} paths)`,
+    `bytes          ${formatBytes(t.logicalBytes)} logical (every path), ${formatBytes(t.physicalBytes)} physical (every inode once)`,
+  ];
+}
+
+export function planLines(s: CopySummary): string[] {
+  const p = s.plan;
+  return [
+    `plan for ${s.dst} (${p.fsType}, link limit ${Number.isFinite(p.linkMax) ? formatCount(p.linkMax) : 'none known'})${s.resumed ? ', continuing an existing mirror' : ''}:`,
+    `  paths to place   ${formatCount(p.pathsToPlace)} of ${formatCount(p.paths - p.dirs)} (plus ${formatCount(p.dirs)} directories)`,
+    `  inodes to copy   ${formatCount(p.inodesToCopy)} of ${formatCount(p.inodes)}, ${formatBytes(p.bytesToCopy)}`,
+    `  links to make    ${formatCount(p.linksToMake)}`,
+    `  expected splits  ${formatCount(p.expectedSplits)}${p.expectedSplits ? ` (${formatBytes(p.splitBytes)} more)` : ''}`,
+    `  space needed     ${formatBytes(p.bytesNeeded)}, ${formatCount(p.inodesNeeded)} inodes`,
+  ];
+}
+
+export function copyLines(s: CopySummary): string[] {
+  const c = s.placed;
+  const lines = [
+    s.interrupted
+      ? `interrupted after ${formatDuration(s.elapsedMs)}: run the same command again to continue`
+      : `copied ${s.src} -> ${s.dst} in ${formatDuration(s.elapsedMs)}${s.resumed ? ' (continued an existing mirror)' : ''}`,
+    ...scanLines(s.scan),
+    `written        ${formatCount(c.inodesCopied)} inodes, ${formatBytes(c.bytesCopied)}; ${formatCount(c.linksMade)} hard links; ${formatCount(s.dirsMade)} directories`,
+    `splits         ${formatCount(c.splits)} (link limit ${Number.isFinite(s.plan.linkMax) ? formatCount(s.plan.linkMax) : 'none known'} on ${s.plan.fsType})`,
+  ];
+  if (c.alreadyPresent) lines.push(`already there  ${formatCount(c.alreadyPresent)} paths`);
+  if (c.skippedSockets) lines.push(`skipped        ${formatCount(c.skippedSockets)} sockets`);
+  lines.push(`problems       ${formatCount(s.problemCount)}`);
+  for (const p of s.problems.slice(0, 10)) lines.push(`  ${p.message}`);
+  if (s.problemCount > 10) lines.push(`  … and ${formatCount(s.problemCount - 10)} more (use --json for the first ${s.problems.length})`);
+  return lines;
+}

@@ -1,0 +1,75 @@
+// The refusals that come before anything is read or written: the source must be a directory,
+// and source and destination must be distinct trees, neither inside the other. Paths are
+// compared after resolving symlinks (realpath), so /a/link-to-b and /b are one place.
+import fs from 'node:fs';
+import path from 'node:path';
+import { LinkmirrorError } from '../errors.js';
+import { isErrno } from '../fs/errno.js';
+
+export interface CheckedPaths {
+  /** Resolved absolute source. */
+  src: string;
+  /** Resolved absolute destination (it may not exist yet). */
+  dst: string;
+  dstExists: boolean;
+}
+
+/** realpath of the longest existing prefix, with the missing tail appended. */
+function resolveMaybeMissing(p: string): string {
+  const abs = path.resolve(p);
+  let head = abs;
+  const tail: string[] = [];
+  for (;;) {
+    try {
+      return path.join(fs.realpathSync(head), ...tail.reverse());
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw err;
+      const parent = path.dirname(head);
+      if (parent === head) return abs;
+      tail.push(path.basename(head));
+      head = parent;
+    }
+  }
+}
+
+function inside(child: string, parent: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+}
+
+export function checkPaths(srcArg: string, dstArg: string): CheckedPaths {
+  let src: string;
+  try {
+    src = fs.realpathSync(srcArg);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) {
+      throw new LinkmirrorError('SRC_MISSING', `source ${srcArg} does not exist; give the folder to copy`, { cause: err });
+    }
+    throw new LinkmirrorError('SRC_MISSING', `source ${srcArg} cannot be read: ${(err as Error).message}`, { cause: err });
+  }
+  if (!fs.statSync(src).isDirectory()) {
+    throw new LinkmirrorError('SRC_NOT_DIR', `source ${srcArg} is not a directory; give the folder to copy`);
+  }
+  const dst = resolveMaybeMissing(dstArg);
+  let dstExists = false;
+  try {
+    const st = fs.statSync(dst);
+    if (!st.isDirectory()) {
+      throw new LinkmirrorError('DST_NOT_DIR', `destination ${dstArg} exists and is not a directory; give a folder`);
+    }
+    dstExists = true;
+  } catch (err) {
+    if (err instanceof LinkmirrorError) throw err;
+    if (!isErrno(err, 'ENOENT')) throw new LinkmirrorError('DST_UNUSABLE', `destination ${dstArg}: ${(err as Error).message}`, { cause: err });
+  }
+  if (dst === src) {
+    throw new LinkmirrorError('DST_IS_SRC', `source and destination are the same folder (${src}); give another destination`);
+  }
+  if (inside(dst, src)) {
+    throw new LinkmirrorError('DST_INSIDE_SRC', `destination ${dst} is inside the source ${src}; choose a destination outside it`);
+  }
+  if (inside(src, dst)) {
+    throw new LinkmirrorError('SRC_INSIDE_DST', `source ${src} is inside the destination ${dst}; choose a destination outside it`);
+  }
+  return { src, dst, dstExists };
+}

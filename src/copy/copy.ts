@@ -1,0 +1,171 @@
+// copy: replicate SRC into DST keeping the hard-link topology, in passes (after restic's
+// restorer): scan the source into the index, check the destination, make directories, place
+// every file (content once per inode, links for the rest, splits at the link limit), and last
+// set directory metadata, children first.
+//
+// The index lives in DST/.linkmirror/index.db for the whole run and after it, so the same
+// command run again resumes an interrupted copy (what the mirror table holds is not redone).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { LinkmirrorError } from '../errors.js';
+import { isErrno } from '../fs/errno.js';
+import { fsFacts } from '../fs/link-limit.js';
+import { realFsOps, type FsOps } from '../fs/ops.js';
+import { Problems, type Problem } from '../problems.js';
+import { noProgress, type Progress } from '../progress.js';
+import { scan } from '../scan/scan.js';
+import { INDEX_FILE, STATE_DIR } from '../state-dir.js';
+import { Index, type ScanTotals } from '../store/index-db.js';
+import { checkPaths } from './check-paths.js';
+import { finishDirs } from './finish-dirs.js';
+import { acquireLock } from './lock.js';
+import { makeDirs } from './make-dirs.js';
+import { placeFiles, type PlaceCounts } from './place-files.js';
+import { makePlan, type Plan } from './plan.js';
+import { checkCapacity, probeHardLinks } from './preflight.js';
+
+export interface CopyOptions {
+  ops?: FsOps;
+  progress?: Progress;
+  /** Print the plan, write nothing. */
+  dryRun?: boolean;
+  /** Go on when the pre-flight says the destination is too small. */
+  force?: boolean;
+  /** Set owner and group by number; defaults to true when running as root. */
+  owner?: boolean;
+  /** Polled between files: true stops the copy cleanly (Ctrl-C). */
+  shouldStop?: () => boolean;
+}
+
+export interface CopySummary {
+  src: string;
+  dst: string;
+  dryRun: boolean;
+  /** True when the destination already was a (partial) mirror. */
+  resumed: boolean;
+  interrupted: boolean;
+  scan: ScanTotals;
+  plan: Plan;
+  placed: PlaceCounts;
+  dirsMade: number;
+  problems: Problem[];
+  problemCount: number;
+  elapsedMs: number;
+}
+
+const emptyCounts = (): PlaceCounts => ({
+  stopped: false, inodesCopied: 0, bytesCopied: 0n, linksMade: 0, splits: 0, alreadyPresent: 0, skippedSockets: 0, failedPaths: 0,
+});
+
+/** What the destination is: a fresh folder, our mirror, or something we must not touch. */
+function inspectDestination(dst: string, exists: boolean): { mirror: boolean } {
+  if (!exists) return { mirror: false };
+  const stateDir = path.join(dst, STATE_DIR);
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.lstatSync(stateDir);
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT')) throw err;
+  }
+  if (st && !st.isDirectory()) {
+    throw new LinkmirrorError('DST_UNUSABLE', `${stateDir} is not a directory (a symlink or file is in its place); remove it`);
+  }
+  if (st && fs.existsSync(path.join(stateDir, INDEX_FILE))) return { mirror: true };
+  const others = fs.readdirSync(dst).filter((n) => n !== STATE_DIR);
+  if (others.length > 0) {
+    throw new LinkmirrorError(
+      'DST_NOT_EMPTY',
+      `destination ${dst} is not empty and is not a linkmirror mirror; give an empty or new folder`,
+    );
+  }
+  return { mirror: false };
+}
+
+export async function copy(srcArg: string, dstArg: string, options: CopyOptions = {}): Promise<CopySummary> {
+  const started = Date.now();
+  const ops = options.ops ?? realFsOps;
+  const progress = options.progress ?? noProgress;
+  const owner = options.owner ?? process.getuid?.() === 0;
+  const shouldStop = options.shouldStop ?? (() => false);
+  const { src, dst, dstExists } = checkPaths(srcArg, dstArg);
+  const { mirror } = inspectDestination(dst, dstExists);
+
+  if (options.dryRun) return dryRun(src, dst, dstExists, mirror, ops, progress, started);
+
+  fs.mkdirSync(dst, { recursive: true });
+  const stateDir = path.join(dst, STATE_DIR);
+  fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const release = acquireLock(stateDir);
+  const tmpDir = path.join(stateDir, 'tmp');
+  // Leftovers of an interrupted run: never renamed into place, so never part of the mirror.
+  fs.rmSync(tmpDir, { recursive: true, force: true });
+  fs.mkdirSync(tmpDir, { mode: 0o700 });
+  let index: Index | undefined;
+  try {
+    index = Index.open(path.join(stateDir, INDEX_FILE));
+    const problems = new Problems(progress);
+    const scanned = await scan(src, index, { ops, progress, shouldStop });
+    for (const p of scanned.problems) problems.kept.push(p);
+    problems.count += scanned.problemCount;
+
+    const facts = fsFacts(ops, dst);
+    progress.start('plan', {});
+    const plan = makePlan(index, facts);
+    progress.end();
+    probeHardLinks(ops, stateDir, facts, plan);
+    checkCapacity(facts, plan, options.force ?? false);
+    index.setMeta('src', src);
+    index.setMeta('state', 'copying');
+
+    const srcBytes = Buffer.from(src);
+    const dstBytes = Buffer.from(dst);
+    progress.start('dirs', { items: plan.dirs });
+    const dirsMade = makeDirs(ops, index, dstBytes, progress, problems);
+    progress.end();
+
+    progress.start('content', { items: plan.paths - plan.dirs, bytes: plan.bytesToCopy });
+    const placed = await placeFiles({
+      ops, index, src: srcBytes, dst: dstBytes, tmpDir, linkMax: facts.linkMax, owner,
+      mirrorHasRows: mirror && index.mirrorCount() > 0, progress, problems, shouldStop,
+    });
+    progress.end();
+
+    if (!placed.stopped) {
+      progress.start('metadata', { items: plan.dirs });
+      finishDirs(ops, index, dstBytes, owner, progress, problems);
+      progress.end();
+      index.setMeta('state', problems.count === 0 ? 'complete' : 'complete-with-errors');
+      index.setMeta('copied_at', new Date().toISOString());
+    }
+    return {
+      src, dst, dryRun: false, resumed: mirror, interrupted: placed.stopped, scan: scanned.totals, plan, placed, dirsMade,
+      problems: problems.kept, problemCount: problems.count, elapsedMs: Date.now() - started,
+    };
+  } finally {
+    index?.close();
+    fs.rmSync(tmpDir, { recursive: true, force: true });
+    release();
+  }
+}
+
+/** Scan into a throw-away index outside the destination and report the plan; nothing is written. */
+async function dryRun(src: string, dst: string, dstExists: boolean, mirror: boolean, ops: FsOps, progress: Progress, started: number): Promise<CopySummary> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linkmirror-plan-'));
+  const index = Index.open(path.join(dir, INDEX_FILE));
+  try {
+    if (mirror) index.copyMirrorFrom(path.join(dst, STATE_DIR, INDEX_FILE));
+    const scanned = await scan(src, index, { ops, progress });
+    // The facts of the filesystem the destination will be on: its nearest existing folder.
+    let probe = dst;
+    while (!dstExists && !fs.existsSync(probe)) probe = path.dirname(probe);
+    const plan = makePlan(index, fsFacts(ops, probe));
+    return {
+      src, dst, dryRun: true, resumed: mirror, interrupted: false, scan: scanned.totals, plan, placed: emptyCounts(), dirsMade: 0,
+      problems: scanned.problems, problemCount: scanned.problemCount, elapsedMs: Date.now() - started,
+    };
+  } finally {
+    index.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,46 @@
+// The directory pass: every source directory exists in the destination before any file is
+// placed, parents first. They are made owner-writable (0700) for now — a read-only source
+// directory must still receive its files — and get their own mode and times in finishDirs().
+//
+// Whatever stands where a directory belongs and is not a real directory (a symlink planted in
+// the destination, say) is removed, never followed: writes below it must stay inside DST.
+import { LinkmirrorError } from '../errors.js';
+import { isErrno, NO_SPACE_CODES } from '../fs/errno.js';
+import type { FsOps } from '../fs/ops.js';
+import { joinPath, showPath } from '../fs/paths.js';
+import type { Problems } from '../problems.js';
+import type { Progress } from '../progress.js';
+import type { Index } from '../store/index-db.js';
+
+const S_IFMT = 0o170000n;
+const S_IFDIR = 0o040000n;
+
+export function makeDirs(ops: FsOps, index: Index, dst: Buffer, progress: Progress, problems: Problems): number {
+  let made = 0;
+  for (const page of index.srcDirs('parents-first')) {
+    for (const d of page) {
+      progress.advance(1);
+      if (d.path.length === 0) continue; // the destination root exists already
+      const p = joinPath(dst, d.path);
+      try {
+        ops.mkdir(p, 0o700);
+        made++;
+      } catch (err) {
+        if (isErrno(err, ...NO_SPACE_CODES)) {
+          throw new LinkmirrorError('NO_SPACE', `destination is full while making ${showPath(d.path)}; free space and run the same command again`, { cause: err });
+        }
+        if (!isErrno(err, 'EEXIST')) {
+          problems.add(d.path, 'cannot make directory', err);
+          continue;
+        }
+        const st = ops.lstat(p);
+        if ((st.mode & S_IFMT) === S_IFDIR) continue;
+        // Not a directory (a file, or a symlink that must not be followed): replace it.
+        ops.unlink(p);
+        ops.mkdir(p, 0o700);
+        made++;
+      }
+    }
+  }
+  return made;
+}

@@ -1,0 +1,25 @@
+// The plan of a copy: what a dry run prints and what the pre-flight checks against free space.
+import type { FsFacts } from '../fs/link-limit.js';
+import type { Index, PlanTotals } from '../store/index-db.js';
+
+export interface Plan extends PlanTotals {
+  /** Hard links to make: placed paths beyond the first of each inode copied. */
+  linksToMake: number;
+  /** Space the copy needs on the destination: content, splits and one block per directory. */
+  bytesNeeded: bigint;
+  inodesNeeded: number;
+  fsType: string;
+  linkMax: number;
+}
+
+export function makePlan(index: Index, facts: FsFacts): Plan {
+  const t = index.planTotals(facts.linkMax, facts.blockSize);
+  return {
+    ...t,
+    linksToMake: Math.max(0, t.pathsToPlace - t.inodesToCopy),
+    bytesNeeded: t.blocksToCopy + t.splitBytes + BigInt(t.dirs) * facts.blockSize,
+    inodesNeeded: t.inodesToCopy + t.expectedSplits + t.dirs,
+    fsType: facts.type,
+    linkMax: facts.linkMax,
+  };
+}

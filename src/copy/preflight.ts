@@ -1,0 +1,67 @@
+// Checks of the destination made before any data is written: that it can hold hard links at all
+// (a probe link in the state folder: vfat and exFAT answer EPERM or EOPNOTSUPP), and that the
+// bytes and inodes the plan needs fit in what statfs says is free.
+import path from 'node:path';
+import { LinkmirrorError } from '../errors.js';
+import { isErrno, NO_LINK_CODES } from '../fs/errno.js';
+import type { FsFacts } from '../fs/link-limit.js';
+import type { FsOps } from '../fs/ops.js';
+import { formatBytes } from '../format.js';
+import type { Plan } from './plan.js';
+
+/** Make a file and a hard link to it in `dir`; remove both. Throws DST_NO_HARDLINKS when refused. */
+export function probeHardLinks(ops: FsOps, dir: string, facts: FsFacts, plan: Plan): void {
+  const a = path.join(dir, `probe-${process.pid}`);
+  const b = `${a}-link`;
+  const cleanup = () => {
+    for (const p of [a, b]) {
+      try {
+        ops.unlink(p);
+      } catch {
+        // already gone
+      }
+    }
+  };
+  cleanup();
+  const refuse = (cause?: unknown) =>
+    new LinkmirrorError(
+      'DST_NO_HARDLINKS',
+      `destination filesystem (${facts.type}) cannot hold hard links; a copy without links would need ` +
+        `${formatBytes(plan.logicalBytes)} (the source holds ${formatBytes(plan.physicalBytes)} with its links). ` +
+        `Use a filesystem with hard links (ext4, xfs, btrfs, NTFS)`,
+      { cause },
+    );
+  if (facts.linkMax === 0) throw refuse();
+  try {
+    writeEmpty(ops, a);
+  } catch (err) {
+    cleanup();
+    throw new LinkmirrorError('DST_UNUSABLE', `cannot write to the destination: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    ops.link(a, b);
+  } catch (err) {
+    cleanup();
+    if (isErrno(err, ...NO_LINK_CODES)) throw refuse(err);
+    throw new LinkmirrorError('DST_UNUSABLE', `cannot make a hard link in the destination: ${(err as Error).message}`, { cause: err });
+  }
+  cleanup();
+}
+
+/** An empty regular file, made through the same ops as the copy so tests can fail it too. */
+function writeEmpty(ops: FsOps, p: string): void {
+  ops.copyFile('/dev/null', p);
+}
+
+/** Refuse when the plan does not fit (unless forced); returns the shortfall for the summary. */
+export function checkCapacity(facts: FsFacts, plan: Plan, force: boolean): void {
+  const bytesShort = plan.bytesNeeded > facts.freeBytes;
+  const inodesShort = facts.inodesLimited && BigInt(plan.inodesNeeded) > facts.freeInodes;
+  if ((bytesShort || inodesShort) && !force) {
+    throw new LinkmirrorError(
+      'DST_TOO_SMALL',
+      `destination has ${formatBytes(facts.freeBytes)} and ${facts.inodesLimited ? facts.freeInodes.toString() : 'unlimited'} inodes free; ` +
+        `the copy needs ${formatBytes(plan.bytesNeeded)} and ${plan.inodesNeeded} inodes. Free some space, or pass --force to try anyway`,
+    );
+  }
+}
