@@ -33,10 +33,14 @@ export interface FsOps {
   close(fd: number): void;
 }
 
-/** Node takes times as seconds in a double; libuv keeps microseconds of them. */
+/**
+ * Node takes times as seconds in a double; libuv keeps microseconds of them by truncating
+ * (s - whole) * 1e9, so us / 1e6 lands one microsecond low about half the time: aim at the
+ * middle of the microsecond instead.
+ */
 function nsToSeconds(ns: bigint): number {
   const us = ns / 1000n;
-  return Number(us) / 1e6;
+  return (Number(us) + 0.5) / 1e6;
 }
 
 export const realFsOps: FsOps = {
