@@ -106,7 +106,9 @@ export function expectSameTopology(src: string | Buffer, dst: string | Buffer, o
     if (!allowSplits) problem(`src inode ${si} (${some(srcGroups.get(si)!)}) is split over ${dis.size} dst inodes`);
   }
 
-  expect(problems, `${showPath(bytes(dst))} should mirror ${showPath(bytes(src))}`).toEqual([]);
+  if (problems.length > 0) {
+    expect.fail(`${showPath(bytes(dst))} does not mirror ${showPath(bytes(src))}:\n  ${problems.join('\n  ')}`);
+  }
   return {
     paths: a.size,
     srcInodes: srcGroups.size,
