@@ -1,0 +1,180 @@
+// The index keeps dev and ino as 64-bit values end to end: inode numbers above 2^53 (and above
+// 2^63, which SQLite stores as negative) must come back exactly, as bigint, and two inodes that
+// would collide as JS numbers must stay two groups.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { isLinkmirrorError, LinkmirrorError } from '../../src/errors.js';
+import { EntryType, type Entry } from '../../src/store/entry.js';
+import { Index, type MirrorRow } from '../../src/store/index-db.js';
+import { tempDirs } from '../helpers/tree.js';
+
+const temp = tempDirs();
+
+function entry(p: string | Buffer, type: EntryType, dev: bigint, ino: bigint, more: Partial<Entry> = {}): Entry {
+  return {
+    path: typeof p === 'string' ? Buffer.from(p) : p,
+    type,
+    dev,
+    ino,
+    nlink: 1,
+    size: 0n,
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    mtimeNs: 1_700_000_000_123_456_789n,
+    atimeNs: 1_700_000_001_000_000_000n,
+    birthNs: 0n,
+    target: null,
+    rdev: 0n,
+    ...more,
+  };
+}
+
+function withIndex(fn: (index: Index) => void): void {
+  const index = Index.open(path.join(temp(), '.linkmirror', 'index.db'));
+  try {
+    fn(index);
+  } finally {
+    index.close();
+  }
+}
+
+const all = <T>(gen: Generator<T[]>): T[] => [...gen].flat();
+
+const BIG = [2n ** 63n + 5n, 2n ** 64n - 1n, 2n ** 64n - 2n, 2n ** 53n + 1n, 2n ** 53n];
+
+describe('Index', () => {
+  it('keeps 64-bit inode and device numbers exact through insertSrc and srcByInode', () => {
+    withIndex((index) => {
+      const dev = 2n ** 64n - 3n;
+      index.insertSrc([
+        entry('', EntryType.dir, dev, 2n),
+        // Two paths per inode; each pair of neighbours collides as a JS number.
+        ...BIG.flatMap((ino, i) => [
+          entry(`f${i}a`, EntryType.file, dev, ino, { nlink: 2, size: BigInt(i + 1) }),
+          entry(`f${i}b`, EntryType.file, dev, ino, { nlink: 2, size: BigInt(i + 1) }),
+        ]),
+        entry('small', EntryType.file, 7n, 12n),
+      ]);
+      index.finishScan();
+
+      // A page size of 1 makes every row go through the keyset continuation.
+      const rows = all(index.srcByInode(1));
+      expect(rows.map((r) => [r.path.toString(), r.dev, r.ino])).toEqual(
+        expect.arrayContaining([
+          ['small', 7n, 12n],
+          ...BIG.flatMap((ino, i) => [
+            [`f${i}a`, dev, ino],
+            [`f${i}b`, dev, ino],
+          ]),
+        ]),
+      );
+      expect(rows).toHaveLength(BIG.length * 2 + 1);
+      for (const r of rows) {
+        expect(typeof r.ino).toBe('bigint');
+        expect(typeof r.dev).toBe('bigint');
+      }
+      // The paths of one inode come together.
+      const order = rows.map((r) => `${r.dev}:${r.ino}`);
+      const seen = new Set<string>();
+      for (let i = 0; i < order.length; i++) {
+        if (i > 0 && order[i] !== order[i - 1]) expect(seen.has(order[i])).toBe(false);
+        seen.add(order[i]);
+      }
+
+      const t = index.scanTotals();
+      expect(t.inodes).toBe(BIG.length + 1);
+      expect(t.linkGroups).toBe(BIG.length);
+      expect(t.largestGroup).toBe(2);
+      expect(t.physicalBytes).toBe(BigInt(BIG.length * (BIG.length + 1)) / 2n + 0n);
+      expect(t.logicalBytes).toBe(BigInt(BIG.length * (BIG.length + 1)));
+    });
+  });
+
+  it('reads back every field of an entry by path, byte-exact', () => {
+    withIndex((index) => {
+      const name = Buffer.from([0x66, 0xff, 0x0a, 0x2e]);
+      const target = Buffer.from([0x2e, 0x2e, 0x2f, 0xfe]);
+      const e = entry(name, EntryType.symlink, 2n ** 63n, 2n ** 64n - 1n, { target, size: 4n, rdev: 2n ** 64n - 7n, birthNs: 5n });
+      index.insertSrc([entry('', EntryType.dir, 1n, 2n), e]);
+      index.finishScan();
+      const back = index.srcByPath(name)!;
+      expect({ ...back, id: undefined }).toEqual({ ...e, id: undefined });
+      expect(all(index.srcAll()).map((r) => r.path)).toEqual([Buffer.alloc(0), name]);
+    });
+  });
+
+  it('round-trips mirror rows, with 64-bit inode numbers, and updates a path in place', () => {
+    withIndex((index) => {
+      const row = (p: string, srcIno: bigint, dstIno: bigint, written: boolean): MirrorRow => ({
+        path: Buffer.from(p),
+        type: EntryType.file,
+        srcDev: 2n ** 64n - 1n,
+        srcIno,
+        birthNs: 0n,
+        size: 3n,
+        mtimeNs: 1_700_000_000_000_001_000n,
+        dstIno,
+        written,
+      });
+      const a = row('a', 2n ** 63n + 5n, 2n ** 64n - 1n, true);
+      const b = row('b', 2n ** 63n + 5n, 2n ** 64n - 1n, false);
+      const c = row('c', 2n ** 63n + 6n, 9n, true);
+      index.putMirror([a, b, c]);
+      expect(index.mirrorByPath(Buffer.from('a'))).toEqual(a);
+      expect(index.mirrorByPath(Buffer.from('b'))).toEqual(b);
+      expect(index.mirrorCount()).toBe(3);
+      const bySrc = index.mirrorBySrc(2n ** 64n - 1n, 2n ** 63n + 5n).sort((x, y) => Buffer.compare(x.path, y.path));
+      expect(bySrc).toEqual([a, b]);
+      expect(index.mirrorBySrc(2n ** 64n - 1n, 2n ** 63n + 6n)).toEqual([c]);
+
+      const b2 = { ...b, dstIno: 2n ** 63n, written: true };
+      index.putMirror([b2]);
+      expect(index.mirrorByPath(Buffer.from('b'))).toEqual(b2);
+      expect(index.mirrorCount()).toBe(3);
+      expect(index.mirrorByPath(Buffer.from('missing'))).toBeUndefined();
+    });
+  });
+
+  it('keeps the data across close and open', () => {
+    const file = path.join(temp(), 'index.db');
+    const index = Index.open(file);
+    index.insertSrc([entry('', EntryType.dir, 1n, 2n), entry('x', EntryType.file, 1n, 2n ** 64n - 1n)]);
+    index.finishScan();
+    index.setMeta('src', '/some/where');
+    index.close();
+    const again = Index.open(file);
+    try {
+      expect(again.getMeta('src')).toBe('/some/where');
+      expect(again.srcByPath(Buffer.from('x'))?.ino).toBe(2n ** 64n - 1n);
+    } finally {
+      again.close();
+    }
+  });
+
+  it('refuses a file that is not SQLite with INDEX_BROKEN', () => {
+    const file = path.join(temp(), 'index.db');
+    fs.writeFileSync(file, 'this is not a database, just text that is long enough to fill a header page'.repeat(20));
+    let caught: unknown;
+    try {
+      Index.open(file).close();
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(LinkmirrorError);
+    expect(isLinkmirrorError(caught, 'INDEX_BROKEN')).toBe(true);
+    expect((caught as LinkmirrorError).kind).toBe('fatal');
+    expect((caught as LinkmirrorError).cause).toBeDefined();
+  });
+
+  it('refuses an index written by a newer schema with INDEX_BROKEN', () => {
+    const file = path.join(temp(), 'index.db');
+    Index.open(file).close();
+    // Raise user_version directly, as a newer linkmirror would have.
+    const bytes = fs.readFileSync(file);
+    bytes.writeUInt32BE(99, 60);
+    fs.writeFileSync(file, bytes);
+    expect(() => Index.open(file).close()).toThrow(expect.objectContaining({ code: 'INDEX_BROKEN', message: expect.stringContaining('schema 99') }));
+  });
+});
