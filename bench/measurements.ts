@@ -1,0 +1,130 @@
+// What the benchmark measures, one small function per measurement. Each takes the context of one
+// source tree and returns rows for the report; bench.ts decides which ones run.
+//
+// Now: measureFullCopy — one tool copies the whole tree into an empty destination:
+//   drop caches → timed copy → timed `sync` (the dirty pages the tool left) → compareTopology →
+//   remove the copy.
+// Later (hooks below, not written yet): an incremental re-copy after an rsnapshot rotation,
+// kill-and-resume, and verify timings.
+import { formatCount } from '../fixtures/counts.js';
+import { compareTopology, type TopologyDiffKind } from '../fixtures/topology.js';
+import type { CopyTool } from './copy-tools.js';
+import { dropCaches, syncDisks } from './page-cache.js';
+import { removeTree, type SourceTree } from './source-trees.js';
+import { timeIt, type Timing } from './timed-run.js';
+import path from 'node:path';
+
+export interface SizeContext {
+  tree: SourceTree;
+  workDir: string;
+  /** Check file content (sha1) after each copy, not only topology and metadata. */
+  content: boolean;
+  dropCaches: boolean;
+  log: (line: string) => void;
+}
+
+export interface CheckRecord {
+  seconds: number;
+  content: boolean;
+  /** Same paths, types, sizes, symlink targets, link topology (and content when checked). */
+  topologyOk: boolean;
+  /** Same permission bits and mtimes (to the microsecond). */
+  metadataOk: boolean;
+  counts: Partial<Record<TopologyDiffKind, number>>;
+  first: string[];
+}
+
+export interface RunRecord {
+  measurement: string;
+  tool: string;
+  ok: boolean;
+  error?: string;
+  wallS?: number;
+  userS?: number;
+  sysS?: number;
+  cpuS?: number;
+  maxRssMb?: number;
+  /** Seconds of the `sync` right after the tool exited. */
+  syncS?: number;
+  cachesDropped?: boolean;
+  parts?: Record<string, Timing>;
+  check?: CheckRecord;
+}
+
+const METADATA_KINDS: TopologyDiffKind[] = ['mode', 'mtime'];
+
+export function checkCopy(src: string, dst: string, content: boolean): CheckRecord {
+  const { value: diffs, seconds } = timeIt(() => compareTopology(src, dst, { content, maxDiffs: 100_000 }));
+  const counts: Partial<Record<TopologyDiffKind, number>> = {};
+  for (const d of diffs) counts[d.kind] = (counts[d.kind] ?? 0) + 1;
+  const metadataOnly = diffs.every((d) => METADATA_KINDS.includes(d.kind));
+  return {
+    seconds,
+    content,
+    topologyOk: metadataOnly,
+    metadataOk: diffs.length === 0,
+    counts,
+    first: diffs.slice(0, 5).map((d) => `${d.kind} ${d.path}: ${d.detail}`),
+  };
+}
+
+export function measureFullCopy(ctx: SizeContext, tool: CopyTool): RunRecord {
+  const record: RunRecord = { measurement: 'full-copy', tool: tool.label, ok: false };
+  const missing = tool.missing();
+  if (missing !== null) {
+    record.error = missing;
+    ctx.log(`  ${tool.label}: skipped, ${missing}`);
+    return record;
+  }
+  const dst = path.join(ctx.workDir, `copy-${tool.key}`);
+  removeTree(dst);
+  try {
+    record.cachesDropped = ctx.dropCaches && dropCaches();
+    ctx.log(`  ${tool.label}: copying ${formatCount(ctx.tree.paths)} paths`);
+    const run = tool.copy(ctx.tree.dir, dst);
+    record.syncS = syncDisks();
+    Object.assign(record, {
+      wallS: run.wallS, userS: run.userS, sysS: run.sysS, cpuS: round(run.userS + run.sysS),
+      maxRssMb: round(run.maxRssKb / 1024), parts: run.parts,
+    });
+    if (run.exitCode !== 0) {
+      record.error = `exit ${run.exitCode}${run.stderrTail ? `: ${run.stderrTail}` : ''}`;
+      ctx.log(`  ${tool.label}: failed, ${record.error}`);
+      return record;
+    }
+    ctx.log(`  ${tool.label}: ${run.wallS} s wall, ${record.cpuS} s CPU, ${record.maxRssMb} MB; checking`);
+    record.check = checkCopy(ctx.tree.dir, dst, ctx.content);
+    record.ok = record.check.topologyOk;
+    if (!record.check.metadataOk) ctx.log(`  ${tool.label}: differences ${JSON.stringify(record.check.counts)}; first: ${record.check.first[0]}`);
+  } catch (err) {
+    record.error = (err as Error).message;
+    ctx.log(`  ${tool.label}: failed, ${record.error}`);
+  } finally {
+    removeTree(dst);
+  }
+  return record;
+}
+
+/** Every tool copies the tree in turn, cp -a first: the reference the report's ratios use. */
+export function measureFullCopies(ctx: SizeContext, tools: CopyTool[]): RunRecord[] {
+  return tools.map((tool) => measureFullCopy(ctx, tool));
+}
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Later measurements. Each will be a function like measureFullCopies, (ctx, tools) => RunRecord[],
+// added to MEASUREMENTS in bench.ts; the report prints one table per `measurement` name.
+//
+// measureIncrementalAfterRotation(ctx): copy the tree with linkmirror, rotate the source the way
+//   rsnapshot does (drop the oldest, rename hourly.N → hourly.N+1, write a new hourly.0 linked
+//   to hourly.1 with ~2% churn), then time the re-copy by linkmirror against rsync -aH (which
+//   must re-walk everything) on the same already-mirrored destination.
+// measureKillAndResume(ctx): start `linkmirror copy`, SIGKILL it at ~50% (by elapsed time of a
+//   previous full run), rerun, and report the total time, the resumed run's time, and the
+//   compareTopology result of the final tree.
+// measureVerify(ctx): time `linkmirror verify` of a fresh copy (cold cache), against
+//   compareTopology itself and `rsync -aHcn` as reference points.
+// ---------------------------------------------------------------------------------------------
