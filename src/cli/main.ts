@@ -3,7 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { isLinkmirrorError } from '../errors.js';
 import { registerCopy } from './commands/copy.js';
-// demo: registered once fixtures/ exists
+import { registerDemo } from './commands/demo.js';
 import { registerScan } from './commands/scan.js';
 import { EXIT_CODES_HELP, ExitCode, exitCodeFor } from './exit-codes.js';
 
@@ -25,7 +25,7 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError('(run linkmirror --help for usage)');
   registerScan(program, setExit);
   registerCopy(program, setExit);
-  // registerDemo
+  registerDemo(program, setExit);
   for (const cmd of program.commands) cmd.exitOverride().addHelpText('after', EXIT_CODES_HELP);
 
   try {
