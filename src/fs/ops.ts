@@ -36,11 +36,14 @@ export interface FsOps {
 /**
  * Node takes times as seconds in a double; libuv keeps microseconds of them by truncating
  * (s - whole) * 1e9, so us / 1e6 lands one microsecond low about half the time: aim at the
- * middle of the microsecond instead.
+ * middle of the microsecond instead (below it for a time before 1970, as libuv truncates
+ * toward zero). Node takes a negative number of seconds for "now", but a numeric string as it
+ * is, so a time before 1970 goes as a string.
  */
-function nsToSeconds(ns: bigint): number {
+function nsToSeconds(ns: bigint): number | string {
   const us = ns / 1000n;
-  return (Number(us) + 0.5) / 1e6;
+  if (us >= 0n) return (Number(us) + 0.5) / 1e6;
+  return String((Number(us) - 0.5) / 1e6);
 }
 
 export const realFsOps: FsOps = {

@@ -28,6 +28,27 @@ describe('realFsOps', () => {
     expect(wrong.slice(0, 5)).toEqual([]);
   });
 
+  // Regression: Node turns a negative time in seconds into "now" (fs.utimes' toUnixTimestamp),
+  // so a file from before 1970 was mirrored with the time of the copy.
+  it('lutimes keeps mtimes before 1970 to the microsecond (Node took negative seconds as now)', () => {
+    const f = path.join(temp(), 'f');
+    fs.writeFileSync(f, '');
+    const wrong: string[] = [];
+    let seed = 54321;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const times = [-1n, -1_000n, -1_500_000n, -86_400_000_000_000n, -86_399_999_999_000n, -2_000_000_000_123_456_789n];
+    for (const s of [0n, -86_400n, -1_000_000_000n, -2_000_000_000n]) {
+      for (let i = 0; i < 200; i++) times.push(s * 1_000_000_000n - BigInt(Math.floor(random() * 1e9)));
+    }
+    for (const ns of times) {
+      realFsOps.lutimes(f, ns, ns);
+      const st = fs.lstatSync(f, { bigint: true });
+      // Truncated to the microsecond like every other time (toward zero, as ns / 1000n does).
+      if (st.mtimeNs / 1000n !== ns / 1000n || st.atimeNs / 1000n !== ns / 1000n) wrong.push(`${ns} -> ${st.mtimeNs}`);
+    }
+    expect(wrong).toEqual([]);
+  });
+
   it('lutimes sets a symlink’s own time, not its target’s', () => {
     const d = temp();
     fs.writeFileSync(path.join(d, 't'), '');

@@ -14,9 +14,11 @@ const depth = (rel: Buffer) => rel.reduce((n, b) => n + (b === 0x2f ? 1 : 0), 0)
 /**
  * Seconds as a double that libuv turns back into exactly this microsecond: it truncates
  * (seconds - whole) * 1e9, so the plain quotient lands one microsecond low about half the time.
+ * Before 1970 a numeric string: Node takes a negative number of seconds for "now".
  */
-export function utimesSeconds(ns: bigint): number {
-  return (Number(ns / 1000n) + 0.5) / 1e6;
+export function utimesSeconds(ns: bigint): number | string {
+  const us = ns / 1000n;
+  return us >= 0n ? (Number(us) + 0.5) / 1e6 : String((Number(us) - 0.5) / 1e6);
 }
 
 function setMtime(p: Buffer, t: MTime): void {
