@@ -32,13 +32,17 @@ export function copyLines(s: CopySummary): string[] {
   const c = s.placed;
   const lines = [
     s.interrupted
-      ? `interrupted after ${formatDuration(s.elapsedMs)}: run the same command again to continue`
+      ? `interrupted after ${formatDuration(s.elapsedMs)} (${formatCount(c.inodesCopied)} inodes and ${formatCount(c.linksMade)} links done): run the same command again to continue`
       : `copied ${s.src} -> ${s.dst} in ${formatDuration(s.elapsedMs)}${s.resumed ? ' (continued an existing mirror)' : ''}`,
     ...scanLines(s.scan),
     `written        ${formatCount(c.inodesCopied)} inodes, ${formatBytes(c.bytesCopied)}; ${formatCount(c.linksMade)} hard links; ${formatCount(s.dirsMade)} directories`,
     `splits         ${formatCount(c.splits)} (link limit ${Number.isFinite(s.plan.linkMax) ? formatCount(s.plan.linkMax) : 'none known'} on ${s.plan.fsType})`,
   ];
-  if (c.alreadyPresent) lines.push(`already there  ${formatCount(c.alreadyPresent)} paths`);
+  if (c.alreadyPresent) lines.push(`already there  ${formatCount(c.alreadyPresent)} paths${c.metadataFixed ? ` (${formatCount(c.metadataFixed)} with new mode or owner)` : ''}`);
+  if (c.replaced) lines.push(`replaced       ${formatCount(c.replaced)} paths that held older content`);
+  if (s.adopted) lines.push(`adopted        ${formatCount(s.adopted)} existing files; ${formatCount(c.deduplicated)} duplicates linked, ${formatBytes(c.bytesReclaimed)} reclaimed`);
+  if (s.deleted) lines.push(`deleted        ${formatCount(s.deleted)} paths no longer in the source`);
+  if (s.extrasKept) lines.push(`kept           ${formatCount(s.extrasKept)} paths no longer in the source (use --delete to remove them)`);
   if (c.skippedSockets) lines.push(`skipped        ${formatCount(c.skippedSockets)} sockets`);
   lines.push(`problems       ${formatCount(s.problemCount)}`);
   for (const p of s.problems.slice(0, 10)) lines.push(`  ${p.message}`);

@@ -21,7 +21,9 @@ import { checkPaths } from './check-paths.js';
 import { finishDirs } from './finish-dirs.js';
 import { acquireLock } from './lock.js';
 import { makeDirs } from './make-dirs.js';
-import { placeFiles, type PlaceCounts } from './place-files.js';
+import { emptyPlaceCounts, placeFiles, type PlaceCounts } from './place-files.js';
+import { adoptExisting } from './adopt.js';
+import { deleteExtras } from './delete-extras.js';
 import { makePlan, type Plan } from './plan.js';
 import { checkCapacity, probeHardLinks } from './preflight.js';
 
@@ -36,6 +38,12 @@ export interface CopyOptions {
   owner?: boolean;
   /** Polled between files: true stops the copy cleanly (Ctrl-C). */
   shouldStop?: () => boolean;
+  /** Remove destination paths that the source no longer has. */
+  delete?: boolean;
+  /** Take over a destination filled without hard links: keep matching files, link duplicates. */
+  adopt?: boolean;
+  /** With adopt: a file matches only when its bytes are the same too. */
+  checksum?: boolean;
 }
 
 export interface CopySummary {
@@ -49,17 +57,20 @@ export interface CopySummary {
   plan: Plan;
   placed: PlaceCounts;
   dirsMade: number;
+  /** --adopt: destination files found to match the source. */
+  adopted: number;
+  /** --delete: paths removed (a directory counts once, with its contents). */
+  deleted: number;
+  /** Without --delete: paths in the mirror that the source no longer has, kept. */
+  extrasKept: number;
   problems: Problem[];
   problemCount: number;
   elapsedMs: number;
 }
 
-const emptyCounts = (): PlaceCounts => ({
-  stopped: false, inodesCopied: 0, bytesCopied: 0n, linksMade: 0, splits: 0, alreadyPresent: 0, skippedSockets: 0, failedPaths: 0,
-});
 
 /** What the destination is: a fresh folder, our mirror, or something we must not touch. */
-function inspectDestination(dst: string, exists: boolean): { mirror: boolean } {
+function inspectDestination(dst: string, exists: boolean, adopt: boolean): { mirror: boolean } {
   if (!exists) return { mirror: false };
   const stateDir = path.join(dst, STATE_DIR);
   let st: fs.Stats | undefined;
@@ -73,10 +84,10 @@ function inspectDestination(dst: string, exists: boolean): { mirror: boolean } {
   }
   if (st && fs.existsSync(path.join(stateDir, INDEX_FILE))) return { mirror: true };
   const others = fs.readdirSync(dst).filter((n) => n !== STATE_DIR);
-  if (others.length > 0) {
+  if (others.length > 0 && !adopt) {
     throw new LinkmirrorError(
       'DST_NOT_EMPTY',
-      `destination ${dst} is not empty and is not a linkmirror mirror; give an empty or new folder`,
+      `destination ${dst} is not empty and is not a linkmirror mirror; give an empty or new folder, or --adopt to take over a copy made without hard links`,
     );
   }
   return { mirror: false };
@@ -89,7 +100,8 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
   const owner = options.owner ?? process.getuid?.() === 0;
   const shouldStop = options.shouldStop ?? (() => false);
   const { src, dst, dstExists } = checkPaths(srcArg, dstArg);
-  const { mirror } = inspectDestination(dst, dstExists);
+  const adopt = options.adopt ?? false;
+  const { mirror } = inspectDestination(dst, dstExists, adopt);
 
   if (options.dryRun) return dryRun(src, dst, dstExists, mirror, ops, progress, started);
 
@@ -104,11 +116,23 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
   let index: Index | undefined;
   try {
     index = Index.open(path.join(stateDir, INDEX_FILE));
+    index.clearPending(); // their temp files were removed above
     const problems = new Problems(progress);
     const scanned = await scan(src, index, { ops, progress, shouldStop });
     for (const p of scanned.problems) problems.kept.push(p);
     problems.count += scanned.problemCount;
 
+    const srcBytes = Buffer.from(src);
+    const dstBytes = Buffer.from(dst);
+    const incremental = mirror && index.mirrorCount() > 0;
+    if (incremental || adopt || options.delete) index.indexSrcPaths();
+    let adopted = 0;
+    if (adopt) {
+      // Before the plan, so that what is already there does not count as space needed.
+      progress.start('plan', { items: scanned.totals.paths });
+      adopted = await adoptExisting(ops, index, srcBytes, dstBytes, options.checksum ?? false, progress);
+      progress.end();
+    }
     const facts = fsFacts(ops, dst);
     progress.start('plan', {});
     const plan = makePlan(index, facts);
@@ -118,20 +142,27 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     index.setMeta('src', src);
     index.setMeta('state', 'copying');
 
-    const srcBytes = Buffer.from(src);
-    const dstBytes = Buffer.from(dst);
     progress.start('dirs', { items: plan.dirs });
     const dirsMade = makeDirs(ops, index, dstBytes, progress, problems);
     progress.end();
 
     progress.start('content', { items: plan.paths - plan.dirs, bytes: plan.bytesToCopy });
     const placed = await placeFiles({
-      ops, index, src: srcBytes, dst: dstBytes, tmpDir, linkMax: facts.linkMax, owner,
-      mirrorHasRows: mirror && index.mirrorCount() > 0, progress, problems, shouldStop,
+      ops, index, src: srcBytes, dst: dstBytes, tmpDir, owner, adopt,
+      mirrorHasRows: incremental || adopted > 0, progress, problems, shouldStop,
     });
     progress.end();
 
+    let deleted = 0;
+    let extrasKept = 0;
     if (!placed.stopped) {
+      if (options.delete) {
+        progress.start('delete', {});
+        deleted = await deleteExtras(ops, index, dstBytes, progress, problems);
+        progress.end();
+      } else if (incremental) {
+        extrasKept = index.mirrorNotInSrcCount();
+      }
       progress.start('metadata', { items: plan.dirs });
       finishDirs(ops, index, dstBytes, owner, progress, problems);
       progress.end();
@@ -140,7 +171,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     }
     return {
       src, dst, dryRun: false, resumed: mirror, interrupted: placed.stopped, scan: scanned.totals, plan, placed, dirsMade,
-      problems: problems.kept, problemCount: problems.count, elapsedMs: Date.now() - started,
+      adopted, deleted, extrasKept, problems: problems.kept, problemCount: problems.count, elapsedMs: Date.now() - started,
     };
   } finally {
     index?.close();
@@ -161,7 +192,8 @@ async function dryRun(src: string, dst: string, dstExists: boolean, mirror: bool
     while (!dstExists && !fs.existsSync(probe)) probe = path.dirname(probe);
     const plan = makePlan(index, fsFacts(ops, probe));
     return {
-      src, dst, dryRun: true, resumed: mirror, interrupted: false, scan: scanned.totals, plan, placed: emptyCounts(), dirsMade: 0,
+      src, dst, dryRun: true, resumed: mirror, interrupted: false, scan: scanned.totals, plan, placed: emptyPlaceCounts(), dirsMade: 0,
+      adopted: 0, deleted: 0, extrasKept: 0,
       problems: scanned.problems, problemCount: scanned.problemCount, elapsedMs: Date.now() - started,
     };
   } finally {

@@ -4,16 +4,23 @@
 // start to end with its state in a few local variables — memory does not depend on the tree:
 //
 //   for each group (dev, ino):
-//     anchor := a destination path already holding this inode's content (resume/incremental), or none
+//     anchor := a destination path that already holds this inode's content (resume, incremental)
 //     for each path of the group:
-//       if the mirror already holds this path with this content: skip
-//       if no anchor:          write the content to a temp name, set metadata, rename into place
-//       elif anchor is full:   split — copy the anchor's content to a fresh inode, it becomes the anchor
-//       else:                  link(anchor, path); on EMLINK split and place the path on the new inode
+//       if the mirror holds this path with this content: keep it (fix its mode/owner if they changed)
+//       elif no anchor:        copy the content to a temp name, set metadata; it becomes the anchor
+//       else:                  link(anchor, path); on EMLINK split: copy the anchor's content to a
+//                              fresh inode, which becomes the anchor
+//       a path that is free gets its file at once (rename or link); a path still occupied by
+//       older content gets it staged (a temp name recorded in `pending`)
+//   then rename every staged file over its path
+//
+// Staging is what makes incremental runs cheap and safe: after a rotation, hourly.1/f must take
+// the content that hourly.0/f holds while hourly.0/f itself gets new content. Replacing nothing
+// until every link is made means the last copy of an inode another path needs is never lost.
 //
 // Temp files live in the state folder and are renamed across directories (same filesystem), so
-// a kill leaves no half-written file under a final name and the leftovers are in one place.
-// Each placed path is recorded in the index's `mirror` table after it is on disk.
+// a kill leaves no half-written file under a final name and leftovers are in one place. A path
+// is recorded in the index's `mirror` table after it is in place.
 import path from 'node:path';
 import { LinkmirrorError } from '../errors.js';
 import { isErrno, NO_SPACE_CODES } from '../fs/errno.js';
@@ -22,9 +29,10 @@ import { joinPath, showPath } from '../fs/paths.js';
 import type { Problems } from '../problems.js';
 import type { Progress } from '../progress.js';
 import { EntryType, type StoredEntry } from '../store/entry.js';
-import type { Index, MirrorRow } from '../store/index-db.js';
-import { applyMeta } from './apply-meta.js';
+import { mirrorRowFor, sameContent, type Index, type MirrorRow } from '../store/index-db.js';
 import { Pacer, yieldNow } from '../yield.js';
+import { applyMeta } from './apply-meta.js';
+import { removeTree } from './remove-tree.js';
 
 export interface PlaceContext {
   ops: FsOps;
@@ -33,10 +41,11 @@ export interface PlaceContext {
   dst: Buffer;
   /** Folder for temp files, on the destination's filesystem. */
   tmpDir: string;
-  linkMax: number;
   owner: boolean;
   /** False on a first copy into an empty destination: no lookups of earlier state are needed. */
   mirrorHasRows: boolean;
+  /** --adopt: a path already holding the right content on a separate inode is replaced by a link. */
+  adopt: boolean;
   progress: Progress;
   problems: Problems;
   shouldStop: () => boolean;
@@ -50,6 +59,12 @@ export interface PlaceCounts {
   linksMade: number;
   splits: number;
   alreadyPresent: number;
+  /** Paths that held other (older) content and were replaced. */
+  replaced: number;
+  /** --adopt: duplicate copies replaced by links, and the bytes that freed. */
+  deduplicated: number;
+  bytesReclaimed: bigint;
+  metadataFixed: number;
   skippedSockets: number;
   failedPaths: number;
 }
@@ -57,7 +72,7 @@ export interface PlaceCounts {
 /** Errors from the destination that mean the run cannot go on. */
 const DST_GONE = ['EROFS', 'ENODEV', 'ENOTCONN', 'ESTALE', 'ENXIO'];
 
-function fatalFor(err: unknown, where: string): LinkmirrorError | undefined {
+export function fatalFor(err: unknown, where: string): LinkmirrorError | undefined {
   if (isErrno(err, ...NO_SPACE_CODES)) {
     return new LinkmirrorError('NO_SPACE', `destination is full while writing ${where}; free space and run the same command again to continue`, { cause: err });
   }
@@ -71,18 +86,31 @@ const FLUSH_ROWS = 4096;
 const FLUSH_MS = 2000;
 const FLUSH_BYTES = 256n * 1024n * 1024n;
 
+export function emptyPlaceCounts(): PlaceCounts {
+  return {
+    stopped: false, inodesCopied: 0, bytesCopied: 0n, linksMade: 0, splits: 0, alreadyPresent: 0, replaced: 0,
+    deduplicated: 0, bytesReclaimed: 0n, metadataFixed: 0, skippedSockets: 0, failedPaths: 0,
+  };
+}
+
 export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
   const { ops, index, progress, problems } = ctx;
-  const counts: PlaceCounts = { stopped: false, inodesCopied: 0, bytesCopied: 0n, linksMade: 0, splits: 0, alreadyPresent: 0, skippedSockets: 0, failedPaths: 0 };
+  const counts = emptyPlaceCounts();
   let tmpSeq = 0;
-  const tmpName = () => path.join(ctx.tmpDir, `${process.pid}.${++tmpSeq}`);
+  const tmpName = () => path.join(ctx.tmpDir, `${process.pid}.${(++tmpSeq).toString().padStart(10, '0')}`);
 
-  let pending: MirrorRow[] = [];
+  // Rows go to the index in batches, after the files they describe are on disk.
+  let placed: MirrorRow[] = [];
+  let staged: { tmp: string; row: MirrorRow }[] = [];
   let lastFlush = Date.now();
   let bytesSinceFlush = 0n;
   const flush = () => {
-    if (pending.length > 0) index.putMirror(pending);
-    pending = [];
+    index.transaction(() => {
+      index.putMirror(placed);
+      index.addPending(staged);
+    });
+    placed = [];
+    staged = [];
     lastFlush = Date.now();
     bytesSinceFlush = 0n;
   };
@@ -90,16 +118,10 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
   // The group being placed.
   let gDev = -1n;
   let gIno = -1n;
-  let anchor: Buffer | null = null;
+  let anchor: Buffer | string | null = null;
   let anchorIno = 0n;
-  let anchorLinks = 0;
   let groupFailed = false;
 
-  const record = (e: StoredEntry, dstIno: bigint, written: boolean) => {
-    pending.push({ path: e.path, type: e.type, srcDev: e.dev, srcIno: e.ino, birthNs: e.birthNs, size: e.size, mtimeNs: e.mtimeNs, dstIno, written });
-  };
-
-  /** Remove a temp file after a failure; it may not exist. */
   const dropTmp = (tmp: string) => {
     try {
       ops.unlink(tmp);
@@ -108,8 +130,8 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     }
   };
 
-  /** Write `e`'s content (from `from`, a source or destination path) under a temp name, then rename to `to`. */
-  const writeNew = (e: StoredEntry, from: Buffer, to: Buffer): bigint => {
+  /** Write `e`'s content (from `from`: the source, or the anchor for a split) to a new temp file. */
+  const writeTemp = (e: StoredEntry, from: Buffer | string): { tmp: string; ino: bigint } => {
     const tmp = tmpName();
     try {
       switch (e.type) {
@@ -128,70 +150,95 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
           break;
       }
       applyMeta(ops, Buffer.from(tmp), e, ctx.owner);
-      const ino = ops.lstat(tmp).ino;
-      ops.rename(tmp, to);
-      return ino;
+      return { tmp, ino: ops.lstat(tmp).ino };
     } catch (err) {
       dropTmp(tmp);
       throw err;
     }
   };
 
+  /** Is something at `to` (which a plain rename would replace, or which blocks a link)? */
+  const occupied = (to: Buffer): boolean => {
+    if (!ctx.mirrorHasRows && !ctx.adopt) return false; // a first copy: directories are new
+    try {
+      ops.lstat(to);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  /** A staged file: its rename waits until every link from existing content is made. */
+  const stage = (tmp: string, row: MirrorRow) => {
+    staged.push({ tmp, row });
+    counts.replaced++;
+  };
+
+
   /** Start a new inode for the group at `to`: the first path, or a split when the anchor is full. */
   const startInode = (e: StoredEntry, to: Buffer, split: boolean) => {
-    const from = split && e.type === EntryType.file && anchor ? anchor : joinPath(ctx.src, e.path);
-    anchorIno = writeNew(e, from, to);
-    anchor = to;
-    anchorLinks = 1;
+    const from = split && e.type === EntryType.file && anchor !== null ? anchor : joinPath(ctx.src, e.path);
+    const { tmp, ino } = writeTemp(e, from);
+    const row = mirrorRowFor(e, ino, true);
+    if (occupied(to)) {
+      stage(tmp, row);
+      anchor = tmp;
+    } else {
+      try {
+        ops.rename(tmp, to);
+      } catch (err) {
+        dropTmp(tmp);
+        throw err;
+      }
+      placed.push(row);
+      anchor = to;
+    }
+    anchorIno = ino;
     if (split) counts.splits++;
     counts.inodesCopied++;
     if (e.type === EntryType.file) {
       counts.bytesCopied += e.size;
       bytesSinceFlush += e.size;
     }
-    record(e, anchorIno, true);
   };
 
   /** Link `to` to the anchor; false when the anchor is full (EMLINK) and a split is needed. */
   const linkToAnchor = (e: StoredEntry, to: Buffer): boolean => {
+    const row = mirrorRowFor(e, anchorIno, false);
     try {
       ops.link(anchor!, to);
+      placed.push(row);
     } catch (err) {
       if (isErrno(err, 'EMLINK')) return false;
       if (!isErrno(err, 'EEXIST')) throw err;
-      // Something is already there: ours from an interrupted run when it is the anchor's inode;
-      // otherwise it is replaced through a temp link and a rename, never edited in place.
       const there = ops.lstat(to);
-      if (there.ino !== anchorIno) {
+      if (there.ino === anchorIno) {
+        placed.push(row); // made by an interrupted run, after its last flush
+      } else {
         const tmp = tmpName();
         try {
           ops.link(anchor!, tmp);
-          ops.rename(tmp, to);
         } catch (err2) {
-          dropTmp(tmp);
           if (isErrno(err2, 'EMLINK')) return false;
           throw err2;
         }
+        stage(tmp, row);
       }
     }
-    anchorLinks++;
     counts.linksMade++;
-    record(e, anchorIno, false);
     return true;
   };
 
   /** On resume or an incremental run: a destination path that already holds this source inode. */
   const findAnchor = (e: StoredEntry): void => {
     for (const m of index.mirrorBySrc(e.dev, e.ino)) {
-      if (m.birthNs !== e.birthNs || m.size !== e.size || m.mtimeNs !== e.mtimeNs) continue;
+      if (!sameContent(m, e)) continue;
       const p = joinPath(ctx.dst, m.path);
       try {
         const st = ops.lstat(p);
         if (st.ino !== m.dstIno) continue;
-        if (Number(st.nlink) >= ctx.linkMax) continue;
         anchor = p;
         anchorIno = st.ino;
-        anchorLinks = Number(st.nlink);
         return;
       } catch {
         // gone from the destination: not an anchor
@@ -199,22 +246,33 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     }
   };
 
-  /** True when the mirror already holds this path with this content (and the disk agrees). */
-  const alreadyPlaced = (e: StoredEntry, to: Buffer): boolean => {
+  /**
+   * True when the mirror already holds this path with this content (and the disk agrees).
+   * Mode and owner are per inode, so a change of them is applied to the destination inode.
+   */
+  const keepIfPlaced = (e: StoredEntry, to: Buffer): 'kept' | 'duplicate' | 'no' => {
     const m = index.mirrorByPath(e.path);
-    if (!m || m.srcDev !== e.dev || m.srcIno !== e.ino || m.birthNs !== e.birthNs || m.size !== e.size || m.mtimeNs !== e.mtimeNs) return false;
+    if (!m || !sameContent(m, e)) return 'no';
+    let st;
     try {
-      const st = ops.lstat(to);
-      if (st.ino !== m.dstIno) return false;
-      if (!anchor) {
-        anchor = to;
-        anchorIno = st.ino;
-        anchorLinks = Number(st.nlink);
-      }
-      return true;
+      st = ops.lstat(to);
     } catch {
-      return false;
+      return 'no';
     }
+    if (st.ino !== m.dstIno) return 'no';
+    if (anchor === null) {
+      anchor = to;
+      anchorIno = st.ino;
+    } else if (ctx.adopt && st.ino !== anchorIno && Number(st.nlink) === 1) {
+      return 'duplicate'; // the group's content on an inode of its own: --adopt makes it a link
+    }
+    if (m.mode !== e.mode || (ctx.owner && (m.uid !== e.uid || m.gid !== e.gid))) {
+      applyMeta(ops, to, e, ctx.owner);
+      placed.push(mirrorRowFor(e, st.ino, m.written));
+      counts.metadataFixed++;
+    }
+    counts.alreadyPresent++;
+    return 'kept';
   };
 
   const placeOne = (e: StoredEntry) => {
@@ -233,17 +291,20 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     }
     if (groupFailed) {
       counts.failedPaths++;
-      problems.add(e.path, 'not copied (its content could not be read)', new Error('see the first path of this group'));
+      problems.add(e.path, 'not copied', new Error('the content of its inode could not be read (see its first path)'));
       return;
     }
-    if (ctx.mirrorHasRows && alreadyPlaced(e, to)) {
-      counts.alreadyPresent++;
-      return;
-    }
+    const kept = ctx.mirrorHasRows ? keepIfPlaced(e, to) : 'no';
+    if (kept === 'kept') return;
     try {
       if (anchor === null) {
         startInode(e, to, false);
-      } else if (anchorLinks >= ctx.linkMax || !linkToAnchor(e, to)) {
+      } else if (linkToAnchor(e, to)) {
+        if (kept === 'duplicate') {
+          counts.deduplicated++;
+          counts.bytesReclaimed += e.size;
+        }
+      } else {
         startInode(e, to, true);
       }
     } catch (err) {
@@ -256,20 +317,51 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
   };
 
   const pacer = new Pacer();
-  for (const page of index.srcByInode()) {
+  outer: for (const page of index.srcByInode()) {
     for (const e of page) {
       if (pacer.due()) await yieldNow();
       if (ctx.shouldStop()) {
-        flush();
         counts.stopped = true;
-        return counts;
+        break outer;
       }
       const before = counts.bytesCopied;
       placeOne(e);
       progress.advance(1, counts.bytesCopied - before);
-      if (pending.length >= FLUSH_ROWS || bytesSinceFlush >= FLUSH_BYTES || Date.now() - lastFlush >= FLUSH_MS) flush();
+      if (placed.length + staged.length >= FLUSH_ROWS || bytesSinceFlush >= FLUSH_BYTES || Date.now() - lastFlush >= FLUSH_MS) flush();
     }
   }
   flush();
+  // Staged files are complete: put them in place even when stopping, so no work is lost.
+  renameStaged(ctx);
   return counts;
+}
+
+/** Rename every staged file over its path; a stale directory in the way is removed first. */
+export function renameStaged(ctx: Pick<PlaceContext, 'ops' | 'index' | 'dst' | 'problems'>): void {
+  const { ops, index } = ctx;
+  for (const page of index.pendingPages()) {
+    const done: typeof page = [];
+    const failed: string[] = [];
+    for (const item of page) {
+      const to = joinPath(ctx.dst, item.row.path);
+      try {
+        try {
+          ops.rename(item.tmp, to);
+        } catch (err) {
+          if (!isErrno(err, 'EISDIR', 'ENOTEMPTY', 'EEXIST', 'ENOTDIR')) throw err;
+          // A directory where the source now has a file: the source wins.
+          removeTree(ops, to);
+          index.dropMirror([item.row.path]);
+          ops.rename(item.tmp, to);
+        }
+        done.push(item);
+      } catch (err) {
+        const fatal = fatalFor(err, showPath(item.row.path));
+        if (fatal) throw fatal;
+        failed.push(item.tmp);
+        ctx.problems.add(item.row.path, 'cannot put in place', err);
+      }
+    }
+    index.settlePending(done, failed);
+  }
 }

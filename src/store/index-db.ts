@@ -11,7 +11,7 @@ import path from 'node:path';
 import { LinkmirrorError } from '../errors.js';
 import { isErrno } from '../fs/errno.js';
 import { EntryType, type Entry, type StoredEntry } from './entry.js';
-import { SCHEMA, SCHEMA_VERSION, SRC_GROUP_INDEX } from './schema.js';
+import { SCHEMA, SCHEMA_VERSION, SRC_GROUP_INDEX, SRC_PATH_INDEX } from './schema.js';
 
 type Row = Record<string, unknown>;
 
@@ -57,8 +57,24 @@ export interface MirrorRow {
   birthNs: bigint;
   size: bigint;
   mtimeNs: bigint;
+  mode: number;
+  uid: number;
+  gid: number;
   dstIno: bigint;
   written: boolean;
+}
+
+/** The mirror row that records `e` placed at its path on destination inode `dstIno`. */
+export function mirrorRowFor(e: Entry, dstIno: bigint, written: boolean): MirrorRow {
+  return {
+    path: e.path, type: e.type, srcDev: e.dev, srcIno: e.ino, birthNs: e.birthNs, size: e.size, mtimeNs: e.mtimeNs,
+    mode: e.mode, uid: e.uid, gid: e.gid, dstIno, written,
+  };
+}
+
+/** Same source inode, not changed since: birth time (where reported), size and mtime agree. */
+export function sameContent(m: MirrorRow, e: Entry): boolean {
+  return m.srcDev === e.dev && m.srcIno === e.ino && m.birthNs === e.birthNs && m.size === e.size && m.mtimeNs === e.mtimeNs;
 }
 
 export class Index {
@@ -149,7 +165,7 @@ export class Index {
   /** Forget the previous scan, before a new one. */
   clearSrc(): void {
     this.guard(() => {
-      this.db.exec('DROP INDEX IF EXISTS src_by_inode; DELETE FROM src; DELETE FROM groups;');
+      this.db.exec('DROP INDEX IF EXISTS src_by_inode; DROP INDEX IF EXISTS src_by_path; DELETE FROM src; DELETE FROM groups;');
     });
   }
 
@@ -325,18 +341,96 @@ export class Index {
   // ---- mirror: what the destination holds ----
 
   putMirror(rows: readonly MirrorRow[]): void {
+    if (rows.length === 0) return;
     const put = this.stmt(
-      `INSERT INTO mirror (path, type, src_dev, src_ino, birth_ns, size, mtime_ns, dst_ino, written)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO mirror (path, type, src_dev, src_ino, birth_ns, size, mtime_ns, mode, uid, gid, dst_ino, written)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (path) DO UPDATE SET type = excluded.type, src_dev = excluded.src_dev, src_ino = excluded.src_ino,
-         birth_ns = excluded.birth_ns, size = excluded.size, mtime_ns = excluded.mtime_ns,
-         dst_ino = excluded.dst_ino, written = excluded.written`,
+         birth_ns = excluded.birth_ns, size = excluded.size, mtime_ns = excluded.mtime_ns, mode = excluded.mode,
+         uid = excluded.uid, gid = excluded.gid, dst_ino = excluded.dst_ino, written = excluded.written`,
     );
     this.transaction(() => {
       for (const m of rows) {
-        put.run(m.path, m.type, toDb(m.srcDev), toDb(m.srcIno), m.birthNs, m.size, m.mtimeNs, toDb(m.dstIno), m.written ? 1 : 0);
+        put.run(m.path, m.type, toDb(m.srcDev), toDb(m.srcIno), m.birthNs, m.size, m.mtimeNs, m.mode, m.uid, m.gid, toDb(m.dstIno), m.written ? 1 : 0);
       }
     });
+  }
+
+  /** Forget mirror rows: a path and, for a directory, everything below it. */
+  dropMirror(paths: readonly Buffer[]): void {
+    if (paths.length === 0) return;
+    const one = this.stmt('DELETE FROM mirror WHERE path = ?');
+    const below = this.stmt('DELETE FROM mirror WHERE path >= ? AND path < ?');
+    this.transaction(() => {
+      for (const p of paths) {
+        one.run(p);
+        // Children sort between "p/" and "p0" ('0' is the byte after '/').
+        below.run(Buffer.concat([p, Buffer.from('/')]), Buffer.concat([p, Buffer.from('0')]));
+      }
+    });
+  }
+
+  // ---- pending: staged files waiting for their rename ----
+
+  clearPending(): void {
+    this.guard(() => this.db.exec('DELETE FROM pending'));
+  }
+
+  addPending(items: readonly { tmp: string; row: MirrorRow }[]): void {
+    if (items.length === 0) return;
+    const ins = this.stmt(
+      `INSERT INTO pending (tmp, path, type, src_dev, src_ino, birth_ns, size, mtime_ns, mode, uid, gid, dst_ino, written)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.transaction(() => {
+      for (const { tmp, row: m } of items) {
+        ins.run(tmp, m.path, m.type, toDb(m.srcDev), toDb(m.srcIno), m.birthNs, m.size, m.mtimeNs, m.mode, m.uid, m.gid, toDb(m.dstIno), m.written ? 1 : 0);
+      }
+    });
+  }
+
+  /** Staged files, a page at a time, in path order (the caller removes each page as it is done). */
+  *pendingPages(pageSize = 1024): Generator<{ tmp: string; row: MirrorRow }[]> {
+    const s = this.stmt('SELECT * FROM pending WHERE tmp > ? ORDER BY tmp LIMIT ?').safeIntegers(true);
+    let after = '';
+    for (;;) {
+      const rows = this.guard(() => s.all(after, pageSize)) as Row[];
+      if (rows.length === 0) return;
+      after = rows[rows.length - 1].tmp as string;
+      yield rows.map((r) => ({ tmp: r.tmp as string, row: Index.mirrorFrom(r) }));
+    }
+  }
+
+  /** Move staged files that are in place to the mirror table and forget failed ones, in one transaction. */
+  settlePending(done: readonly { tmp: string; row: MirrorRow }[], failed: readonly string[]): void {
+    const del = this.stmt('DELETE FROM pending WHERE tmp = ?');
+    this.transaction(() => {
+      this.putMirror(done.map((d) => d.row));
+      for (const d of done) del.run(d.tmp);
+      for (const tmp of failed) del.run(tmp);
+    });
+  }
+
+  /** Source lookups by path: built once, for runs that compare paths (incremental, --delete). */
+  indexSrcPaths(): void {
+    this.guard(() => this.db.exec(SRC_PATH_INDEX));
+  }
+
+  /** Mirror paths (files and directories) that the current scan does not have. */
+  mirrorNotInSrcCount(): number {
+    const r = this.guard(() =>
+      this.stmt('SELECT COUNT(*) AS n FROM mirror m WHERE NOT EXISTS (SELECT 1 FROM src s WHERE s.path = m.path)').get(),
+    ) as Row;
+    return Number(r.n);
+  }
+
+  /** Forget mirror rows of paths the current scan does not have (after --delete removed them). */
+  dropMirrorNotInSrc(): void {
+    this.guard(() => this.stmt('DELETE FROM mirror WHERE NOT EXISTS (SELECT 1 FROM src s WHERE s.path = mirror.path)').run());
+  }
+
+  srcHasPath(p: Buffer): boolean {
+    return this.guard(() => this.stmt('SELECT 1 FROM src WHERE path = ?').get(p)) !== undefined;
   }
 
   /** Fill this index's mirror table from another index file, opened read-only (for dry runs). */
@@ -378,6 +472,9 @@ export class Index {
       birthNs: r.birth_ns as bigint,
       size: r.size as bigint,
       mtimeNs: r.mtime_ns as bigint,
+      mode: num(r.mode),
+      uid: num(r.uid),
+      gid: num(r.gid),
       dstIno: fromDb(r.dst_ino),
       written: num(r.written) === 1,
     };

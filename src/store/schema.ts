@@ -7,6 +7,9 @@
 
 export const SCHEMA_VERSION = 1;
 
+/** Built when a run needs source lookups by path (incremental runs, --delete). */
+export const SRC_PATH_INDEX = `CREATE INDEX IF NOT EXISTS src_by_path ON src (path)`;
+
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
   key   TEXT PRIMARY KEY,
@@ -52,11 +55,33 @@ CREATE TABLE IF NOT EXISTS mirror (
   birth_ns INTEGER NOT NULL,
   size     INTEGER NOT NULL,
   mtime_ns INTEGER NOT NULL,
+  mode     INTEGER NOT NULL,
+  uid      INTEGER NOT NULL,
+  gid      INTEGER NOT NULL,
   dst_ino  INTEGER NOT NULL,
   -- 1 when this path's content was written anew (a group's first path or a split), 0 for a link
   written  INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS mirror_by_src ON mirror (src_dev, src_ino);
+
+-- Files placed in the staging folder whose final path was occupied: renamed into place (and
+-- moved to mirror) only after every link from existing content is made, so that replacing a
+-- path never destroys the last copy of an inode that another path still needs.
+CREATE TABLE IF NOT EXISTS pending (
+  tmp      TEXT    PRIMARY KEY,
+  path     BLOB    NOT NULL,
+  type     INTEGER NOT NULL,
+  src_dev  INTEGER NOT NULL,
+  src_ino  INTEGER NOT NULL,
+  birth_ns INTEGER NOT NULL,
+  size     INTEGER NOT NULL,
+  mtime_ns INTEGER NOT NULL,
+  mode     INTEGER NOT NULL,
+  uid      INTEGER NOT NULL,
+  gid      INTEGER NOT NULL,
+  dst_ino  INTEGER NOT NULL,
+  written  INTEGER NOT NULL
+) WITHOUT ROWID;
 
 -- Content hashes per source inode, recorded by the copy for verify's manifest.
 CREATE TABLE IF NOT EXISTS hashes (

@@ -10,6 +10,9 @@ import { outputMode, type OutputFlags } from '../output.js';
 interface CopyFlags extends OutputFlags {
   dryRun?: boolean;
   force?: boolean;
+  delete?: boolean;
+  adopt?: boolean;
+  checksum?: boolean;
 }
 
 export function registerCopy(program: Command, setExit: (code: number) => void): void {
@@ -20,25 +23,34 @@ export function registerCopy(program: Command, setExit: (code: number) => void):
     .description('copy SRC to DST keeping every hard link; content is written once per inode')
     .option('-n, --dry-run', 'print the plan (paths, inodes, links, bytes, expected splits) and write nothing')
     .option('-f, --force', 'go on even when the destination looks too small')
+    .option('--delete', 'remove paths from the mirror that the source no longer has (the state folder is kept)')
+    .option('--adopt', 'take over a destination filled without hard links (rsync -a, cp -r): keep files that match, link duplicates')
+    .option('--checksum', 'with --adopt: a file matches only when its content is the same too, not just size and mtime')
     .option('-q, --quiet', 'print nothing but errors')
     .option('--json', 'print the summary as JSON')
     .option('--progress', 'draw the progress bar even when stdout is not a terminal')
     .addHelpText(
       'after',
       `
-The index is kept in DST/.linkmirror/: run the same command again after an interruption and
-it continues where it stopped.
+The index is kept in DST/.linkmirror/. Run the same command again after an interruption and it
+continues where it stopped; run it after the source changed (an rsnapshot rotation) and only
+inodes new to the mirror are copied — the rest are linked or kept.
 
 Examples:
   linkmirror copy /backup/snapshots /mnt/usb/snapshots
-  linkmirror copy -n /backup/snapshots /mnt/usb/snapshots    # plan only`,
+  linkmirror copy -n /backup/snapshots /mnt/usb/snapshots         # plan only
+  linkmirror copy --delete /backup/snapshots /mnt/usb/snapshots   # also drop rotated-out snapshots
+  linkmirror copy --adopt /backup/snapshots /mnt/usb/old-rsync-copy`,
     )
     .action(async (src: string, dst: string, flags: CopyFlags) => {
       const out = outputMode(flags);
       const progress = progressBar(out.bar, out.quiet);
       const signals = stopOnSignals(() => progress.warn('stopping after the current file (Ctrl-C again to quit at once)'));
       try {
-        const summary = await copy(src, dst, { progress, dryRun: flags.dryRun, force: flags.force, shouldStop: signals.requested });
+        const summary = await copy(src, dst, {
+          progress, dryRun: flags.dryRun, force: flags.force, delete: flags.delete, adopt: flags.adopt, checksum: flags.checksum,
+          shouldStop: signals.requested,
+        });
         progress.close();
         if (flags.json) out.print(toJson(summary));
         else if (!out.quiet) out.print((summary.dryRun ? planLines(summary) : copyLines(summary)).join('\n'));

@@ -1,0 +1,25 @@
+// Remove a path and, for a directory, everything below it — only ever inside the destination,
+// and without following symlinks (lstat, and unlink of the link itself).
+import type { FsOps } from '../fs/ops.js';
+import { isErrno } from '../fs/errno.js';
+
+const S_IFMT = 0o170000n;
+const S_IFDIR = 0o040000n;
+
+export function removeTree(ops: FsOps, p: Buffer): void {
+  let st;
+  try {
+    st = ops.lstat(p);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return;
+    throw err;
+  }
+  if ((st.mode & S_IFMT) !== S_IFDIR) {
+    ops.unlink(p);
+    return;
+  }
+  // A read-only directory (mode 0555 in the mirror) must become writable to be emptied.
+  ops.chmod(p, 0o700);
+  for (const name of ops.readdir(p)) removeTree(ops, Buffer.concat([p, Buffer.from('/'), name]));
+  ops.rmdir(p);
+}
