@@ -115,6 +115,9 @@ describe('Index', () => {
         birthNs: 0n,
         size: 3n,
         mtimeNs: 1_700_000_000_000_001_000n,
+        mode: 0o4755,
+        uid: 2 ** 32 - 2,
+        gid: 7,
         dstIno,
         written,
       });
