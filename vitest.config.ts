@@ -9,6 +9,8 @@ const JSON_REPORT = process.env.LINKMIRROR_TEST_REPORT ?? 'node_modules/.cache/l
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Builds dist/ when stale: the CLI tests run the built bin.
+    globalSetup: ['test/global-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     reporters: ['default', 'json'],

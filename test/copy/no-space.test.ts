@@ -1,0 +1,125 @@
+// A destination too small: the pre-flight refuses (DST_TOO_SMALL) before writing data; forced,
+// the copy runs into a real ENOSPC on a loop-mounted 8 MiB ext4 and stops with NO_SPACE. Either
+// way exit 3 with one clear line, and never a half-written file under a final name: every file
+// in DST has its full content, temp files stay in (or are removed from) DST/.linkmirror/tmp.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ExitCode, exitCodeFor } from '../../src/cli/exit-codes.js';
+import { copy } from '../../src/copy/copy.js';
+import { isLinkmirrorError } from '../../src/errors.js';
+import { errnoCode } from '../../src/fs/errno.js';
+import { realFsOps } from '../../src/fs/ops.js';
+import { lines, runCli } from '../helpers/cli.js';
+import { faultyOps } from '../helpers/faulty-ops.js';
+import { useLoopMount } from '../helpers/loop-mount.js';
+import { buildTree, file, inodeKey, link, readTree, tempDirs, type TreeNode } from '../helpers/tree.js';
+
+const temp = tempDirs();
+const MiB = 1024 * 1024;
+
+/** 12 MiB of distinct content in 12 files, each with a second path in another snapshot. */
+function bigSource(src: string): void {
+  const spec: Record<string, TreeNode> = {};
+  for (let i = 0; i < 12; i++) {
+    const name = `f${String(i).padStart(2, '0')}`;
+    spec[`snap.0/${name}`] = file(randomBytes(MiB));
+    spec[`snap.1/${name}`] = link(`snap.0/${name}`);
+  }
+  spec['snap.0/small'] = file('small');
+  buildTree(src, spec);
+}
+
+/**
+ * What a stopped copy may leave: every path outside the state folder is complete (same size
+ * and content as its source path), and paths that share a dst inode share a source inode.
+ */
+function expectNoHalfFiles(src: string, dst: string): number {
+  const s = readTree(src);
+  const d = readTree(dst);
+  let files = 0;
+  for (const [key, n] of d) {
+    if (n.type === 'dir') continue;
+    const orig = s.get(key);
+    expect(orig, `${key} is in dst but not in src`).toBeDefined();
+    expect(n.size, `${key}: size`).toBe(orig!.size);
+    expect(n.sha256, `${key}: content`).toBe(orig!.sha256);
+    files++;
+  }
+  const srcOfDst = new Map<string, string>();
+  for (const [key, n] of d) {
+    if (n.type === 'dir') continue;
+    const si = inodeKey(s.get(key)!);
+    const seen = srcOfDst.get(inodeKey(n));
+    if (seen) expect(seen, `${key} joins two source inodes`).toBe(si);
+    else srcOfDst.set(inodeKey(n), si);
+  }
+  const tmp = path.join(dst, '.linkmirror', 'tmp');
+  expect(fs.existsSync(tmp) ? fs.readdirSync(tmp) : []).toEqual([]);
+  return files;
+}
+
+describe('a destination too small', () => {
+  it('the pre-flight refuses with DST_TOO_SMALL before writing data; the CLI exits 3 with one line', async (ctx) => {
+    const m = useLoopMount(ctx, 'ext4', 8);
+    const src = path.join(temp(), 'src');
+    bigSource(src);
+    const dst = path.join(m.dir, 'mirror');
+
+    const err = await copy(src, dst).then(() => undefined, (e: unknown) => e);
+    expect(isLinkmirrorError(err, 'DST_TOO_SMALL'), String(err)).toBe(true);
+    expect(exitCodeFor(err)).toBe(ExitCode.fatal);
+    expect((err as Error).message).toMatch(/--force/);
+    expect(fs.readdirSync(dst).filter((n) => n !== '.linkmirror')).toEqual([]);
+
+    const r = runCli(['copy', src, dst]);
+    expect(r.status).toBe(ExitCode.fatal);
+    expect(r.stdout).toBe('');
+    expect(lines(r.stderr)).toHaveLength(1);
+    expect(r.stderr).toMatch(/^linkmirror: destination has .* free; the copy needs .*--force/);
+    expect(fs.readdirSync(dst).filter((n) => n !== '.linkmirror')).toEqual([]);
+  });
+
+  it('forced: a real ENOSPC stops the copy with NO_SPACE, and no file is half-written under its name', async (ctx) => {
+    const m = useLoopMount(ctx, 'ext4', 8);
+    const src = path.join(temp(), 'src');
+    bigSource(src);
+    const dst = path.join(m.dir, 'mirror');
+
+    const err = await copy(src, dst, { force: true }).then(() => undefined, (e: unknown) => e);
+    expect(isLinkmirrorError(err, 'NO_SPACE'), String(err)).toBe(true);
+    expect(exitCodeFor(err)).toBe(ExitCode.fatal);
+    expect((err as Error).message).toMatch(/full/);
+    expect((err as Error).message).not.toMatch(/\n/);
+    expect(errnoCode((err as Error).cause)).toBe('ENOSPC'); // the kernel's, not an injected one
+    const placed = expectNoHalfFiles(src, dst);
+    expect(placed).toBeGreaterThan(0); // it did get some way before the disk filled
+    expect(placed).toBeLessThan(25);
+  });
+
+  it('forced through the CLI: exit 3, one line saying the destination is full', (ctx) => {
+    const m = useLoopMount(ctx, 'ext4', 8);
+    const src = path.join(temp(), 'src');
+    bigSource(src);
+    const dst = path.join(m.dir, 'mirror');
+    const r = runCli(['copy', '--force', src, dst]);
+    expect(r.status).toBe(ExitCode.fatal);
+    expect(lines(r.stderr)).toHaveLength(1);
+    expect(r.stderr).toMatch(/^linkmirror: .*full.*run the same command again/);
+    expectNoHalfFiles(src, dst);
+  });
+
+  it('an ENOSPC half-way through a file (injected) leaves the half in no final name', async () => {
+    const base = temp();
+    const src = path.join(base, 'src');
+    const dst = path.join(base, 'dst');
+    buildTree(src, { a: file('a'.repeat(1000)), b: file('b'.repeat(1000)), c: file('c'.repeat(1000)), 'c2': link('c') });
+    // copyFile #1 is the hard-link probe; #3 fails after writing half its content.
+    const ops = faultyOps(realFsOps, { op: 'copyFile', nth: 3, code: 'ENOSPC', partial: true });
+    const err = await copy(src, dst, { ops }).then(() => undefined, (e: unknown) => e);
+    expect(isLinkmirrorError(err, 'NO_SPACE'), String(err)).toBe(true);
+    expect(ops.failures.copyFile).toBe(1);
+    expect(expectNoHalfFiles(src, dst)).toBe(1);
+  });
+});
