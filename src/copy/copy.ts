@@ -82,6 +82,18 @@ function inspectDestination(dst: string, exists: boolean, adopt: boolean): { mir
   if (st && !st.isDirectory()) {
     throw new LinkmirrorError('DST_UNUSABLE', `${stateDir} is not a directory (a symlink or file is in its place); remove it`);
   }
+  // SQLite opens the index and its -wal and -shm files by name, following symlinks: one planted
+  // there would have it write wherever it points, outside the destination.
+  for (const name of st ? [INDEX_FILE, `${INDEX_FILE}-wal`, `${INDEX_FILE}-shm`] : []) {
+    const p = path.join(stateDir, name);
+    let f: fs.Stats | undefined;
+    try {
+      f = fs.lstatSync(p);
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw err;
+    }
+    if (f && !f.isFile()) throw new LinkmirrorError('DST_UNUSABLE', `${p} is not a regular file (a symlink or other entry is in its place); remove it`);
+  }
   if (st && fs.existsSync(path.join(stateDir, INDEX_FILE))) return { mirror: true };
   const others = fs.readdirSync(dst).filter((n) => n !== STATE_DIR);
   if (others.length > 0 && !adopt) {
