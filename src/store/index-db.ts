@@ -96,8 +96,8 @@ export class Index {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       db.pragma('busy_timeout = 0');
-      // A bounded page cache (about 64 MiB): the index may be gigabytes, the process stays small.
-      db.pragma('cache_size = -65536');
+      // A bounded page cache (16 MiB): the index may be gigabytes, the process stays small.
+      db.pragma('cache_size = -16384');
       db.pragma('temp_store = FILE');
       const version = db.pragma('user_version', { simple: true }) as number;
       if (version > SCHEMA_VERSION) {
