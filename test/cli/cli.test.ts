@@ -1,0 +1,225 @@
+// The command line end to end, through the built bin in a child process: the exit codes a cron
+// job acts on (0, 1, 2, 3, 130), --dry-run writing nothing, --json parsing with the counts,
+// --quiet printing nothing, --help naming the exit codes. Stdout is a pipe, so no progress bar.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ExitCode } from '../../src/cli/exit-codes.js';
+import { BIN, lines, runCli } from '../helpers/cli.js';
+import { buildTree, expectSameTopology, file, fifo, link, readTree, symlink, tempDirs, type TreeSpec } from '../helpers/tree.js';
+
+const temp = tempDirs();
+
+const SPEC: TreeSpec = {
+  'daily.0/a.txt': file('alpha', { mtime: 1_600_000_000 }),
+  'daily.0/b.bin': file(Buffer.alloc(4096, 3)),
+  'daily.1/a.txt': link('daily.0/a.txt'),
+  'daily.1/b.bin': link('daily.0/b.bin'),
+  'daily.1/new.txt': file('new'),
+  'daily.1/s': symlink('a.txt'),
+  'daily.1/p': fifo(),
+};
+
+function setup(spec: TreeSpec = SPEC): { base: string; src: string; dst: string } {
+  const base = temp();
+  const src = path.join(base, 'src');
+  buildTree(src, spec);
+  return { base, src, dst: path.join(base, 'dst') };
+}
+
+/** Every entry under root with what a write would change. */
+function snapshot(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, n] of readTree(root)) out[key] = `${n.type} ${n.ino} ${n.nlink} ${n.size} ${n.mtimeNs} ${n.sha256 ?? ''}`;
+  return out;
+}
+
+describe('linkmirror copy (the built CLI)', () => {
+  it('exit 0: copies the tree, prints a summary on stdout and nothing on stderr', () => {
+    const { src, dst } = setup();
+    const r = runCli(['copy', src, dst]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(ExitCode.ok);
+    expect(r.stdout).toMatch(/^copied .* -> .* in /);
+    expect(r.stdout).toMatch(/hard links/);
+    expect(r.stdout).toMatch(/problems\s+0/);
+    expectSameTopology(src, dst);
+  });
+
+  it('exit 0 again on a finished mirror, and the mirror is unchanged', () => {
+    const { src, dst } = setup();
+    expect(runCli(['copy', '-q', src, dst]).status).toBe(ExitCode.ok);
+    const before = snapshot(dst);
+    const r = runCli(['copy', '-q', src, dst]);
+    expect(r.status).toBe(ExitCode.ok);
+    expect(snapshot(dst)).toEqual(before);
+  });
+
+  it('exit 1: paths the destination cannot hold (names too long there) are counted, the rest is copied', () => {
+    // The source sits at a short path, the destination 400 bytes deeper: the deepest source
+    // paths fit in PATH_MAX (4096) but their destination paths do not — ENAMETOOLONG, for real.
+    // (Not deeper: the index in DST/.linkmirror must stay within SQLite's 512-byte path limit.)
+    const base = temp();
+    const src = path.join(base, 's');
+    const deep = Array.from({ length: 15 }, (_, i) => `${i}`.padStart(3, '0') + 'y'.repeat(247)).join('/');
+    buildTree(src, {
+      'short/ok.txt': file('fits'),
+      'short/ok-link': link('short/ok.txt'),
+      [`${deep}/f`]: file('too deep for the destination'),
+    });
+    expect(path.join(src, deep, 'f').length).toBeLessThan(4096);
+    const dstParent = path.join(base, 'x'.repeat(250), 'x'.repeat(150));
+    fs.mkdirSync(dstParent, { recursive: true });
+    const dst = path.join(dstParent, 'd');
+    expect(path.join(dst, deep, 'f').length).toBeGreaterThan(4096);
+
+    const r = runCli(['copy', src, dst]);
+    expect(r.status).toBe(ExitCode.problems);
+    expect(r.stderr).toMatch(/ENAMETOOLONG/);
+    expect(r.stdout).toMatch(/problems\s+[1-9]/);
+    expect(fs.readFileSync(path.join(dst, 'short/ok-link'), 'utf8')).toBe('fits');
+    expect(fs.statSync(path.join(dst, 'short/ok.txt')).nlink).toBe(2);
+
+    // --json carries the same problems, with their codes.
+    const j = runCli(['copy', '--json', src, path.join(dstParent, 'd2')]);
+    expect(j.status).toBe(ExitCode.problems);
+    const summary = JSON.parse(j.stdout);
+    expect(summary.problemCount).toBeGreaterThanOrEqual(1);
+    expect(summary.problems.some((p: { code: string }) => p.code === 'ENAMETOOLONG')).toBe(true);
+  });
+
+  it('exit 2: a usage error, one line on stderr, nothing written', () => {
+    const { base, dst } = setup();
+    const r = runCli(['copy', path.join(base, 'missing'), dst]);
+    expect(r.status).toBe(ExitCode.usage);
+    expect(lines(r.stderr)).toHaveLength(1);
+    expect(r.stderr).toMatch(/^linkmirror: source .*missing does not exist/);
+    expect(fs.existsSync(dst)).toBe(false);
+  });
+
+  it('exit 3: a broken index in the destination, one line on stderr', () => {
+    const { src, dst } = setup();
+    expect(runCli(['copy', '-q', src, dst]).status).toBe(ExitCode.ok);
+    fs.writeFileSync(path.join(dst, '.linkmirror/index.db'), 'this is not an SQLite database, not even close '.repeat(100));
+    fs.rmSync(path.join(dst, '.linkmirror/index.db-wal'), { force: true });
+    fs.rmSync(path.join(dst, '.linkmirror/index.db-shm'), { force: true });
+    const r = runCli(['copy', src, dst]);
+    expect(r.status).toBe(ExitCode.fatal);
+    expect(lines(r.stderr)).toHaveLength(1);
+    expect(r.stderr).toMatch(/^linkmirror: .*index/);
+  });
+
+  it('exit 3: another linkmirror holds the destination’s lock', () => {
+    const { src, dst } = setup();
+    expect(runCli(['copy', '-q', src, dst]).status).toBe(ExitCode.ok);
+    const before = snapshot(dst);
+    // pid 1 is always alive: the lock is not stale.
+    fs.writeFileSync(path.join(dst, '.linkmirror/lock'), '1');
+    fs.writeFileSync(path.join(src, 'daily.1/later.txt'), 'later');
+    const r = runCli(['copy', src, dst]);
+    expect(r.status).toBe(ExitCode.fatal);
+    expect(lines(r.stderr)).toEqual([expect.stringMatching(/^linkmirror: another linkmirror \(pid 1\)/)]);
+    expect(snapshot(dst)).toEqual(before);
+  });
+
+  it('exit 130: Ctrl-C stops the copy cleanly; the same command then finishes it (exit 0)', async () => {
+    // 30,000 paths take a second or two: time enough to interrupt.
+    const base = temp();
+    const src = path.join(base, 'src');
+    const dst = path.join(base, 'dst');
+    fs.mkdirSync(src);
+    for (let d = 0; d < 30; d++) {
+      fs.mkdirSync(path.join(src, `d${d}`));
+      fs.writeFileSync(path.join(src, `d${d}`, 'f'), `content ${d}`);
+      for (let i = 0; i < 1000; i++) fs.linkSync(path.join(src, `d${d}`, 'f'), path.join(src, `d${d}`, `l${i}`));
+    }
+    const child = spawn(process.execPath, [BIN, 'copy', src, dst], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b));
+    child.stderr.on('data', (b: Buffer) => (stderr += b));
+    const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on('close', (code, signal) => resolve({ code, signal })),
+    );
+    // The lock appears once the copy has started (its signal handlers are installed by then).
+    const lock = path.join(dst, '.linkmirror/lock');
+    const deadline = Date.now() + 20_000;
+    while (!fs.existsSync(lock) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    child.kill('SIGINT');
+    const { code, signal } = await done;
+    expect(signal, stderr).toBe(null);
+    expect(code, `stdout: ${stdout}\nstderr: ${stderr}`).toBe(ExitCode.interrupted);
+    expect(fs.existsSync(lock)).toBe(false);
+
+    const again = runCli(['copy', '--json', src, dst]);
+    expect(again.status, again.stderr).toBe(ExitCode.ok);
+    expect(JSON.parse(again.stdout)).toMatchObject({ interrupted: false, problemCount: 0 });
+    expectSameTopology(src, dst);
+  });
+
+  it('--dry-run prints the plan and writes nothing: the destination is not even created', () => {
+    const { src, dst } = setup();
+    const r = runCli(['copy', '--dry-run', src, dst]);
+    expect(r.status).toBe(ExitCode.ok);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^plan for /);
+    expect(r.stdout).toMatch(/inodes to copy\s+5 of 5/);
+    expect(r.stdout).toMatch(/links to make\s+2/);
+    expect(fs.existsSync(dst)).toBe(false);
+  });
+
+  it('--dry-run on an existing mirror writes nothing there either, and plans only what changed', () => {
+    const { src, dst } = setup();
+    expect(runCli(['copy', '-q', src, dst]).status).toBe(ExitCode.ok);
+    fs.writeFileSync(path.join(src, 'daily.1/later.txt'), 'later');
+    const before = snapshot(dst);
+    const stateBefore = fs.readdirSync(path.join(dst, '.linkmirror')).sort();
+    const r = runCli(['copy', '-n', '--json', src, dst]);
+    expect(r.status).toBe(ExitCode.ok);
+    const plan = JSON.parse(r.stdout);
+    expect(plan).toMatchObject({ dryRun: true, resumed: true });
+    expect(plan.plan).toMatchObject({ pathsToPlace: 1, inodesToCopy: 1 });
+    expect(snapshot(dst)).toEqual(before);
+    expect(fs.readdirSync(path.join(dst, '.linkmirror')).sort()).toEqual(stateBefore);
+    expect(fs.existsSync(path.join(dst, 'daily.1/later.txt'))).toBe(false);
+  });
+
+  it('--json prints one JSON document with the counts', () => {
+    const { src, dst } = setup();
+    const r = runCli(['copy', '--json', src, dst]);
+    expect(r.status).toBe(ExitCode.ok);
+    expect(r.stderr).toBe('');
+    const s = JSON.parse(r.stdout);
+    expect(s).toMatchObject({
+      dryRun: false,
+      interrupted: false,
+      problemCount: 0,
+      problems: [],
+      scan: { paths: 10, dirs: 3, files: 5, symlinks: 1, specials: 1, inodes: 5, linkGroups: 2, largestGroup: 2, logicalBytes: 2 * (5 + 4096) + 3, physicalBytes: 5 + 4096 + 3 },
+      placed: { inodesCopied: 5, linksMade: 2, splits: 0, bytesCopied: 5 + 4096 + 3, failedPaths: 0 },
+      dirsMade: 2,
+    });
+    expect(s.src).toBe(fs.realpathSync(src));
+    expect(s.dst).toBe(path.join(fs.realpathSync(path.dirname(dst)), 'dst'));
+  });
+
+  it('--quiet prints nothing at all on success', () => {
+    const { src, dst } = setup();
+    const r = runCli(['copy', '--quiet', src, dst]);
+    expect(r.status).toBe(ExitCode.ok);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe('');
+    expectSameTopology(src, dst);
+  });
+
+  it('--help, for the program and for copy, names every exit code', () => {
+    for (const args of [['--help'], ['copy', '--help'], ['help', 'copy']]) {
+      const r = runCli(args);
+      expect(r.status, args.join(' ')).toBe(ExitCode.ok);
+      expect(r.stdout).toMatch(/Exit codes:/);
+      for (const code of ['0', '1', '2', '3', '130']) expect(r.stdout).toMatch(new RegExp(`^\\s+${code}\\s+\\S`, 'm'));
+    }
+    expect(runCli(['copy', '--help']).stdout).toMatch(/--dry-run/);
+  });
+});
