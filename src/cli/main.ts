@@ -15,8 +15,11 @@ export async function main(argv: string[]): Promise<number> {
   const program = new Command()
     .name('linkmirror')
     .description(
-      'Replicate hard-link-heavy trees (rsnapshot, rsync --link-dest, Back In Time, dirvish) onto another\n' +
-        'drive, keeping the hard-link topology exactly, with an index on disk instead of tables in RAM.',
+      'Replicate hard-link-heavy trees (rsnapshot, rsync --link-dest, Back In Time, dirvish)\n' +
+        'onto another drive, keeping the hard-link topology exactly, with an index on disk\n' +
+        'instead of tables in RAM. Typical use:\n\n' +
+        '  linkmirror copy /backup/snapshots /mnt/usb/snapshots    # copy, resume, or update\n' +
+        '  linkmirror scan /backup/snapshots                       # look before copying',
     )
     .version(process.env.npm_package_version ?? '0.1.0')
     .exitOverride()
