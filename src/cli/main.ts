@@ -14,12 +14,14 @@ export async function main(argv: string[]): Promise<number> {
   };
   const program = new Command()
     .name('linkmirror')
-    .description(
-      'Replicate hard-link-heavy trees (rsnapshot, rsync --link-dest, Back In Time, dirvish)\n' +
-        'onto another drive, keeping the hard-link topology exactly, with an index on disk\n' +
-        'instead of tables in RAM. Typical use:\n\n' +
-        '  linkmirror copy /backup/snapshots /mnt/usb/snapshots    # copy, resume, or update\n' +
-        '  linkmirror scan /backup/snapshots                       # look before copying',
+    .description('Copy hard-link-heavy snapshot trees (rsnapshot, rsync --link-dest, Back In Time, dirvish) to another drive, keeping every hard link, in flat memory.')
+    .addHelpText(
+      'after',
+      `
+Typical use:
+  linkmirror copy /backup/snapshots /mnt/usb/snapshots    # copy; run again to resume or update
+  linkmirror copy -n /backup/snapshots /mnt/usb/snapshots # dry run: the plan, nothing written
+  linkmirror scan /backup/snapshots                       # paths, inodes, link groups, bytes`,
     )
     .version(process.env.npm_package_version ?? '0.1.0')
     .exitOverride()
