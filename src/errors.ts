@@ -8,11 +8,13 @@ export type ErrorCode =
   | 'SRC_MISSING'
   | 'SRC_NOT_DIR'
   | 'DST_NOT_DIR'
+  | 'DST_MISSING'
   | 'DST_IS_SRC'
   | 'DST_INSIDE_SRC'
   | 'SRC_INSIDE_DST'
   | 'DST_NOT_EMPTY'
   | 'DST_NOT_A_MIRROR'
+  | 'DST_PATH_TOO_LONG'
   | 'DST_NO_HARDLINKS'
   | 'DST_TOO_SMALL'
   | 'DST_UNUSABLE'
@@ -27,11 +29,13 @@ const kinds: Record<ErrorCode, ErrorKind> = {
   SRC_MISSING: 'usage',
   SRC_NOT_DIR: 'usage',
   DST_NOT_DIR: 'usage',
+  DST_MISSING: 'usage',
   DST_IS_SRC: 'usage',
   DST_INSIDE_SRC: 'usage',
   SRC_INSIDE_DST: 'usage',
   DST_NOT_EMPTY: 'usage',
   DST_NOT_A_MIRROR: 'usage',
+  DST_PATH_TOO_LONG: 'usage',
   MANIFEST_MISSING: 'usage',
   BAD_OPTION: 'usage',
   DST_NO_HARDLINKS: 'fatal',

@@ -105,6 +105,20 @@ function inspectDestination(dst: string, exists: boolean, adopt: boolean): { mir
   return { mirror: false };
 }
 
+/** SQLite's unix VFS takes paths of at most 512 bytes; the index and its -wal file must fit. */
+const SQLITE_MAX_PATH = 512;
+
+function checkIndexPath(dst: string): void {
+  const longest = Buffer.byteLength(path.join(dst, STATE_DIR, `${INDEX_FILE}-journal`));
+  if (longest >= SQLITE_MAX_PATH) {
+    throw new LinkmirrorError(
+      'DST_PATH_TOO_LONG',
+      `destination path is ${Buffer.byteLength(dst)} bytes long; linkmirror keeps its index in DST/${STATE_DIR} and SQLite ` +
+        `takes paths of at most ${SQLITE_MAX_PATH} bytes: choose a destination with a shorter path`,
+    );
+  }
+}
+
 export async function copy(srcArg: string, dstArg: string, options: CopyOptions = {}): Promise<CopySummary> {
   const started = Date.now();
   const ops = options.ops ?? realFsOps;
@@ -114,6 +128,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
   const { src, dst, dstExists } = checkPaths(srcArg, dstArg);
   const adopt = options.adopt ?? false;
   const { mirror } = inspectDestination(dst, dstExists, adopt);
+  checkIndexPath(dst);
 
   if (options.dryRun) return dryRun(src, dst, dstExists, mirror, ops, progress, started);
 
