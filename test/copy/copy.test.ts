@@ -2,7 +2,9 @@
 // modes, times and owners, and the same hard-link topology by inode number and nlink — links
 // across snapshots and inside one, names that are bytes rather than text, symlinks (dangling
 // ones too), fifos, read-only directories. Per-file failures are counted and the run goes on.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { copy } from '../../src/copy/copy.js';
@@ -190,6 +192,7 @@ describe('copy', () => {
       'u/s': symlink('a'),
       'u/p': fifo(),
       'v/c': file('c'),
+      'v/suid': file('#!/bin/true\n', { mode: 0o6755 }),
     });
     const own = (rel: string, uid: number, gid: number) => fs.lchownSync(path.join(src, rel), uid, gid);
     own('u/a', 1234, 5678);
@@ -198,6 +201,8 @@ describe('copy', () => {
     own('v', 4000, 4001);
     own('v/c', 65534, 65534);
     own('u', 1, 2);
+    own('v/suid', 1234, 5678);
+    fs.chmodSync(path.join(src, 'v/suid'), 0o6755); // chown cleared the set-id bits
     fs.lutimesSync(path.join(src, 'u'), T(1), T(1));
     fs.lutimesSync(path.join(src, 'v'), T(2), T(2));
     await copy(src, dst);
@@ -207,6 +212,8 @@ describe('copy', () => {
     expect(d.get('u/s')).toMatchObject({ uid: 4321, gid: 8765 });
     expect(d.get('v')).toMatchObject({ uid: 4000, gid: 4001 });
     expect(d.get('u')).toMatchObject({ uid: 1, gid: 2 });
+    // Owner first, then mode: chown would have cleared the set-uid and set-gid bits.
+    expect(d.get('v/suid')).toMatchObject({ uid: 1234, gid: 5678, mode: 0o6755 });
   });
 
   it('copies fifos as fifos, hard-linked ones as one inode, without opening them', async () => {
@@ -223,6 +230,64 @@ describe('copy', () => {
     expect(inodeKey(d.get('pipes/p')!)).toBe(inodeKey(d.get('pipes/p-twin')!));
     expect(d.get('pipes/q')!.type).toBe('fifo');
     expect(summary.placed).toMatchObject({ inodesCopied: 3, linksMade: 1 });
+  });
+
+  it.skipIf(!asRoot)('copies device nodes (as root) with their numbers, hard-linked ones as one inode', async () => {
+    const { src, dst } = setup({ 'dev/readme': file('devices') });
+    execFileSync('mknod', ['-m', '640', path.join(src, 'dev/null-like'), 'c', '1', '3']);
+    execFileSync('mknod', ['-m', '600', path.join(src, 'dev/loop-like'), 'b', '7', '200']);
+    execFileSync('mknod', ['-m', '600', path.join(src, 'dev/big-minor'), 'c', '240', '70000']);
+    fs.linkSync(path.join(src, 'dev/null-like'), path.join(src, 'dev/null-twin'));
+    for (const n of ['null-like', 'loop-like', 'big-minor']) fs.lutimesSync(path.join(src, 'dev', n), T(1), T(1));
+    fs.lutimesSync(path.join(src, 'dev'), T(2), T(2));
+    const summary = await copy(src, dst);
+    expect(summary.problemCount).toBe(0);
+    expectSameTopology(src, dst);
+    for (const n of ['null-like', 'loop-like', 'big-minor']) {
+      const s = fs.lstatSync(path.join(src, 'dev', n), { bigint: true });
+      const d = fs.lstatSync(path.join(dst, 'dev', n), { bigint: true });
+      expect(d.mode, n).toBe(s.mode); // type and permission bits
+      expect(d.rdev, n).toBe(s.rdev);
+    }
+    const d = readTree(dst);
+    expect(d.get('dev/null-like')).toMatchObject({ type: 'char', nlink: 2 });
+    expect(inodeKey(d.get('dev/null-twin')!)).toBe(inodeKey(d.get('dev/null-like')!));
+    expect(d.get('dev/loop-like')!.type).toBe('block');
+  });
+
+  it('skips sockets and counts them, without calling them problems', async () => {
+    const { src, dst } = setup({ 'run/keep.txt': file('kept') });
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(path.join(src, 'run/sock'), resolve));
+    try {
+      const summary = await copy(src, dst);
+      expect(summary.problemCount).toBe(0);
+      expect(summary.placed.skippedSockets).toBe(1);
+      expect(fs.existsSync(path.join(dst, 'run/sock'))).toBe(false);
+      expect(fs.readFileSync(path.join(dst, 'run/keep.txt'), 'utf8')).toBe('kept');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('keeps atimes as they were before the copy read the source', async () => {
+    const { src, dst } = setup({
+      'a/read-me': file('content the copy reads', { mtime: T(1) }),
+      'a/also': link('a/read-me'),
+      'a/empty': file('', { mtime: T(2) }),
+    });
+    // Distinct atimes, older than the mtimes: under relatime the copy's read then moves the
+    // source's atime to now, so the destination must take what the scan saw.
+    const atimes: Record<string, number> = { 'a/read-me': T(-100), 'a/empty': T(-200), a: T(-300) };
+    for (const [rel, at] of Object.entries(atimes)) {
+      const st = fs.lstatSync(path.join(src, rel));
+      fs.utimesSync(path.join(src, rel), at, st.mtimeMs / 1000);
+    }
+    await copy(src, dst);
+    for (const [rel, at] of Object.entries(atimes)) {
+      expect(fs.lstatSync(path.join(dst, rel), { bigint: true }).atimeNs, rel).toBe(BigInt(at) * 1_000_000_000n);
+    }
+    expectSameTopology(src, dst);
   });
 
   it('writes each inode’s content once, from the source, and links the rest', async () => {
