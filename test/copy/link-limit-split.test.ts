@@ -91,6 +91,34 @@ describe('link-limit splits, injected', () => {
   });
 });
 
+describe('link-limit splits, run again', () => {
+  it('a split mirror run again: nothing rewritten; new paths of the group join it, still within the limit', async () => {
+    const base = temp();
+    const src = path.join(base, 'src');
+    const dst = path.join(base, 'dst');
+    buildTree(src, groupSpec(10, 'ten paths'));
+    await copy(src, dst, { ops: faultyOps(realFsOps, linkLimit(3)) });
+    const before = readTree(dst);
+
+    const same = await copy(src, dst, { ops: faultyOps(realFsOps, linkLimit(3)) });
+    expect(same.problemCount).toBe(0);
+    expect(same.placed).toMatchObject({ inodesCopied: 0, linksMade: 0, alreadyPresent: 10 });
+    const after = readTree(dst);
+    for (const [key, n] of before) expect(after.get(key)!.ino, key).toBe(n.ino);
+
+    fs.linkSync(path.join(src, 'g/0'), path.join(src, 'g/10'));
+    fs.linkSync(path.join(src, 'g/0'), path.join(src, 'g/11'));
+    const grown = await copy(src, dst, { ops: faultyOps(realFsOps, linkLimit(3)) });
+    expect(grown.problemCount).toBe(0);
+    expect(grown.placed.alreadyPresent).toBe(10);
+    expect(grown.placed.bytesCopied).toBeLessThanOrEqual(BigInt('ten paths'.length));
+    expectSameTopology(src, dst, { allowSplits: true, linkMax: 3 });
+    const final = readTree(dst);
+    for (const [key, n] of before) expect(final.get(key)!.ino, key).toBe(n.ino);
+    expect(dstInodes(dst, 'g/').size).toBeLessThanOrEqual(5);
+  });
+});
+
 describe('link-limit splits, on real filesystems', () => {
   // The source must hold one inode with 70,000 links: only xfs (2^31-1) of the usual ones can.
   // Creating them takes a few seconds; the copy and the checks take some more.
