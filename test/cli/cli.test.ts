@@ -62,7 +62,9 @@ describe('linkmirror copy (the built CLI)', () => {
     // (Not deeper: the index in DST/.linkmirror must stay within SQLite's 512-byte path limit.)
     const base = temp();
     const src = path.join(base, 's');
-    const deep = Array.from({ length: 15 }, (_, i) => `${i}`.padStart(3, '0') + 'y'.repeat(247)).join('/');
+    // As many 250-byte components as fit below PATH_MAX with the source's prefix (15 under /tmp).
+    const count = Math.floor((4095 - (src.length + 1) - '/f'.length + 1) / 251);
+    const deep = Array.from({ length: count }, (_, i) => `${i}`.padStart(3, '0') + 'y'.repeat(247)).join('/');
     buildTree(src, {
       'short/ok.txt': file('fits'),
       'short/ok-link': link('short/ok.txt'),
