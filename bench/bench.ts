@@ -2,7 +2,7 @@
 //
 //   node dist/bench/bench.js [--sizes 100k,1M,3M | --quick] [--dir .bench-work] [--seed 1]
 //                            [--tools cp,rsync,tar,linkmirror] [--content | --no-content]
-//                            [--no-drop-caches] [--fresh] [--remove-trees]
+//                            [--timeout SECONDS] [--no-drop-caches] [--fresh] [--remove-trees]
 //
 // For each size: generate the source tree (or reuse the one from an earlier run), then run every
 // measurement in MEASUREMENTS, print a markdown table, and at the end write all figures to
@@ -48,6 +48,7 @@ function options() {
       tools: { type: 'string', default: 'cp,rsync,tar,linkmirror' },
       content: { type: 'boolean', default: false },
       'no-content': { type: 'boolean', default: false },
+      timeout: { type: 'string' },
       'no-drop-caches': { type: 'boolean', default: false },
       fresh: { type: 'boolean', default: false },
       'remove-trees': { type: 'boolean', default: false },
@@ -61,6 +62,7 @@ function options() {
     sizes, tools, seed: Number(values.seed), workDir: path.resolve(values.dir),
     content: (paths: number) => (values.content ? true : values['no-content'] ? false : paths <= CONTENT_CHECK_MAX),
     dropCaches: !values['no-drop-caches'], fresh: values.fresh, removeTrees: values['remove-trees'],
+    timeoutS: values.timeout === undefined ? undefined : Number(values.timeout),
   };
 }
 
@@ -74,7 +76,7 @@ function main(): void {
   for (const paths of opts.sizes) {
     const tree = sourceTree(opts.workDir, paths, opts.seed, { fresh: opts.fresh, log });
     log(`${formatCount(paths)}: ${tree.stats.paths} paths, ${tree.stats.inodes} inodes in ${tree.dir}`);
-    const ctx: SizeContext = { tree, workDir: opts.workDir, content: opts.content(paths), dropCaches: opts.dropCaches, log };
+    const ctx: SizeContext = { tree, workDir: opts.workDir, content: opts.content(paths), dropCaches: opts.dropCaches, timeoutS: opts.timeoutS, log };
     const runs = MEASUREMENTS.flatMap((measure) => measure(ctx, opts.tools));
     cachesDropped ??= runs.find((r) => r.cachesDropped !== undefined)?.cachesDropped;
     results.push({ paths, tree, runs });

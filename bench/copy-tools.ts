@@ -20,8 +20,8 @@ export interface CopyTool {
   label: string;
   /** Why the tool cannot run here, or null. */
   missing(): string | null;
-  /** Copy the tree at `src` to `dst` (which does not exist yet). */
-  copy(src: string, dst: string): ToolRun;
+  /** Copy the tree at `src` to `dst` (which does not exist yet), stopping it after `timeoutS`. */
+  copy(src: string, dst: string, timeoutS?: number): ToolRun;
 }
 
 function onPath(cmd: string): boolean {
@@ -43,7 +43,7 @@ export function linkmirrorTool(repoRoot: string): CopyTool {
     key: 'linkmirror',
     label: 'linkmirror copy',
     missing: () => (fs.existsSync(bin) ? null : `${path.relative(repoRoot, bin)} not found (the CLI is not there yet)`),
-    copy: (src, dst) => runTimed([process.execPath, bin, 'copy', src, dst, '--quiet']),
+    copy: (src, dst, timeoutS) => runTimed([process.execPath, bin, 'copy', src, dst, '--quiet'], { timeoutS }),
   };
 }
 
@@ -51,21 +51,21 @@ export const cpTool: CopyTool = {
   key: 'cp',
   label: 'cp -a',
   missing: () => needs('cp'),
-  copy: (src, dst) => runTimed(['cp', '-a', src, dst]),
+  copy: (src, dst, timeoutS) => runTimed(['cp', '-a', src, dst], { timeoutS }),
 };
 
 export const rsyncTool: CopyTool = {
   key: 'rsync',
   label: 'rsync -aH',
   missing: () => needs('rsync'),
-  copy: (src, dst) => runTimed(['rsync', '-aH', `${src}/`, `${dst}/`]),
+  copy: (src, dst, timeoutS) => runTimed(['rsync', '-aH', `${src}/`, `${dst}/`], { timeoutS }),
 };
 
 export const tarTool: CopyTool = {
   key: 'tar',
   label: 'tar | tar',
   missing: () => needs('tar', 'bash'),
-  copy: (src, dst) => {
+  copy: (src, dst, timeoutS) => {
     fs.mkdirSync(dst);
     const create = tempTimingFile('tar-c');
     const extract = tempTimingFile('tar-x');
@@ -75,8 +75,8 @@ export const tarTool: CopyTool = {
       ...timePrefix(extract).map(quote), 'tar -C', quote(dst), '-xf -',
     ].join(' ');
     try {
-      const run: ToolRun = runTimed(['bash', '-c', line]);
-      run.parts = { 'tar -c': readTiming(create), 'tar -x': readTiming(extract) };
+      const run: ToolRun = runTimed(['bash', '-c', line], { timeoutS });
+      if (!run.timedOut) run.parts = { 'tar -c': readTiming(create), 'tar -x': readTiming(extract) };
       return run;
     } finally {
       fs.rmSync(create, { force: true });

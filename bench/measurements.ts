@@ -7,7 +7,7 @@
 // Later (hooks below, not written yet): an incremental re-copy after an rsnapshot rotation,
 // kill-and-resume, and verify timings.
 import { formatCount } from '../fixtures/counts.js';
-import { compareTopology, type TopologyDiffKind } from '../fixtures/topology.js';
+import { compareTopology, type TopologyDiff, type TopologyDiffKind } from '../fixtures/topology.js';
 import type { CopyTool } from './copy-tools.js';
 import { dropCaches, syncDisks } from './page-cache.js';
 import { removeTree, type SourceTree } from './source-trees.js';
@@ -20,6 +20,8 @@ export interface SizeContext {
   /** Check file content (sha1) after each copy, not only topology and metadata. */
   content: boolean;
   dropCaches: boolean;
+  /** Stop a tool that runs longer than this many seconds (no limit when undefined). */
+  timeoutS?: number;
   log: (line: string) => void;
 }
 
@@ -54,15 +56,15 @@ export interface RunRecord {
 const METADATA_KINDS: TopologyDiffKind[] = ['mode', 'mtime'];
 
 export function checkCopy(src: string, dst: string, content: boolean): CheckRecord {
-  const { value: diffs, seconds } = timeIt(() => compareTopology(src, dst, { content, maxDiffs: 100_000 }));
   const counts: Partial<Record<TopologyDiffKind, number>> = {};
-  for (const d of diffs) counts[d.kind] = (counts[d.kind] ?? 0) + 1;
-  const metadataOnly = diffs.every((d) => METADATA_KINDS.includes(d.kind));
+  const onDiff = (d: TopologyDiff): void => { counts[d.kind] = (counts[d.kind] ?? 0) + 1; };
+  const { value: diffs, seconds } = timeIt(() => compareTopology(src, dst, { content, maxDiffs: 20, onDiff }));
+  const kinds = Object.keys(counts) as TopologyDiffKind[];
   return {
     seconds,
     content,
-    topologyOk: metadataOnly,
-    metadataOk: diffs.length === 0,
+    topologyOk: kinds.every((k) => METADATA_KINDS.includes(k)),
+    metadataOk: kinds.length === 0,
     counts,
     first: diffs.slice(0, 5).map((d) => `${d.kind} ${d.path}: ${d.detail}`),
   };
@@ -81,8 +83,13 @@ export function measureFullCopy(ctx: SizeContext, tool: CopyTool): RunRecord {
   try {
     record.cachesDropped = ctx.dropCaches && dropCaches();
     ctx.log(`  ${tool.label}: copying ${formatCount(ctx.tree.paths)} paths`);
-    const run = tool.copy(ctx.tree.dir, dst);
+    const run = tool.copy(ctx.tree.dir, dst, ctx.timeoutS);
     record.syncS = syncDisks();
+    if (run.timedOut) {
+      record.error = `timed out after ${run.wallS} s (stopped)`;
+      ctx.log(`  ${tool.label}: ${record.error}`);
+      return record;
+    }
     Object.assign(record, {
       wallS: run.wallS, userS: run.userS, sysS: run.sysS, cpuS: round(run.userS + run.sysS),
       maxRssMb: round(run.maxRssKb / 1024), parts: run.parts,

@@ -40,17 +40,17 @@ function cell(text: string): string {
 export function markdownTable(runs: RunRecord[]): string {
   const ref = runs.find((r) => r.tool === REFERENCE && r.wallS !== undefined && r.error === undefined);
   const lines = [
-    '| tool | wall s | ×cp | CPU s | ×cp | peak RSS MB | ×cp | sync s | topology | mode+mtime |',
-    '|---|--:|--:|--:|--:|--:|--:|--:|---|---|',
+    '| tool | wall s | ×cp | CPU s | ×cp | peak RSS MB | ×cp | sync s | topology | mode+mtime | check s |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|---|---|--:|',
   ];
   for (const r of runs) {
     if (r.error !== undefined && r.wallS === undefined) {
-      lines.push(`| ${cell(r.tool)} | ${cell(r.error)} | | | | | | | | |`);
+      lines.push(`| ${cell(r.tool)} | ${cell(r.error)} | | | | | | | | | |`);
       continue;
     }
     const [topo, meta] = r.error !== undefined ? [`**failed**: ${cell(r.error)}`, '–'] : checkCell(r);
     lines.push(`| ${cell(r.tool)} | ${num(r.wallS)} | ${ratio(r.wallS, ref?.wallS)} | ${num(r.cpuS)} | ${ratio(r.cpuS, ref?.cpuS)} | ` +
-      `${num(r.maxRssMb, 0)} | ${ratio(r.maxRssMb, ref?.maxRssMb)} | ${num(r.syncS)} | ${topo} | ${meta} |`);
+      `${num(r.maxRssMb, 0)} | ${ratio(r.maxRssMb, ref?.maxRssMb)} | ${num(r.syncS)} | ${topo} | ${meta} | ${num(r.check?.seconds)} |`);
   }
   return lines.join('\n');
 }

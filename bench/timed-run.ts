@@ -19,6 +19,8 @@ export interface Timing {
 
 export interface TimedResult extends Timing {
   exitCode: number;
+  /** Killed at the time limit; the figures are then unknown (wallS is the limit). */
+  timedOut: boolean;
   /** The last lines the command wrote to stderr, for a failure message. */
   stderrTail: string;
 }
@@ -41,11 +43,20 @@ export function tempTimingFile(label: string): string {
   return path.join(os.tmpdir(), `linkmirror-bench-${process.pid}-${label}.time`);
 }
 
-/** Run `argv` (no shell) under GNU time; stdout is discarded, stderr kept for errors. */
-export function runTimed(argv: string[], opts: { cwd?: string } = {}): TimedResult {
+/** coreutils `timeout` exits with this when the limit was reached. */
+const TIMED_OUT = 124;
+
+/**
+ * Run `argv` (no shell) under GNU time; stdout is discarded, stderr kept for errors. With
+ * `timeoutS`, coreutils `timeout` runs it in its own process group and signals the whole group
+ * (SIGTERM, SIGKILL 10 s later), so a pipeline's processes all stop.
+ */
+export function runTimed(argv: string[], opts: { cwd?: string; timeoutS?: number } = {}): TimedResult {
   const file = tempTimingFile('run');
+  const limit = opts.timeoutS === undefined ? [] : ['timeout', '--kill-after=10', String(opts.timeoutS)];
+  const [cmd, ...args] = [...limit, ...timePrefix(file), ...argv];
   try {
-    const r = spawnSync(GNU_TIME, [...timePrefix(file).slice(1), ...argv], {
+    const r = spawnSync(cmd, args, {
       cwd: opts.cwd,
       stdio: ['ignore', 'ignore', 'pipe'],
       maxBuffer: 64 * 1024 * 1024,
@@ -53,7 +64,10 @@ export function runTimed(argv: string[], opts: { cwd?: string } = {}): TimedResu
     if (r.error) throw r.error;
     const stderr = r.stderr.toString('utf8');
     const tail = stderr.trim().split('\n').filter((l) => !l.startsWith('Command exited with non-zero status')).slice(-5).join('\n');
-    return { ...readTiming(file), exitCode: r.status ?? 128, stderrTail: tail };
+    if (opts.timeoutS !== undefined && (r.status === TIMED_OUT || r.status === 128 + 9)) {
+      return { wallS: opts.timeoutS, userS: NaN, sysS: NaN, maxRssKb: NaN, exitCode: r.status, timedOut: true, stderrTail: tail };
+    }
+    return { ...readTiming(file), exitCode: r.status ?? 128, timedOut: false, stderrTail: tail };
   } finally {
     fs.rmSync(file, { force: true });
   }
