@@ -7,6 +7,7 @@
 // the call itself on trees of millions of small entries.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import { isErrno } from './errno.js';
 
 export type Path = Buffer | string;
 
@@ -63,10 +64,26 @@ export const realFsOps: FsOps = {
   lchown: (p, uid, gid) => fs.lchownSync(p, uid, gid),
   lutimes: (p, atimeNs, mtimeNs) => fs.lutimesSync(p, nsToSeconds(atimeNs), nsToSeconds(mtimeNs)),
   statfs: (p) => fs.statfsSync(p, { bigint: true }),
-  openRead: (p) => fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW),
+  openRead: (p) => openNoAtime(p),
   read: (fd, buf, pos) => fs.readSync(fd, buf, 0, buf.length, pos),
   close: (fd) => fs.closeSync(fd),
 };
+
+// Reading a file to hash or compare it must not move its atime: the copy set the mirror's to the
+// source's, and a verify run should leave both trees as it found them. O_NOATIME is allowed to
+// the file's owner and to root only (EPERM otherwise): then the file is opened without it.
+const READ = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW;
+const NOATIME = fs.constants.O_NOATIME ?? 0;
+
+function openNoAtime(p: Path): number {
+  if (NOATIME === 0) return fs.openSync(p, READ);
+  try {
+    return fs.openSync(p, READ | NOATIME);
+  } catch (err) {
+    if (!isErrno(err, 'EPERM')) throw err;
+    return fs.openSync(p, READ);
+  }
+}
 
 // Node has no mknod(2). FIFOs and device nodes are rare in backup trees, so the coreutils
 // command is good enough; it is only ever run with a path we created the parent of.
