@@ -5,3 +5,7 @@ export { Index, type ScanTotals, type MirrorRow } from './store/index-db.js';
 export { LinkmirrorError, isLinkmirrorError, type ErrorCode } from './errors.js';
 export { realFsOps, type FsOps } from './fs/ops.js';
 export { noProgress, type Progress, type Phase } from './progress.js';
+export {
+  verifyAgainstSource, verifyMirror, CATEGORIES, type Category, type Difference, type VerifyOptions, type VerifyReport,
+} from './verify/verify.js';
+export { recordManifest, type RecordManifestOptions, type ManifestCounts } from './verify/record-manifest.js';

@@ -17,6 +17,7 @@ import { noProgress, type Progress } from '../progress.js';
 import { scan } from '../scan/scan.js';
 import { INDEX_FILE, STATE_DIR } from '../state-dir.js';
 import { Index, type ScanTotals } from '../store/index-db.js';
+import { recordManifest } from '../verify/record-manifest.js';
 import { checkPaths } from './check-paths.js';
 import { finishDirs } from './finish-dirs.js';
 import { acquireLock } from './lock.js';
@@ -183,6 +184,8 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     let deleted = 0;
     let extrasKept = 0;
     if (!placed.stopped) {
+      // The manifest for `verify DST`: a hash of each destination inode that has none yet.
+      await recordManifest(index, dstBytes, { ops, progress, problems, owner, shouldStop });
       if (options.delete) {
         progress.start('delete', {});
         deleted = await deleteExtras(ops, index, dstBytes, progress, problems);

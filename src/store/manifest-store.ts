@@ -1,0 +1,147 @@
+// The manifest's content hashes, in a mirror's own index (DST/.linkmirror/index.db): one row
+// per source inode in the `hashes` table, valid while the source inode keeps the identity it
+// was hashed with (birth time, size, mtime). With the index's `src` table (every path's type,
+// mode, owner, mtime, size, symlink target and inode) and `mirror` table (which destination
+// inode holds each path, splits included) it is what `verify DST` checks a mirror against.
+//
+// A second connection to the copy's index file, used between the copy's passes (never while
+// the copy's own connection is inside a transaction), so that index-db.ts stays the copy's.
+import Database from 'better-sqlite3';
+import { LinkmirrorError } from '../errors.js';
+import { EntryType } from './entry.js';
+
+type Row = Record<string, unknown>;
+
+/** A source inode whose content the manifest lacks, and a destination path that holds it. */
+export interface ManifestTodo {
+  /** As stored: signed 64-bit. */
+  dev: bigint;
+  ino: bigint;
+  birthNs: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+  path: Buffer;
+  /** The destination inode the copy recorded at that path (signed 64-bit, as stored). */
+  dstIno: bigint;
+}
+
+export interface ManifestHash {
+  dev: bigint;
+  ino: bigint;
+  birthNs: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+  hash: Buffer;
+}
+
+const TODO_FROM = `
+  FROM groups g JOIN src s ON s.id = g.first_id
+  JOIN mirror m ON m.path = (
+    SELECT m2.path FROM mirror m2
+    WHERE m2.src_dev = g.dev AND m2.src_ino = g.ino AND m2.birth_ns = s.birth_ns AND m2.size = s.size AND m2.mtime_ns = s.mtime_ns
+    ORDER BY m2.written DESC LIMIT 1)
+  WHERE s.type = ${EntryType.file} AND NOT EXISTS (SELECT 1 FROM hashes h WHERE h.dev = g.dev AND h.ino = g.ino)`;
+
+export class ManifestStore {
+  private constructor(
+    readonly file: string,
+    private readonly db: Database.Database,
+  ) {}
+
+  /** Open the index file of a mirror (which must exist: the copy made it). */
+  static open(file: string): ManifestStore {
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(file, { fileMustExist: true });
+      db.pragma('busy_timeout = 10000');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('cache_size = -16384');
+      return new ManifestStore(file, db);
+    } catch (err) {
+      db?.close();
+      throw new LinkmirrorError('INDEX_BROKEN', `cannot open index ${file} to record the manifest: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof Database.SqliteError) {
+        if (err.code === 'SQLITE_FULL') {
+          throw new LinkmirrorError('NO_SPACE', `the disk holding the index ${this.file} is full`, { cause: err });
+        }
+        throw new LinkmirrorError('INDEX_BROKEN', `index ${this.file} failed: ${err.message}`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  /** Forget hashes of source inodes that are gone or changed since they were hashed. */
+  prune(): number {
+    return this.guard(
+      () =>
+        this.db.prepare(
+          `DELETE FROM hashes WHERE NOT EXISTS (
+             SELECT 1 FROM groups g JOIN src s ON s.id = g.first_id
+             WHERE g.dev = hashes.dev AND g.ino = hashes.ino
+               AND s.birth_ns = hashes.birth_ns AND s.size = hashes.size AND s.mtime_ns = hashes.mtime_ns)`,
+        ).run().changes,
+    );
+  }
+
+  /** Source inodes (regular files) placed in the mirror whose content has no hash yet. */
+  todoTotals(): { inodes: number; bytes: bigint } {
+    const r = this.guard(() => this.db.prepare(`SELECT COUNT(*) AS n, SUM(s.size) AS bytes ${TODO_FROM}`).safeIntegers(true).get()) as Row;
+    return { inodes: Number(r.n as bigint), bytes: (r.bytes as bigint | null) ?? 0n };
+  }
+
+  /** The same, in (dev, ino) order, a page at a time (read completely before it is handed out). */
+  *todoPages(pageSize = 1024): Generator<ManifestTodo[]> {
+    const s = this.db.prepare(
+      `SELECT g.dev, g.ino, s.birth_ns, s.size, s.mtime_ns, m.path, m.dst_ino ${TODO_FROM} AND (g.dev, g.ino) > (?, ?)
+       ORDER BY g.dev, g.ino LIMIT ?`,
+    ).safeIntegers(true);
+    let key: [bigint, bigint] = [-(2n ** 63n), -(2n ** 63n)];
+    for (;;) {
+      const rows = this.guard(() => s.all(...key, pageSize)) as Row[];
+      if (rows.length === 0) return;
+      const last = rows[rows.length - 1];
+      key = [last.dev as bigint, last.ino as bigint];
+      yield rows.map((r) => ({
+        dev: r.dev as bigint, ino: r.ino as bigint, birthNs: r.birth_ns as bigint, size: r.size as bigint,
+        mtimeNs: r.mtime_ns as bigint, path: r.path as Buffer, dstIno: r.dst_ino as bigint,
+      }));
+    }
+  }
+
+  putHashes(rows: readonly ManifestHash[]): void {
+    if (rows.length === 0) return;
+    const put = this.db.prepare(
+      `INSERT INTO hashes (dev, ino, birth_ns, size, mtime_ns, hash) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (dev, ino) DO UPDATE SET birth_ns = excluded.birth_ns, size = excluded.size, mtime_ns = excluded.mtime_ns, hash = excluded.hash`,
+    );
+    this.guard(() =>
+      this.db.transaction(() => {
+        for (const h of rows) put.run(h.dev, h.ino, h.birthNs, h.size, h.mtimeNs, h.hash);
+      })(),
+    );
+  }
+
+  hashCount(): number {
+    return Number((this.guard(() => this.db.prepare('SELECT COUNT(*) AS n FROM hashes').safeIntegers(true).get()) as Row).n as bigint);
+  }
+
+  getMeta(key: string): string | undefined {
+    const r = this.guard(() => this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key)) as Row | undefined;
+    return r?.value as string | undefined;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.guard(() => this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value));
+  }
+}

@@ -1,0 +1,58 @@
+// Content hashes, read through FsOps in 1 MiB chunks.
+//
+// The algorithm is SHA-256. Measured on this project's machine (AMD EPYC with SHA-NI, Node 20's
+// OpenSSL, 1 GiB in 1 MiB updates): sha256 1126 MB/s, sha1 1301, blake2b512 789, md5 499,
+// sha512 497, blake2s256 365, sha3-256 291. With SHA extensions SHA-256 is within 15% of SHA-1
+// and well ahead of BLAKE2 and MD5, while being collision resistant and the digest `sha256sum`
+// prints, so a manifest hash can be checked by hand. On backup trees most files are small and
+// the cost per file (open, two reads, close, ~20 µs) outweighs the hashing itself; a file that
+// fits one chunk is hashed with the one-shot crypto.hash(), which skips the per-call context
+// setup of createHash() (about 6 µs).
+import crypto from 'node:crypto';
+import type { FsOps } from '../fs/ops.js';
+
+export const HASH_ALGORITHM = 'sha256';
+const CHUNK = 1 << 20;
+
+export interface FileHash {
+  hash: Buffer;
+  /** Bytes read: the file's size as it was read. */
+  bytes: bigint;
+}
+
+/** Hashes files one after another with one reusable buffer. */
+export class FileHasher {
+  private readonly buf = Buffer.allocUnsafe(CHUNK);
+
+  constructor(
+    private readonly ops: FsOps,
+    readonly algorithm: string = HASH_ALGORITHM,
+  ) {}
+
+  /** The digest of the regular file at p (opened without following a symlink). */
+  hash(p: Buffer | string): FileHash {
+    const { ops, buf } = this;
+    const fd = ops.openRead(p);
+    try {
+      let n = ops.read(fd, buf, 0);
+      if (n < buf.length) {
+        // Most files end in the first chunk: confirm the end, then hash in one call.
+        const more = n === 0 ? 0 : ops.read(fd, buf.subarray(n), n);
+        if (more === 0) return { hash: crypto.hash(this.algorithm, buf.subarray(0, n), 'buffer') as unknown as Buffer, bytes: BigInt(n) };
+        n += more;
+      }
+      const h = crypto.createHash(this.algorithm);
+      let pos = 0;
+      // Whatever the first reads gave, then chunk by chunk until a read returns nothing.
+      for (;;) {
+        h.update(buf.subarray(0, n));
+        pos += n;
+        n = ops.read(fd, buf, pos);
+        if (n === 0) break;
+      }
+      return { hash: h.digest(), bytes: BigInt(pos) };
+    } finally {
+      ops.close(fd);
+    }
+  }
+}

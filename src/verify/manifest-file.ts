@@ -1,0 +1,35 @@
+// Where a mirror keeps its manifest: DST/.linkmirror/index.db, the copy's own index. Verify
+// only reads it, but SQLite opens the file and its -wal and -shm companions by name and follows
+// symlinks, so (as copy does) anything but a real folder and regular files there is refused.
+import fs from 'node:fs';
+import path from 'node:path';
+import { LinkmirrorError } from '../errors.js';
+import { isErrno } from '../fs/errno.js';
+import { INDEX_FILE, STATE_DIR } from '../state-dir.js';
+
+function lstatOrNone(p: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(p);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return undefined;
+    throw err;
+  }
+}
+
+/** The index file of the mirror at dst, or undefined when dst is not a linkmirror mirror. */
+export function findManifest(dst: string): string | undefined {
+  const stateDir = path.join(dst, STATE_DIR);
+  const st = lstatOrNone(stateDir);
+  if (!st) return undefined;
+  if (!st.isDirectory()) {
+    throw new LinkmirrorError('DST_UNUSABLE', `${stateDir} is not a directory (a symlink or file is in its place); remove it`);
+  }
+  for (const name of [INDEX_FILE, `${INDEX_FILE}-wal`, `${INDEX_FILE}-shm`]) {
+    const f = lstatOrNone(path.join(stateDir, name));
+    if (f && !f.isFile()) {
+      throw new LinkmirrorError('DST_UNUSABLE', `${path.join(stateDir, name)} is not a regular file (a symlink or other entry is in its place); remove it`);
+    }
+  }
+  const index = path.join(stateDir, INDEX_FILE);
+  return fs.existsSync(index) ? index : undefined;
+}

@@ -1,0 +1,107 @@
+// recordManifest: after a copy has placed its files, hash every destination inode whose source
+// inode has no hash in the manifest yet, so that `verify DST` can later re-read the mirror
+// without the source. Together with the index's `src` table (what each path is: type, mode,
+// owner, mtime, size, symlink target, source inode) and `mirror` table (the destination inode
+// of each path, splits included), the `hashes` table completes the manifest.
+//
+//   forget hashes of source inodes that are gone or changed since (birth time, size, mtime)
+//   for each source inode (a regular file) without a hash, in (dev, ino) order:
+//     take a mirror path holding it; if that path still holds the inode the copy recorded,
+//     hash it and store the hash under the source inode's identity
+//
+// An incremental copy thus hashes only the content it wrote; a resumed one picks up where the
+// last stopped. The hash is of what the destination holds right after the copy, read back from
+// it (through the page cache when the copy was recent), so later bit rot shows as `content`;
+// a copy error already present at that moment is what `verify SRC DST` is for.
+import type { FsOps } from '../fs/ops.js';
+import { joinPath, showPath } from '../fs/paths.js';
+import type { Problems } from '../problems.js';
+import { noProgress, type Progress } from '../progress.js';
+import type { Index } from '../store/index-db.js';
+import { ManifestStore, type ManifestHash } from '../store/manifest-store.js';
+import { Pacer, yieldNow } from '../yield.js';
+import { FileHasher, HASH_ALGORITHM } from './hash-file.js';
+
+export interface RecordManifestOptions {
+  ops: FsOps;
+  progress?: Progress;
+  /** Read failures are added here (and the run goes on); without it they are only warned. */
+  problems?: Problems;
+  /** Whether the copy set owners: verify DST compares owners only then. */
+  owner: boolean;
+  /** Polled between files: true stops early (the next run hashes the rest). */
+  shouldStop?: () => boolean;
+}
+
+export interface ManifestCounts {
+  inodesHashed: number;
+  bytesHashed: bigint;
+  /** Hashes dropped because their source inode is gone or changed. */
+  pruned: number;
+  /** Inodes left without a hash: unreadable, or their path no longer holds what the copy wrote. */
+  skipped: number;
+  stopped: boolean;
+}
+
+const BATCH = 512;
+
+export async function recordManifest(index: Index, dst: Buffer, options: RecordManifestOptions): Promise<ManifestCounts> {
+  const progress = options.progress ?? noProgress;
+  const counts: ManifestCounts = { inodesHashed: 0, bytesHashed: 0n, pruned: 0, skipped: 0, stopped: false };
+  const store = ManifestStore.open(index.file);
+  try {
+    counts.pruned = store.prune();
+    const todo = store.todoTotals();
+    progress.start('hash', { items: todo.inodes, bytes: todo.bytes });
+    const hasher = new FileHasher(options.ops, HASH_ALGORITHM);
+    const pacer = new Pacer();
+    let batch: ManifestHash[] = [];
+    outer: for (const page of store.todoPages()) {
+      for (const t of page) {
+        if (pacer.due()) {
+          await yieldNow();
+          if (options.shouldStop?.()) {
+            counts.stopped = true;
+            break outer;
+          }
+        }
+        const p = joinPath(dst, t.path);
+        try {
+          // The path must still hold the inode the copy put there (compared as stored: signed).
+          if (BigInt.asIntN(64, options.ops.lstat(p).ino) !== t.dstIno) {
+            counts.skipped++;
+            progress.advance(1);
+            continue;
+          }
+          const { hash, bytes } = hasher.hash(p);
+          if (bytes !== t.size) {
+            counts.skipped++;
+            progress.warn(`not in the manifest: ${showPath(t.path)} holds ${bytes} bytes, the copy wrote ${t.size}`);
+          } else {
+            batch.push({ dev: t.dev, ino: t.ino, birthNs: t.birthNs, size: t.size, mtimeNs: t.mtimeNs, hash });
+            counts.inodesHashed++;
+            counts.bytesHashed += bytes;
+          }
+          progress.advance(1, bytes);
+        } catch (err) {
+          counts.skipped++;
+          if (options.problems) options.problems.add(t.path, 'cannot hash for the manifest', err);
+          else progress.warn(`cannot hash ${showPath(t.path)} for the manifest: ${(err as Error)?.message ?? String(err)}`);
+          progress.advance(1);
+        }
+        if (batch.length >= BATCH) {
+          store.putHashes(batch);
+          batch = [];
+        }
+      }
+    }
+    store.putHashes(batch);
+    store.setMeta('manifest_hash', HASH_ALGORITHM);
+    store.setMeta('manifest_owner', options.owner ? '1' : '0');
+    if (!counts.stopped) store.setMeta('manifest_at', new Date().toISOString());
+    progress.end();
+    return counts;
+  } finally {
+    store.close();
+  }
+}

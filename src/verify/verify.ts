@@ -1,0 +1,298 @@
+// verify: compare a mirror with its source, or with the manifest its copies recorded, and say
+// what differs, by category. Everything per path lives in SQLite files in a temporary folder;
+// the process holds a page of rows at a time, whatever the size of the trees.
+//
+//   verifyAgainstSource(SRC, DST)              verifyMirror(DST)
+//     scan SRC            -> expected            the manifest's record of the source
+//                                                (DST/.linkmirror/index.db: src) -> expected
+//     scan DST            -> actual              scan DST -> actual
+//   then (store/verify-store.ts):
+//     pair the paths present on both sides by (expected inode, actual inode);
+//     missing / extra paths; per pair of inodes: type, size, mode, owner, mtime (to the
+//       microsecond: all a copy through utimes(2) can carry), symlink target;
+//     topology: an expected inode spread over several actual inodes is a link-split — unless
+//       the mirror's index recorded those inodes as the copy's splits at the link limit — and
+//       an actual inode holding paths of several expected inodes is link-merged;
+//     content, unless --fast: every expected inode hashed once (verify DST takes the
+//       manifest's hashes instead), then every actual inode paired with a known hash, once;
+//       --sample N% reads that share of the expected inodes (and their actual ones).
+//
+// A mirror made by another tool (cp -a, rsync -aH) verifies against its source the same way:
+// only a split needs the mirror's index to be allowed, and such a mirror has none.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { checkPaths } from '../copy/check-paths.js';
+import { acquireLock } from '../copy/lock.js';
+import { LinkmirrorError, isLinkmirrorError } from '../errors.js';
+import { isErrno } from '../fs/errno.js';
+import { realFsOps, type FsOps } from '../fs/ops.js';
+import { showPath } from '../fs/paths.js';
+import { Problems, type Problem } from '../problems.js';
+import { noProgress, type Progress } from '../progress.js';
+import { scan } from '../scan/scan.js';
+import { STATE_DIR } from '../state-dir.js';
+import { Index } from '../store/index-db.js';
+import { CATEGORIES, RECORDED_SPLIT, VerifyStore, type Category } from '../store/verify-store.js';
+import { differenceFrom, type Difference } from './differences.js';
+import { HASH_ALGORITHM } from './hash-file.js';
+import { hashInodes } from './hash-inodes.js';
+import { findManifest } from './manifest-file.js';
+
+export type { Difference } from './differences.js';
+export { CATEGORIES, type Category } from '../store/verify-store.js';
+
+export interface VerifyOptions {
+  ops?: FsOps;
+  progress?: Progress;
+  /** Compare sizes and mtimes but read no content (metadata and topology are still compared). */
+  fast?: boolean;
+  /** Read the content of this share of the inodes (0 < f <= 1); default 1, everything. */
+  sample?: number;
+  /** Which share --sample reads; default random. The report gives the seed used. */
+  sampleSeed?: number;
+  /**
+   * Compare owners (uid:gid). Default true against a source; against a manifest, true when the
+   * copy set owners (it does as root) — otherwise the mirror's owner is whoever ran the copy.
+   */
+  owner?: boolean;
+  /** Folder for the work files (two scans' worth of index); default the system's temp folder. */
+  tempDir?: string;
+  /** Differences of each category kept in the report; default 20. Every one goes to onDifference. */
+  examples?: number;
+  /** Called with every difference, category by category, once the comparison is done. */
+  onDifference?: (d: Difference) => void;
+  /** Polled as the scans and hashing go: true stops verify with INTERRUPTED. */
+  shouldStop?: () => boolean;
+}
+
+export interface VerifyReport {
+  /** 'source': DST against SRC; 'manifest': DST against the manifest its copies recorded. */
+  mode: 'source' | 'manifest';
+  /** The source compared with; for 'manifest', the source the copy recorded (if any). */
+  src: string | null;
+  dst: string;
+  /** True when nothing differs and nothing failed. */
+  match: boolean;
+  /** Differences per category (a content or metadata difference counts once per pair of inodes). */
+  categories: Record<Category, number>;
+  differenceCount: number;
+  /** The first differences of each category (options.examples), in category order. */
+  differences: Difference[];
+  /** Splits the copy made at the destination's link limit, as its index recorded them: allowed. */
+  recordedSplits: number;
+  recordedSplitExamples: Difference[];
+  paths: { expected: number; actual: number };
+  /** Non-directory inodes on each side. */
+  inodes: { expected: number; actual: number };
+  fast: boolean;
+  algorithm: string;
+  /** Inodes and bytes read for content, both sides together. */
+  inodesHashed: number;
+  bytesHashed: bigint;
+  hashMs: number;
+  /** Pairs of same-size files whose content was not compared (no recorded hash, outside the sample, unreadable source). */
+  contentUnchecked: number;
+  sample: number;
+  sampleSeed: number;
+  ownerCompared: boolean;
+  /** verify DST: what the manifest says of the copy that recorded it. */
+  manifest?: { state?: string; copiedAt?: string; recordedAt?: string };
+  problems: Problem[];
+  problemCount: number;
+  elapsedMs: number;
+}
+
+interface Run {
+  mode: 'source' | 'manifest';
+  src: string | null;
+  dst: string;
+  manifestFile: string | undefined;
+  ops: FsOps;
+  progress: Progress;
+  options: VerifyOptions;
+  started: number;
+}
+
+/** DST against SRC. Works on any two trees; a linkmirror mirror's index only adds its recorded splits. */
+export async function verifyAgainstSource(srcArg: string, dstArg: string, options: VerifyOptions = {}): Promise<VerifyReport> {
+  const started = Date.now();
+  const { src, dst, dstExists } = checkPaths(srcArg, dstArg);
+  if (!dstExists) throw new LinkmirrorError('DST_MISSING', `destination ${dstArg} does not exist; give the mirror to verify`);
+  const ops = options.ops ?? realFsOps;
+  return run({ mode: 'source', src, dst, manifestFile: findManifest(dst), ops, progress: options.progress ?? noProgress, options, started });
+}
+
+/** DST alone, against the manifest its copies recorded in DST/.linkmirror/. */
+export async function verifyMirror(dstArg: string, options: VerifyOptions = {}): Promise<VerifyReport> {
+  const started = Date.now();
+  let dst: string;
+  try {
+    dst = fs.realpathSync(dstArg);
+  } catch (err) {
+    throw new LinkmirrorError('DST_MISSING', `${dstArg} does not exist; give the mirror to verify`, { cause: err });
+  }
+  if (!fs.statSync(dst).isDirectory()) throw new LinkmirrorError('DST_NOT_DIR', `${dstArg} is not a directory; give the mirror to verify`);
+  const manifestFile = findManifest(dst);
+  if (!manifestFile) {
+    throw new LinkmirrorError(
+      'MANIFEST_MISSING',
+      `${dstArg} has no linkmirror manifest (${STATE_DIR}/index.db): it was not made by linkmirror copy; give the source too: linkmirror verify SRC ${dstArg}`,
+    );
+  }
+  const ops = options.ops ?? realFsOps;
+  return run({ mode: 'manifest', src: null, dst, manifestFile, ops, progress: options.progress ?? noProgress, options, started });
+}
+
+/** The mirror's lock, so that no copy changes it under the comparison; none on a read-only mirror. */
+function lockMirror(dst: string): () => void {
+  try {
+    return acquireLock(path.join(dst, STATE_DIR));
+  } catch (err) {
+    if (isErrno(err, 'EROFS', 'EACCES', 'EPERM')) return () => {};
+    throw err;
+  }
+}
+
+async function scanSide(root: string, file: string, r: Run, problems: Problems, what: string): Promise<void> {
+  const index = Index.open(file);
+  try {
+    const result = await scan(root, index, { ops: r.ops, progress: r.progress, shouldStop: r.options.shouldStop });
+    for (const p of result.problems) if (problems.kept.length < 1000) problems.kept.push(p);
+    problems.count += result.problemCount;
+  } catch (err) {
+    if (isLinkmirrorError(err, 'INTERRUPTED')) throw new LinkmirrorError('INTERRUPTED', `verify interrupted while scanning ${what}; nothing was changed`);
+    throw err;
+  } finally {
+    index.close();
+  }
+}
+
+async function run(r: Run): Promise<VerifyReport> {
+  const { options, progress } = r;
+  const sample = options.sample ?? 1;
+  if (!(sample > 0 && sample <= 1)) throw new LinkmirrorError('BAD_OPTION', `--sample must be a share above 0% and at most 100%`);
+  const sampleSeed = options.sampleSeed ?? Math.floor(Math.random() * 2 ** 31);
+  const examples = options.examples ?? 20;
+  const fast = options.fast ?? false;
+  const problems = new Problems(progress);
+  const release = r.manifestFile ? lockMirror(r.dst) : () => {};
+  const work = fs.mkdtempSync(path.join(options.tempDir ?? os.tmpdir(), 'linkmirror-verify-'));
+  let store: VerifyStore | undefined;
+  try {
+    const expectedDb = path.join(work, 'expected.db');
+    const actualDb = path.join(work, 'actual.db');
+    if (r.mode === 'source') await scanSide(r.src!, expectedDb, r, problems, 'the source');
+    else Index.open(expectedDb).close(); // an empty index: the manifest is copied into it below
+    await scanSide(r.dst, actualDb, r, problems, 'the mirror');
+
+    store = VerifyStore.open(path.join(work, 'verify.db'));
+    store.attach('e', expectedDb);
+    store.attach('a', actualDb);
+    let manifest: VerifyReport['manifest'];
+    let algorithm = HASH_ALGORITHM;
+    let owner = options.owner ?? true;
+    let src = r.src;
+    if (r.manifestFile) {
+      store.attach('m', r.manifestFile);
+      if (!store.manifestHasTables()) {
+        throw new LinkmirrorError('INDEX_BROKEN', `${r.manifestFile} is not a linkmirror index this version can read; run linkmirror copy again to renew it`);
+      }
+    }
+    if (r.mode === 'manifest') {
+      manifest = { state: store.manifestMeta('state'), copiedAt: store.manifestMeta('copied_at'), recordedAt: store.manifestMeta('manifest_at') };
+      algorithm = store.manifestMeta('manifest_hash') ?? HASH_ALGORITHM;
+      owner = options.owner ?? store.manifestMeta('manifest_owner') !== '0';
+      src = store.manifestMeta('src') ?? null;
+      progress.start('verify', {});
+      store.importManifest();
+      progress.end();
+    }
+
+    progress.start('verify', {});
+    store.indexPaths();
+    store.buildPairs();
+    store.findMissingAndExtra();
+    store.findAttributeDiffs({ owner });
+    store.findTopologyDiffs();
+    progress.end();
+
+    let inodesHashed = 0;
+    let bytesHashed = 0n;
+    const hashStarted = Date.now();
+    if (!fast) {
+      const hashOptions = { ops: r.ops, algorithm, progress, sample, sampleSeed, shouldStop: options.shouldStop };
+      const stopped = () => new LinkmirrorError('INTERRUPTED', 'verify interrupted while reading content; nothing was changed');
+      if (r.mode === 'source') {
+        const plan = store.planHashes('e');
+        progress.start('hash', sample < 1 ? { items: Math.ceil(plan.inodes * sample) } : { items: plan.inodes, bytes: plan.bytes });
+        const e = await hashInodes(Buffer.from(r.src!), store.todoPages('e'), (rows) => store!.putHashes('e', rows), {
+          ...hashOptions,
+          onError: (p, err) => problems.add(p, 'cannot read (source)', err),
+        });
+        progress.end();
+        if (e.stopped) throw stopped();
+        inodesHashed += e.inodes;
+        bytesHashed += e.bytes;
+      } else {
+        store.importManifestHashes();
+      }
+      // The mirror's side: only inodes paired with a known hash (the sample is already applied).
+      const plan = store.planHashes('a', { onlyKnown: true });
+      const aSample = r.mode === 'manifest' ? sample : 1;
+      progress.start('hash', aSample < 1 ? { items: Math.ceil(plan.inodes * aSample) } : { items: plan.inodes, bytes: plan.bytes });
+      const a = await hashInodes(Buffer.from(r.dst), store.todoPages('a'), (rows) => store!.putHashes('a', rows), {
+        ...hashOptions,
+        sample: aSample,
+        onError: (p, err) => progress.warn(`cannot read ${showPath(p)} in the mirror: ${(err as Error)?.message ?? String(err)}`),
+      });
+      progress.end();
+      if (a.stopped) throw stopped();
+      inodesHashed += a.inodes;
+      bytesHashed += a.bytes;
+      store.findContentDiffs();
+    }
+    const hashMs = fast ? 0 : Date.now() - hashStarted;
+
+    const counts = store.counts();
+    const categories = Object.fromEntries(CATEGORIES.map((c) => [c, counts.get(c)?.items ?? 0])) as Record<Category, number>;
+    const differenceCount = CATEGORIES.reduce((n, c) => n + categories[c], 0);
+    const differences = CATEGORIES.flatMap((c) => (categories[c] ? store!.firstOf(c, examples).map(differenceFrom) : []));
+    if (options.onDifference) {
+      for (const page of store.allDiffs()) {
+        for (const row of page) if (row.category !== RECORDED_SPLIT) options.onDifference(differenceFrom(row));
+      }
+    }
+    const totals = store.totals();
+    return {
+      mode: r.mode,
+      src,
+      dst: r.dst,
+      match: differenceCount === 0 && problems.count === 0,
+      categories,
+      differenceCount,
+      differences,
+      recordedSplits: counts.get(RECORDED_SPLIT)?.items ?? 0,
+      recordedSplitExamples: store.firstOf(RECORDED_SPLIT, examples).map(differenceFrom),
+      paths: { expected: totals.expectedPaths, actual: totals.actualPaths },
+      inodes: { expected: totals.expectedInodes, actual: totals.actualInodes },
+      fast,
+      algorithm,
+      inodesHashed,
+      bytesHashed,
+      hashMs,
+      contentUnchecked: fast ? 0 : store.contentUnchecked(),
+      sample,
+      sampleSeed,
+      ownerCompared: owner,
+      manifest,
+      problems: problems.kept,
+      problemCount: problems.count,
+      elapsedMs: Date.now() - r.started,
+    };
+  } finally {
+    store?.close();
+    fs.rmSync(work, { recursive: true, force: true });
+    release();
+  }
+}
