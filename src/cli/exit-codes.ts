@@ -25,8 +25,8 @@ export function exitCodeFor(err: unknown): number {
 
 export const EXIT_CODES_HELP = `
 Exit codes:
-  0    all copied / trees match
-  1    finished, but some paths could not be copied / differences found
-  2    usage error or bad input (nothing was written)
+  0    copy: all copied; verify: the trees match
+  1    copy: finished, but some paths could not be copied; verify: differences found
+  2    usage error or bad input (nothing was written; verify DST of a folder without a manifest)
   3    fatal: destination full or unusable, index failure
   130  interrupted (Ctrl-C); run the same command again to continue`;

@@ -5,6 +5,7 @@ import { isLinkmirrorError } from '../errors.js';
 import { registerCopy } from './commands/copy.js';
 import { registerDemo } from './commands/demo.js';
 import { registerScan } from './commands/scan.js';
+import { registerVerify } from './commands/verify.js';
 import { EXIT_CODES_HELP, ExitCode, exitCodeFor } from './exit-codes.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -30,6 +31,7 @@ Typical use:
     .showHelpAfterError('(run linkmirror --help for usage)');
   registerScan(program, setExit);
   registerCopy(program, setExit);
+  registerVerify(program, setExit);
   registerDemo(program, setExit);
   for (const cmd of program.commands) cmd.exitOverride().addHelpText('after', EXIT_CODES_HELP);
 

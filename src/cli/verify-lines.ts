@@ -1,0 +1,69 @@
+// Words for verify's summary: counts per category with the first differences of each, then
+// what was read. Kept apart from report.ts (copy's words) so each command's wording is in one place.
+import { formatBytes, formatCount, formatDuration } from '../format.js';
+import { CATEGORIES, type Difference, type VerifyReport } from '../verify/verify.js';
+
+/** How many differences of each category the summary names. */
+export const SHOWN_PER_CATEGORY = 5;
+
+const side = (r: VerifyReport) => (r.mode === 'source' ? ['in src', 'in dst'] : ['in the manifest', 'now']);
+
+function describe(d: Difference, r: VerifyReport): string {
+  const [was, is] = side(r);
+  const many = d.paths > 1 ? ` (${formatCount(d.paths)} paths)` : '';
+  switch (d.category) {
+    case 'missing':
+      return `${d.path}${d.expected ? ` (${d.expected})` : ''}`;
+    case 'extra':
+      return `${d.path}${d.actual ? ` (${d.actual})` : ''}`;
+    case 'link-split':
+    case 'recorded-split':
+      return `${d.path}${many}: one inode ${was}, ${d.actual} ${is}${d.other ? ` (e.g. also ${d.other})` : ''}`;
+    case 'link-merged':
+      return `${d.path}${many}: ${d.expected} ${was}, one inode ${is}${d.other ? ` (with ${d.other})` : ''}`;
+    default:
+      return `${d.path}${many}: ${d.expected ?? '?'} ${was}, ${d.actual ?? '?'} ${is}`;
+  }
+}
+
+export function verifyLines(r: VerifyReport): string[] {
+  const what = r.mode === 'source' ? `${r.dst} against ${r.src}` : `${r.dst} against its manifest${r.src ? ` (a copy of ${r.src})` : ''}`;
+  const lines = [
+    r.match
+      ? `verified ${what} in ${formatDuration(r.elapsedMs)}: they match`
+      : `verified ${what} in ${formatDuration(r.elapsedMs)}: ${formatCount(r.differenceCount)} difference${r.differenceCount === 1 ? '' : 's'}${r.problemCount ? `, ${formatCount(r.problemCount)} problem${r.problemCount === 1 ? '' : 's'}` : ''}`,
+  ];
+  if (r.manifest && r.manifest.state !== 'complete') {
+    lines.push(`note           the last copy into this mirror did not finish${r.manifest.state ? ` (state: ${r.manifest.state})` : ''}: run it again, then verify`);
+  }
+  lines.push(`paths          ${formatCount(r.paths.expected)} expected, ${formatCount(r.paths.actual)} found; ${formatCount(r.inodes.expected)} inodes expected, ${formatCount(r.inodes.actual)} found`);
+  if (r.fast) {
+    lines.push('content        not read (--fast: sizes and mtimes only)');
+  } else {
+    const rate = r.hashMs > 0 ? `, ${formatBytes(Number(r.bytesHashed) / (r.hashMs / 1000))}/s` : '';
+    lines.push(`content        ${formatCount(r.inodesHashed)} inodes read, ${formatBytes(r.bytesHashed)} (${r.algorithm}${rate})${r.sample < 1 ? `; sample ${+(r.sample * 100).toFixed(3)}% (seed ${r.sampleSeed})` : ''}`);
+    if (r.contentUnchecked) {
+      const why = r.sample < 1 ? 'outside the sample' : r.mode === 'manifest' ? 'no hash in the manifest' : 'unreadable source';
+      lines.push(`               ${formatCount(r.contentUnchecked)} files not compared (${why})`);
+    }
+  }
+  if (!r.ownerCompared) lines.push('owners         not compared');
+  for (const c of CATEGORIES) {
+    const n = r.categories[c];
+    if (n === 0) continue;
+    lines.push(`${c.padEnd(14)} ${formatCount(n)}`);
+    const shown = r.differences.filter((d) => d.category === c).slice(0, SHOWN_PER_CATEGORY);
+    for (const d of shown) lines.push(`  ${describe(d, r)}`);
+    if (n > shown.length) lines.push(`  … and ${formatCount(n - shown.length)} more (--json lists every one)`);
+  }
+  if (r.recordedSplits) {
+    lines.push(`splits         ${formatCount(r.recordedSplits)} made by the copy at the link limit (allowed)`);
+    for (const d of r.recordedSplitExamples.slice(0, SHOWN_PER_CATEGORY)) lines.push(`  ${describe(d, r)}`);
+  }
+  if (r.problemCount) {
+    lines.push(`problems       ${formatCount(r.problemCount)}`);
+    for (const p of r.problems.slice(0, 10)) lines.push(`  ${p.message}`);
+    if (r.problemCount > 10) lines.push(`  … and ${formatCount(r.problemCount - 10)} more`);
+  }
+  return lines;
+}
