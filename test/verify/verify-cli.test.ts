@@ -1,0 +1,94 @@
+// `linkmirror verify` through the built bin: exit 0 with a one-line verdict on a clean mirror,
+// exit 1 with the categories and first paths when something differs, --json with every
+// difference and the summary, exit 2 (one line on stderr) for DST alone without a manifest or a
+// bad --sample, and the help naming the categories and exit codes.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ExitCode } from '../../src/cli/exit-codes.js';
+import { lines, runCli } from '../helpers/cli.js';
+import { tempDirs } from '../helpers/tree.js';
+import { keepingMtimes, mirrorOf } from './mirrors.js';
+
+const temp = tempDirs();
+
+describe('linkmirror verify (the built CLI)', () => {
+  it('exit 0 on a clean mirror, both forms, and nothing on stderr', async () => {
+    const { src, dst } = await mirrorOf(temp());
+    // Against the source both sides are read; alone, only the mirror (the source's hashes are recorded).
+    for (const [args, read] of [[[src, dst], 16], [[dst], 8]] as const) {
+      const r = runCli(['verify', ...args]);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(ExitCode.ok);
+      expect(lines(r.stdout)[0]).toMatch(/^verified .* in .*: they match$/);
+      expect(r.stdout).toContain(`content        ${read} inodes read`);
+    }
+    expect(runCli(['verify', '-q', src, dst])).toMatchObject({ status: ExitCode.ok, stdout: '', stderr: '' });
+  });
+
+  it('exit 1 with each category and its first paths', async () => {
+    const { src, dst } = await mirrorOf(temp());
+    keepingMtimes(dst, ['daily.1'], () => fs.unlinkSync(path.join(dst, 'daily.1/empty')));
+    fs.chmodSync(path.join(dst, 'daily.0/bin/tool'), 0o700);
+    for (const args of [[src, dst], [dst]]) {
+      const r = runCli(['verify', ...args]);
+      expect(r.status).toBe(ExitCode.problems);
+      expect(lines(r.stdout)[0]).toMatch(/: 2 differences$/);
+      expect(r.stdout).toMatch(/^missing\s+1\n {2}daily\.1\/empty \(file\)$/m);
+      expect(r.stdout).toMatch(/^mode\s+1\n {2}daily\.0\/bin\/tool \(2 paths\): 0755 in (src|the manifest), 0700 (in dst|now)$/m);
+    }
+    expect(runCli(['verify', '-q', dst])).toMatchObject({ status: ExitCode.problems, stdout: '' });
+  });
+
+  it('--json lists every difference and the summary', async () => {
+    const { src, dst } = await mirrorOf(temp());
+    keepingMtimes(dst, ['daily.1/docs'], () => {
+      for (let i = 0; i < 30; i++) fs.writeFileSync(path.join(dst, `daily.1/docs/extra-${i}`), 'x');
+    });
+    const r = runCli(['verify', '--json', src, dst]);
+    expect(r.status).toBe(ExitCode.problems);
+    const doc = JSON.parse(r.stdout) as { differences: { category: string; path: string }[]; summary: Record<string, unknown> };
+    expect(doc.differences).toHaveLength(30);
+    expect(doc.differences.every((d) => d.category === 'extra')).toBe(true);
+    expect(doc.summary).toMatchObject({ match: false, differenceCount: 30, categories: { extra: 30, missing: 0 }, mode: 'source' });
+    const clean = runCli(['verify', '--json', '--fast', src, path.join(dst)]);
+    expect(JSON.parse(clean.stdout).differences).toHaveLength(30);
+  });
+
+  it('--json on a match is an empty list', async () => {
+    const { dst } = await mirrorOf(temp());
+    const r = runCli(['verify', '--json', dst]);
+    expect(r.status).toBe(ExitCode.ok);
+    expect(JSON.parse(r.stdout)).toMatchObject({ differences: [], summary: { match: true, mode: 'manifest' } });
+  });
+
+  it('exit 2 for DST alone without a manifest, saying to give the source', async () => {
+    const { dst } = await mirrorOf(temp(), 'cp -a');
+    const r = runCli(['verify', dst]);
+    expect(r.status).toBe(ExitCode.usage);
+    expect(r.stdout).toBe('');
+    expect(lines(r.stderr)).toHaveLength(1);
+    expect(r.stderr).toMatch(/no linkmirror manifest.*give the source too: linkmirror verify SRC /);
+  });
+
+  it('exit 2 for a bad --sample, --fast with --sample, a missing mirror', async () => {
+    const base = temp();
+    const { src, dst } = await mirrorOf(base);
+    for (const args of [['--sample', '0%', dst], ['--sample', 'lots', dst], ['--fast', '--sample', '5%', dst], [src, path.join(base, 'nope')]]) {
+      const r = runCli(['verify', ...args]);
+      expect(r.status, args.join(' ')).toBe(ExitCode.usage);
+      expect(lines(r.stderr), args.join(' ')).toHaveLength(1);
+    }
+    const ok = runCli(['verify', '--sample', '50%', dst]);
+    expect(ok.status).toBe(ExitCode.ok);
+    expect(ok.stdout).toMatch(/sample 50% \(seed \d+\)/);
+  });
+
+  it('--help names the categories and the exit codes', () => {
+    const r = runCli(['verify', '--help']);
+    expect(r.status).toBe(ExitCode.ok);
+    for (const word of ['missing', 'extra', 'link-split', 'link-merged', '--fast', '--sample', 'Exit codes:', 'verify: differences found']) {
+      expect(r.stdout).toContain(word);
+    }
+  });
+});
