@@ -80,7 +80,10 @@ function main(): void {
     const runs = MEASUREMENTS.flatMap((measure) => measure(ctx, opts.tools));
     cachesDropped ??= runs.find((r) => r.cachesDropped !== undefined)?.cachesDropped;
     results.push({ paths, tree, runs });
-    process.stdout.write(`\n${treeHeading(tree)}\n\n${markdownTable(runs)}\n`);
+    process.stdout.write(`\n${treeHeading(tree)}\n`);
+    for (const name of new Set(runs.map((r) => r.measurement))) {
+      process.stdout.write(`\n${name}:\n\n${markdownTable(runs.filter((r) => r.measurement === name))}\n`);
+    }
     if (opts.removeTrees) removeTree(tree.dir);
   }
   process.stdout.write(`\nPage cache ${cachesDropped ? 'dropped (sync; echo 3 > /proc/sys/vm/drop_caches) before each copy' : 'NOT dropped: warm-cache figures'}. ` +

@@ -6,13 +6,13 @@
 //   remove the copy.
 // Later (hooks below, not written yet): an incremental re-copy after an rsnapshot rotation,
 // kill-and-resume, and verify timings.
+import path from 'node:path';
 import { formatCount } from '../fixtures/counts.js';
 import { compareTopology, type TopologyDiff, type TopologyDiffKind } from '../fixtures/topology.js';
 import type { CopyTool } from './copy-tools.js';
 import { dropCaches, syncDisks } from './page-cache.js';
 import { removeTree, type SourceTree } from './source-trees.js';
 import { timeIt, type Timing } from './timed-run.js';
-import path from 'node:path';
 
 export interface SizeContext {
   tree: SourceTree;
