@@ -121,6 +121,8 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
   let anchor: Buffer | string | null = null;
   let anchorIno = 0n;
   let groupFailed = false;
+  /** Destination inodes of this group that answered EMLINK. */
+  const fullInodes = new Set<bigint>();
 
   const dropTmp = (tmp: string) => {
     try {
@@ -229,21 +231,25 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     return true;
   };
 
-  /** On resume or an incremental run: a destination path that already holds this source inode. */
-  const findAnchor = (e: StoredEntry): void => {
-    for (const m of index.mirrorBySrc(e.dev, e.ino)) {
-      if (!sameContent(m, e)) continue;
+  /**
+   * On resume or an incremental run: a destination path that already holds this source inode,
+   * on a destination inode not known to be full (a split group has several).
+   */
+  const findAnchor = (e: StoredEntry): boolean => {
+    for (const m of index.mirrorInodesOf(e.dev, e.ino)) {
+      if (!sameContent(m, e) || fullInodes.has(m.dstIno)) continue;
       const p = joinPath(ctx.dst, m.path);
       try {
         const st = ops.lstat(p);
         if (st.ino !== m.dstIno) continue;
         anchor = p;
         anchorIno = st.ino;
-        return;
+        return true;
       } catch {
         // gone from the destination: not an anchor
       }
     }
+    return false;
   };
 
   /**
@@ -275,6 +281,15 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     return 'kept';
   };
 
+  /** Link to the anchor; when it is full, to another part of a split group that has room. */
+  const linkToFreeAnchor = (e: StoredEntry, to: Buffer): boolean => {
+    for (;;) {
+      if (linkToAnchor(e, to)) return true;
+      fullInodes.add(anchorIno);
+      if (!ctx.mirrorHasRows || !findAnchor(e)) return false;
+    }
+  };
+
   const placeOne = (e: StoredEntry) => {
     const to = joinPath(ctx.dst, e.path);
     if (e.dev !== gDev || e.ino !== gIno) {
@@ -282,6 +297,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
       gIno = e.ino;
       anchor = null;
       groupFailed = false;
+      fullInodes.clear();
       if (ctx.mirrorHasRows) findAnchor(e);
     }
     if (e.type === EntryType.socket) {
@@ -299,7 +315,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     try {
       if (anchor === null) {
         startInode(e, to, false);
-      } else if (linkToAnchor(e, to)) {
+      } else if (linkToFreeAnchor(e, to)) {
         if (kept === 'duplicate') {
           counts.deduplicated++;
           counts.bytesReclaimed += e.size;

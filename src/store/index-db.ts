@@ -450,10 +450,16 @@ export class Index {
     return r ? Index.mirrorFrom(r) : undefined;
   }
 
-  /** Destination paths that hold a source inode's content (split copies included). */
-  mirrorBySrc(dev: bigint, ino: bigint, limit = 64): MirrorRow[] {
+  /**
+   * The destination inodes that hold a source inode's content — one row each, so a group split
+   * at the link limit lists every part — with a path that reaches it.
+   */
+  mirrorInodesOf(dev: bigint, ino: bigint): MirrorRow[] {
     const rows = this.guard(() =>
-      this.stmt('SELECT * FROM mirror WHERE src_dev = ? AND src_ino = ? LIMIT ?').safeIntegers(true).all(toDb(dev), toDb(ino), limit),
+      this.stmt(
+        `SELECT path, type, src_dev, src_ino, birth_ns, size, mtime_ns, mode, uid, gid, dst_ino, MAX(written) AS written
+         FROM mirror WHERE src_dev = ? AND src_ino = ? GROUP BY dst_ino, birth_ns, size, mtime_ns`,
+      ).safeIntegers(true).all(toDb(dev), toDb(ino)),
     ) as Row[];
     return rows.map(Index.mirrorFrom);
   }

@@ -128,14 +128,17 @@ describe('Index', () => {
       expect(index.mirrorByPath(Buffer.from('a'))).toEqual(a);
       expect(index.mirrorByPath(Buffer.from('b'))).toEqual(b);
       expect(index.mirrorCount()).toBe(3);
-      const bySrc = index.mirrorBySrc(2n ** 64n - 1n, 2n ** 63n + 5n).sort((x, y) => Buffer.compare(x.path, y.path));
-      expect(bySrc).toEqual([a, b]);
-      expect(index.mirrorBySrc(2n ** 64n - 1n, 2n ** 63n + 6n)).toEqual([c]);
+      // One row per destination inode that holds the source inode (a and b share one).
+      expect(index.mirrorInodesOf(2n ** 64n - 1n, 2n ** 63n + 5n)).toEqual([a]);
+      expect(index.mirrorInodesOf(2n ** 64n - 1n, 2n ** 63n + 6n)).toEqual([c]);
 
       const b2 = { ...b, dstIno: 2n ** 63n, written: true };
       index.putMirror([b2]);
       expect(index.mirrorByPath(Buffer.from('b'))).toEqual(b2);
       expect(index.mirrorCount()).toBe(3);
+      // Split onto a second destination inode: both parts are listed.
+      const parts = index.mirrorInodesOf(2n ** 64n - 1n, 2n ** 63n + 5n).map((r) => [r.path.toString(), r.dstIno]);
+      expect(parts.sort()).toEqual([['a', 2n ** 64n - 1n], ['b', 2n ** 63n]]);
       expect(index.mirrorByPath(Buffer.from('missing'))).toBeUndefined();
     });
   });
