@@ -1,0 +1,337 @@
+// Resuming an interrupted copy, through the library: a clean stop (what Ctrl-C asks for), a
+// crash in the middle of the content pass and in the middle of staged replacements, ENOSPC
+// (injected, and real on a loop-mounted ext4 filled by a ballast file), a destination that
+// goes away (ENODEV). After each, the same copy() again must finish the mirror so that it is
+// identical to an uninterrupted run, must not write again an inode the index already holds
+// (its destination inode number stays), and no file may ever be under its final name with
+// less than its full content. The killed-process versions are in test/cli/interrupt.test.ts.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { generateSnapshotTree } from '../../fixtures/snapshot-tree.js';
+import { createPrng } from '../../fixtures/prng.js';
+import { copy, type CopyOptions, type CopySummary } from '../../src/copy/copy.js';
+import { isLinkmirrorError } from '../../src/errors.js';
+import { errnoCode } from '../../src/fs/errno.js';
+import { realFsOps } from '../../src/fs/ops.js';
+import type { Phase, Progress } from '../../src/progress.js';
+import { Index } from '../../src/store/index-db.js';
+import { faultyOps } from '../helpers/faulty-ops.js';
+import { useLoopMount } from '../helpers/loop-mount.js';
+import {
+  dstInodesBySrc, expectNoHalfFiles, expectRowsKept, expectRowsOnDisk, indexRows, srcInodesIn, tmpLeft, type IndexRow,
+} from '../helpers/mirror-state.js';
+import {
+  buildTree, expectSameTopology, file, link, readTree, symlink, tempDirs, type NodeInfo, type TreeNode,
+} from '../helpers/tree.js';
+
+const temp = tempDirs();
+
+/** A generated rsnapshot-like source (a few thousand paths, most of them links). */
+function generated(seed: number, paths = 3000): { base: string; src: string; dst: string } {
+  const base = temp();
+  const src = path.join(base, 'src');
+  generateSnapshotTree(src, { paths, seed, snapshots: 6 });
+  return { base, src, dst: path.join(base, 'dst') };
+}
+
+/** A Progress that knows the phase and counts the content pass's paths; stops after `n` of them. */
+function stopAfter(n: number): Pick<CopyOptions, 'progress' | 'shouldStop'> & { placedPaths: () => number } {
+  let phase: Phase | undefined;
+  let placed = 0;
+  const progress: Progress = {
+    start: (p) => void (phase = p),
+    advance: (items) => void (phase === 'content' && (placed += items)),
+    warn: () => {},
+    end: () => {},
+  };
+  return { progress, shouldStop: () => phase === 'content' && placed >= n, placedPaths: () => placed };
+}
+
+const fails = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);
+
+/** The resume's promise: exactly the inodes the index did not hold are written, once each. */
+function expectOnlyTheRest(summary: CopySummary, before: Map<string, IndexRow>): void {
+  expect(summary.resumed).toBe(true);
+  expect(summary.interrupted).toBe(false);
+  expect(summary.problemCount).toBe(0);
+  expect(summary.placed.inodesCopied).toBe(summary.scan.inodes - srcInodesIn(before));
+  expect(summary.placed.inodesCopied).toBe(summary.plan.inodesToCopy);
+  expect(summary.placed.bytesCopied).toBe(summary.plan.bytesToCopy);
+  expect(summary.placed.alreadyPresent).toBeGreaterThanOrEqual(before.size);
+}
+
+describe('resume after a clean stop (shouldStop, what Ctrl-C asks for)', () => {
+  for (const stopAt of [1, 2000]) {
+    it(`stopped after ${stopAt} paths: the same copy finishes it, writes only the rest, and matches an uninterrupted run`, async () => {
+      const { base, src, dst } = generated(11);
+      const stop = stopAfter(stopAt);
+      const first = await copy(src, dst, stop);
+      expect(first.interrupted).toBe(true);
+      expect(stop.placedPaths()).toBe(stopAt);
+      // Stopped between files: everything placed is complete, recorded and on disk as recorded.
+      const placed = expectNoHalfFiles(src, dst);
+      const rows = indexRows(dst);
+      expect(rows.size).toBe(placed);
+      expect(rows.size).toBe(first.placed.inodesCopied + first.placed.linksMade);
+      expectRowsOnDisk(dst, rows);
+      expect(tmpLeft(dst)).toEqual([]);
+      expect(fs.existsSync(path.join(dst, '.linkmirror/lock'))).toBe(false);
+
+      const second = await copy(src, dst);
+      expectOnlyTheRest(second, rows);
+      expect(first.placed.inodesCopied + second.placed.inodesCopied).toBe(second.scan.inodes);
+      expectRowsKept(dst, rows);
+      expectSameTopology(src, dst);
+
+      // The same tree copied in one go: the same paths, content, metadata and link classes.
+      const straight = path.join(base, 'straight');
+      await copy(src, straight);
+      expectSameTopology(straight, dst);
+      expect(tmpLeft(dst)).toEqual([]);
+    });
+  }
+
+  it('stopped several times in a row, each run going a little further, still ends identical', async () => {
+    const { src, dst } = generated(12);
+    const prng = createPrng(12);
+    let before = new Map<string, IndexRow>();
+    for (let run = 0; run < 4; run++) {
+      const summary = await copy(src, dst, stopAfter(prng.int(50, 600)));
+      expect(summary.interrupted).toBe(true);
+      expectRowsKept(dst, before);
+      expectNoHalfFiles(src, dst);
+      before = indexRows(dst);
+      expectRowsOnDisk(dst, before);
+    }
+    expectOnlyTheRest(await copy(src, dst), before);
+    expectRowsKept(dst, before);
+    expectSameTopology(src, dst);
+  });
+});
+
+describe('resume after a crash (the run dies mid-pass: no last flush, no rename of staged files)', () => {
+  it('leftovers of a killed run in .linkmirror/tmp — a half-written file, a staged file the index names — are removed, never placed', async () => {
+    const base = temp();
+    const src = path.join(base, 'src');
+    const dst = path.join(base, 'dst');
+    buildTree(src, { 'a/f': file('the f content'), 'a/g': link('a/f'), 'b/h': file('h content') });
+    await copy(src, dst);
+    fs.writeFileSync(path.join(src, 'b/h'), 'h content, longer now');
+    // What a kill during the next run could leave: a temp file cut short, and a staged file
+    // with its pending row committed — both from a process that is gone.
+    const tmp = path.join(dst, '.linkmirror/tmp');
+    fs.mkdirSync(tmp, { recursive: true });
+    const half = path.join(tmp, '999999.0000000001');
+    const staged = path.join(tmp, '999999.0000000002');
+    fs.writeFileSync(half, 'h cont');
+    fs.writeFileSync(staged, 'h content, lo'); // a truncated stage: must not land at b/h
+    const index = Index.open(path.join(dst, '.linkmirror/index.db'));
+    const row = index.mirrorByPath(Buffer.from('b/h'))!;
+    index.addPending([{ tmp: staged, row: { ...row, size: 21n, dstIno: fs.statSync(staged, { bigint: true }).ino } }]);
+    index.close();
+    fs.writeFileSync(path.join(dst, '.linkmirror/lock'), '999999'); // and its stale lock
+
+    const summary = await copy(src, dst);
+    expect(summary.problemCount).toBe(0);
+    expect(tmpLeft(dst)).toEqual([]);
+    expectSameTopology(src, dst);
+    expect(fs.readFileSync(path.join(dst, 'b/h'), 'utf8')).toBe('h content, longer now');
+    expect(summary.placed.inodesCopied).toBe(1);
+  });
+
+  // A crash of the process, in-process: shouldStop throwing after n paths of the content pass
+  // ends the run without its last flush and without renaming its staged files, as a kill
+  // would (the finally block only closes the index, drops the temp folder and the lock, which
+  // the next run does anyway).
+  const crashAfter = (n: number): Pick<CopyOptions, 'progress' | 'shouldStop'> => {
+    const stop = stopAfter(n);
+    return {
+      progress: stop.progress,
+      shouldStop: () => {
+        if (stop.shouldStop!()) throw Object.assign(new Error('simulated crash'), { crash: true });
+        return false;
+      },
+    };
+  };
+  const isCrash = (err: unknown) => (err as { crash?: boolean } | undefined)?.crash === true;
+
+  it('a crash at several points of the first copy: the next run finishes it and writes nothing twice that was recorded', async () => {
+    // More than 4096 paths, so that the first run commits a batch of rows before it dies.
+    const { src, dst } = generated(13, 7000);
+    const prng = createPrng(13);
+    let before = new Map<string, IndexRow>();
+    for (const n of [prng.int(4200, 5000), prng.int(5000, 6000), prng.int(6000, 6500)]) {
+      const err = await fails(copy(src, dst, crashAfter(n)));
+      expect(isCrash(err), String(err)).toBe(true);
+      expectRowsKept(dst, before);
+      // Files placed after the last commit are on disk, complete, but not in the index.
+      expect(expectNoHalfFiles(src, dst)).toBeGreaterThan(indexRows(dst).size);
+      before = indexRows(dst);
+      expectRowsOnDisk(dst, before);
+    }
+    expect(before.size).toBeGreaterThanOrEqual(4096);
+    const last = await copy(src, dst);
+    expectOnlyTheRest(last, before);
+    expectRowsKept(dst, before);
+    expectSameTopology(src, dst);
+  });
+
+  /** A finished mirror whose source then had its oldest and newest snapshots trade places. */
+  async function swapped(seed: number) {
+    const { src, dst } = generated(seed);
+    await copy(src, dst);
+    const inodesBefore = dstInodesBySrc(src, dst); // renames in src keep each inode's identity
+    // Hundreds of paths must now take content that another path of the mirror holds, replacing
+    // what they hold: all through staged files, renamed over their paths at the end.
+    const names = fs.readdirSync(src).sort();
+    const [a, b] = [names[0], names[names.length - 1]];
+    fs.renameSync(path.join(src, a), path.join(src, 'swap'));
+    fs.renameSync(path.join(src, b), path.join(src, a));
+    fs.renameSync(path.join(src, 'swap'), path.join(src, b));
+    return { src, dst, mirrorBefore: readTree(dst), inodesBefore };
+  }
+
+  /** Every file is either what the mirror held before the run or what the source holds now. */
+  function expectOldOrNew(src: string, dst: string, mirrorBefore: Map<string, NodeInfo>): void {
+    const s = readTree(src);
+    const bad: string[] = [];
+    for (const [key, n] of readTree(dst)) {
+      if (n.type !== 'file') continue;
+      if (n.sha256 !== mirrorBefore.get(key)?.sha256 && n.sha256 !== s.get(key)?.sha256) bad.push(key);
+    }
+    expect(bad).toEqual([]);
+  }
+
+  /** Each source inode lives on the destination inode it had before. */
+  function expectSameDstInodes(src: string, dst: string, inodesBefore: Map<string, Set<bigint>>): void {
+    const moved: string[] = [];
+    for (const [id, inos] of dstInodesBySrc(src, dst)) {
+      const was = inodesBefore.get(id);
+      if (!was || [...inos].join() !== [...was].join()) moved.push(`${id}: dst ${[...was ?? []].join()} before, ${[...inos].join()} now`);
+    }
+    expect(moved.slice(0, 20)).toEqual([]);
+  }
+
+  it('crashes in the content pass while replacements are staged (snapshots swapped places): the next run ends identical, copying no content', async () => {
+    const { src, dst, mirrorBefore, inodesBefore } = await swapped(14);
+    const prng = createPrng(14);
+    for (const n of [prng.int(200, 1500), prng.int(1500, 2500)]) {
+      const err = await fails(copy(src, dst, { delete: true, ...crashAfter(n) }));
+      expect(isCrash(err), String(err)).toBe(true);
+      expectOldOrNew(src, dst, mirrorBefore);
+    }
+    const last = await copy(src, dst, { delete: true });
+    expect(last.problemCount).toBe(0);
+    expect(last.placed.replaced).toBeGreaterThan(50);
+    expect(last.placed.inodesCopied).toBe(0);
+    expect(last.placed.bytesCopied).toBe(0n);
+    expectSameTopology(src, dst);
+    expectSameDstInodes(src, dst, inodesBefore);
+    expect(tmpLeft(dst)).toEqual([]);
+  });
+
+  /** A run that stops half-way through the renames of its staged files (ENOSPC there is fatal). */
+  const stopInRenames = (nth: number): CopyOptions => ({
+    delete: true,
+    ops: faultyOps(realFsOps, { op: 'rename', path: /\/\.linkmirror\/tmp\//, code: 'ENOSPC', nth }),
+  });
+
+  it('a stop half-way through the renames of staged files: the next run still ends identical', async () => {
+    const { src, dst, mirrorBefore } = await swapped(17);
+    const err = await fails(copy(src, dst, stopInRenames(20)));
+    expect(isLinkmirrorError(err, 'NO_SPACE'), String(err)).toBe(true);
+    expectOldOrNew(src, dst, mirrorBefore);
+    const last = await copy(src, dst, { delete: true });
+    expect(last.problemCount).toBe(0);
+    expectSameTopology(src, dst);
+    expect(tmpLeft(dst)).toEqual([]);
+  });
+
+  // Known bug (reported to the lead): a run stopped half-way through renameStaged() — killed,
+  // or ENOSPC on a rename — has already renamed some staged files over paths whose inode
+  // another path still needs, and that inode's only other name is a staged link in
+  // .linkmirror/tmp. That folder is emptied (copy.ts: by the failing run's finally block, and
+  // by the next run before anything else), so the inode is gone from the destination and its
+  // content is copied again from the source (5 inodes here).
+  // The result is still right; the promise that recorded work is not redone is not kept.
+  // Remove `.fails` once pending renames are rolled forward on restart.
+  it.fails('a stop half-way through the renames of staged files loses no inode the mirror held (nothing is copied again)', async () => {
+    const { src, dst, inodesBefore } = await swapped(17);
+    await fails(copy(src, dst, stopInRenames(20)));
+    const last = await copy(src, dst, { delete: true });
+    expect(last.placed.inodesCopied).toBe(0);
+    expectSameDstInodes(src, dst, inodesBefore);
+  });
+});
+
+describe('resume after the destination filled up or went away', () => {
+  it('ENOSPC on the n-th copy (injected): NO_SPACE; the same copy without the fault completes, identical', async () => {
+    const { src, dst } = generated(15);
+    const prng = createPrng(15);
+    let before = new Map<string, IndexRow>();
+    for (const nth of [prng.int(2, 50), prng.int(100, 300)]) {
+      // copyFile #1 is the hard-link probe (it copies /dev/null).
+      const ops = faultyOps(realFsOps, { op: 'copyFile', code: 'ENOSPC', nth, partial: true });
+      const err = await fails(copy(src, dst, { ops }));
+      expect(isLinkmirrorError(err, 'NO_SPACE'), String(err)).toBe(true);
+      expect(ops.failures.copyFile).toBe(1);
+      expect(tmpLeft(dst)).toEqual([]);
+      expectRowsKept(dst, before);
+      expectNoHalfFiles(src, dst);
+      before = indexRows(dst);
+      expectRowsOnDisk(dst, before);
+    }
+    const last = await copy(src, dst);
+    expectOnlyTheRest(last, before);
+    expectRowsKept(dst, before);
+    expectSameTopology(src, dst);
+  });
+
+  it('a real ENOSPC on a loop-mounted ext4 (a ballast file fills it); after the ballast is removed the copy completes', async (ctx) => {
+    const m = useLoopMount(ctx, 'ext4', 32);
+    const base = temp();
+    const src = path.join(base, 'src');
+    const spec: Record<string, TreeNode> = {};
+    for (let i = 0; i < 10; i++) {
+      const f = `snap.0/f${i}`;
+      spec[f] = file(Buffer.alloc(1024 * 1024, i + 1), { mtime: 1_600_000_000 + i });
+      spec[`snap.1/f${i}`] = link(f);
+      spec[`snap.1/s${i}`] = symlink(`f${i}`);
+    }
+    buildTree(src, spec);
+    const dst = path.join(m.dir, 'mirror');
+    const ballast = path.join(m.dir, 'ballast');
+    const free = () => Number(fs.statfsSync(m.dir).bavail * fs.statfsSync(m.dir).bsize);
+    fs.writeFileSync(ballast, Buffer.alloc(free() - 5 * 1024 * 1024)); // about 5 MiB left
+
+    const err = await fails(copy(src, dst, { force: true }));
+    expect(isLinkmirrorError(err, 'NO_SPACE'), String(err)).toBe(true);
+    expect(errnoCode((err as Error).cause)).toBe('ENOSPC');
+    const placed = expectNoHalfFiles(src, dst);
+    expect(placed).toBeGreaterThan(0);
+    const before = indexRows(dst);
+    expectRowsOnDisk(dst, before);
+
+    fs.rmSync(ballast);
+    const last = await copy(src, dst);
+    expectOnlyTheRest(last, before);
+    expectRowsKept(dst, before);
+    expectSameTopology(src, dst);
+  });
+
+  it('the destination going away (ENODEV on a link) stops with DST_UNUSABLE; the same copy then completes', async () => {
+    const { src, dst } = generated(16);
+    const ops = faultyOps(realFsOps, { op: 'link', code: 'ENODEV', after: 900 });
+    const err = await fails(copy(src, dst, { ops }));
+    expect(isLinkmirrorError(err, 'DST_UNUSABLE'), String(err)).toBe(true);
+    expect(ops.failures.link).toBe(1); // stopped at the first, did not try the rest
+    expectNoHalfFiles(src, dst);
+    const before = indexRows(dst);
+    expectRowsOnDisk(dst, before);
+    const last = await copy(src, dst);
+    expectOnlyTheRest(last, before);
+    expectRowsKept(dst, before);
+    expectSameTopology(src, dst);
+  });
+});
