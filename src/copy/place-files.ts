@@ -28,7 +28,7 @@ import type { FsOps } from '../fs/ops.js';
 import { joinPath, showPath } from '../fs/paths.js';
 import type { Problems } from '../problems.js';
 import type { Progress } from '../progress.js';
-import { EntryType, type StoredEntry } from '../store/entry.js';
+import { EntryType, typeFromMode, type StoredEntry } from '../store/entry.js';
 import { mirrorRowFor, sameContent, type Index, type MirrorRow } from '../store/index-db.js';
 import { Pacer, yieldNow } from '../yield.js';
 import { applyMeta } from './apply-meta.js';
@@ -241,7 +241,9 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
       const p = joinPath(ctx.dst, m.path);
       try {
         const st = ops.lstat(p);
-        if (st.ino !== m.dstIno) continue;
+        // The type too: a freed inode number comes back, e.g. as the directory made where
+        // this file was (ext4 hands out the lowest free inode), and link() to it fails.
+        if (st.ino !== m.dstIno || typeFromMode(Number(st.mode)) !== m.type) continue;
         anchor = p;
         anchorIno = st.ino;
         return true;
@@ -265,7 +267,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     } catch {
       return 'no';
     }
-    if (st.ino !== m.dstIno) return 'no';
+    if (st.ino !== m.dstIno || typeFromMode(Number(st.mode)) !== m.type) return 'no';
     if (anchor === null) {
       anchor = to;
       anchorIno = st.ino;
