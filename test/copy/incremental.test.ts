@@ -1,0 +1,434 @@
+// Incremental runs into an existing mirror: real rsnapshot rotations with churn between them,
+// a file rewritten in place (same inode, new size or mtime), a metadata-only change, a moved
+// file, a new file that reuses a deleted file's inode number (on a small ext4, where that
+// happens every time), type changes (file <-> directory, file <-> symlink) and a symlink
+// planted in the mirror. Each time the mirror must end identical to the source, and a source
+// inode that the mirror already held must keep its destination inode: unchanged content is
+// never written again, and changed content never lands in the old inode.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createPrng, type Prng } from '../../fixtures/prng.js';
+import { copy } from '../../src/copy/copy.js';
+import { ExitCode } from '../../src/cli/exit-codes.js';
+import { runCli } from '../helpers/cli.js';
+import { useLoopMount } from '../helpers/loop-mount.js';
+import { dstInodesBySrc, identityOf, tmpLeft } from '../helpers/mirror-state.js';
+import {
+  buildTree, dir, expectSameTopology, file, inodeKey, link, readTree, symlink, tempDirs, utimesSeconds, type TreeSpec,
+} from '../helpers/tree.js';
+
+const temp = tempDirs();
+const RSNAPSHOT = '/usr/bin/rsnapshot';
+
+/** A source built from spec and a finished first mirror of it. */
+async function mirrored(spec: TreeSpec, dstRoot?: string) {
+  const base = temp();
+  const src = path.join(base, 'src');
+  const dst = path.join(dstRoot ?? base, 'dst');
+  buildTree(src, spec);
+  const first = await copy(src, dst);
+  expect(first.problemCount).toBe(0);
+  expectSameTopology(src, dst);
+  return { base, src, dst };
+}
+
+/** Set a path's mtime to `s` seconds (exactly, to the microsecond). */
+const setMtime = (p: string, s: number) => fs.utimesSync(p, utimesSeconds(BigInt(s) * 1_000_000_000n), utimesSeconds(BigInt(s) * 1_000_000_000n));
+
+/** Source identities that map to a different (or no longer one) destination inode than before. */
+function movedInodes(before: Map<string, Set<bigint>>, after: Map<string, Set<bigint>>): string[] {
+  const out: string[] = [];
+  for (const [id, inos] of after) {
+    const was = before.get(id);
+    if (was && [...was].sort().join() !== [...inos].sort().join()) out.push(`${id}: dst ${[...was].join()} before, ${[...inos].join()} now`);
+  }
+  return out;
+}
+
+// ---- rsnapshot ----------------------------------------------------------------------------
+
+/** Write an rsnapshot config (fields separated by TABs, as it insists) for data -> root. */
+function rsnapshotConfig(base: string, data: string, root: string, linkDest: boolean): string {
+  const conf = path.join(base, 'rsnapshot.conf');
+  const lines = [
+    ['config_version', '1.2'],
+    ['snapshot_root', `${root}/`],
+    ['no_create_root', '0'],
+    ['cmd_cp', '/bin/cp'],
+    ['cmd_rm', '/bin/rm'],
+    ['cmd_rsync', '/usr/bin/rsync'],
+    ['link_dest', linkDest ? '1' : '0'],
+    ['lockfile', path.join(base, 'rsnapshot.pid')],
+    ['retain', 'hourly', '3'],
+    ['backup', `${data}/`, 'localhost/'],
+  ];
+  fs.writeFileSync(conf, lines.map((l) => l.join('\t')).join('\n') + '\n');
+  return conf;
+}
+
+/** Every regular file under dir, relative, sorted. */
+function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) walk(r);
+      else if (e.isFile()) out.push(r);
+    }
+  };
+  walk('');
+  return out.sort();
+}
+
+/** The data rsnapshot backs up: a few directories of small files and symlinks. */
+function makeData(data: string): void {
+  const spec: Record<string, ReturnType<typeof file>> = {};
+  for (let d = 0; d < 4; d++) {
+    for (let f = 0; f < 12; f++) spec[`dir${d}/file${f}.txt`] = file(`dir ${d} file ${f}\n`.repeat(f + 1), { mtime: 1_700_000_000 + d * 100 + f });
+    spec[`dir${d}/link-to-0`] = symlink('file0.txt');
+  }
+  spec['dir1/sub/deep.bin'] = file(Buffer.alloc(20_000, 7), { mtime: 1_700_000_500 });
+  buildTree(data, spec);
+}
+
+/** Churn between two rsnapshot runs: rewrite, add, delete, chmod, move; step 3 drops a directory. */
+function churn(data: string, prng: Prng, step: number): void {
+  const files = filesUnder(data);
+  const pick = () => files.splice(prng.int(0, files.length - 1), 1)[0];
+  for (let i = 0; i < 3; i++) fs.appendFileSync(path.join(data, pick()), `changed at step ${step}\n`); // same inode, new size
+  fs.rmSync(path.join(data, pick()));
+  fs.chmodSync(path.join(data, pick()), 0o600);
+  const moved = pick();
+  fs.renameSync(path.join(data, moved), path.join(data, `${moved}.moved${step}`));
+  fs.mkdirSync(path.join(data, `new${step}`), { recursive: true });
+  fs.writeFileSync(path.join(data, `new${step}/added.txt`), `added at step ${step}\n`);
+  fs.writeFileSync(path.join(data, `dir0/added${step}.txt`), `also added at step ${step}\n`);
+  fs.symlinkSync(`added${step}.txt`, path.join(data, `dir0/added${step}.lnk`));
+  if (step === 3) fs.rmSync(path.join(data, 'dir2'), { recursive: true });
+}
+
+/** Top-most paths of the old mirror that the source no longer has: what --delete removes. */
+function expectedDeletions(mirror: Map<string, unknown>, src: Map<string, unknown>): number {
+  let n = 0;
+  for (const key of mirror.keys()) {
+    if (src.has(key)) continue;
+    const parent = key.includes('/') ? key.slice(0, key.lastIndexOf('/')) : '.';
+    if (src.has(parent)) n++;
+  }
+  return n;
+}
+
+interface RunCounts {
+  inodesCopied: number;
+  alreadyPresent: number;
+  metadataFixed: number;
+  deleted: number;
+  problemCount: number;
+}
+
+describe('incremental runs after real rsnapshot rotations', () => {
+  const via = {
+    cli: (src: string, dst: string): RunCounts => {
+      const r = runCli(['copy', '--delete', '--json', src, dst]);
+      expect(r.status, r.stderr).toBe(ExitCode.ok);
+      const s = JSON.parse(r.stdout);
+      return { ...s.placed, deleted: s.deleted, problemCount: s.problemCount };
+    },
+    library: async (src: string, dst: string): Promise<RunCounts> => {
+      const s = await copy(src, dst, { delete: true });
+      return { ...s.placed, deleted: s.deleted, problemCount: s.problemCount } as unknown as RunCounts;
+    },
+  };
+
+  for (const [linkDest, how] of [[false, 'cli'], [true, 'library']] as const) {
+    it(`link_dest ${linkDest ? 1 : 0} (${how}): five rotations with churn; each re-copy matches, keeps every known inode, copies only the new ones`, async (ctx) => {
+      if (!fs.existsSync(RSNAPSHOT)) return ctx.skip(`${RSNAPSHOT} not installed (apt-get install rsnapshot)`);
+      const base = temp();
+      const data = path.join(base, 'data');
+      const root = path.join(base, 'snapshots');
+      const dst = path.join(base, 'mirror');
+      makeData(data);
+      const conf = rsnapshotConfig(base, data, root, linkDest);
+      const prng = createPrng(linkDest ? 31 : 30);
+
+      let known = new Map<string, Set<bigint>>(); // source identity -> dst inodes, after the last run
+      let mirror = new Map<string, unknown>();
+      for (let step = 0; step < 5; step++) {
+        if (step > 0) churn(data, prng, step);
+        execFileSync(RSNAPSHOT, ['-c', conf, 'hourly'], { stdio: 'pipe' });
+        const srcTree = readTree(root);
+        const ids = new Set<string>();
+        for (const [key, n] of srcTree) if (n.type !== 'dir') ids.add(identityOf(path.join(root, key)));
+        const fresh = [...ids].filter((id) => !known.has(id)).length;
+
+        const counts = await via[how](root, dst);
+        expect(counts.problemCount, `step ${step}`).toBe(0);
+        expectSameTopology(root, dst);
+        const now = dstInodesBySrc(root, dst);
+        // Unchanged inodes (rsnapshot keeps their identity) stay on their destination inode.
+        expect(movedInodes(known, now), `step ${step}`).toEqual([]);
+        expect(Number(counts.inodesCopied), `step ${step}: inodes new since the last run`).toBe(fresh);
+        expect(counts.deleted, `step ${step}`).toBe(expectedDeletions(mirror, srcTree));
+        if (step > 0) expect(counts.alreadyPresent, `step ${step}`).toBeGreaterThan(0);
+        if (step === 4) expect(fresh).toBeGreaterThan(0);
+        expect(tmpLeft(dst)).toEqual([]);
+        known = now;
+        mirror = readTree(dst);
+      }
+      // The oldest snapshot rotated out twice, and a deleted directory aged out: --delete removed them.
+      expect(fs.readdirSync(root).sort()).toEqual(['hourly.0', 'hourly.1', 'hourly.2']);
+    });
+  }
+});
+
+// ---- changes of one file ------------------------------------------------------------------
+
+describe('a file changed in place (same inode)', () => {
+  const spec: TreeSpec = {
+    'snap.0/doc': file('version one', { mtime: 1_600_000_000 }),
+    'snap.1/doc': link('snap.0/doc'),
+    'snap.2/renamed-doc': link('snap.0/doc'),
+    'snap.2/other': file('other', { mtime: 1_600_000_001 }),
+  };
+
+  for (const change of ['new size', 'same size, new mtime'] as const) {
+    it(`${change}: copied again, every path of the group follows it on one new inode; the old one is not rewritten`, async () => {
+      const { base, src, dst } = await mirrored(spec);
+      const oldDst = fs.statSync(path.join(dst, 'snap.0/doc'), { bigint: true }).ino;
+      const otherIno = fs.statSync(path.join(dst, 'snap.2/other'), { bigint: true }).ino;
+      // A name for the old destination inode outside DST: any write into it would show there.
+      const keep = path.join(base, 'old-dst-inode');
+      fs.linkSync(path.join(dst, 'snap.1/doc'), keep);
+      const srcIno = fs.statSync(path.join(src, 'snap.0/doc')).ino;
+      if (change === 'new size') {
+        fs.writeFileSync(path.join(src, 'snap.1/doc'), 'version two, longer');
+      } else {
+        fs.writeFileSync(path.join(src, 'snap.1/doc'), 'version 2!!');
+        setMtime(path.join(src, 'snap.1/doc'), 1_600_000_100);
+      }
+      expect(fs.statSync(path.join(src, 'snap.0/doc')).ino).toBe(srcIno); // in place, not replaced
+
+      const summary = await copy(src, dst);
+      expect(summary.problemCount).toBe(0);
+      expect(summary.placed.inodesCopied).toBe(1);
+      expectSameTopology(src, dst);
+      const d = readTree(dst);
+      const want = fs.readFileSync(path.join(src, 'snap.0/doc'));
+      for (const p of ['snap.0/doc', 'snap.1/doc', 'snap.2/renamed-doc']) {
+        expect(d.get(p)!.content, p).toEqual(want);
+        expect(inodeKey(d.get(p)!), p).toBe(inodeKey(d.get('snap.0/doc')!));
+      }
+      expect(d.get('snap.0/doc')!.ino).not.toBe(oldDst);
+      expect(d.get('snap.0/doc')!.nlink).toBe(3);
+      // The old destination inode still holds the old content, now under the outside name only.
+      expect(fs.readFileSync(keep, 'utf8')).toBe('version one');
+      expect(fs.statSync(keep).nlink).toBe(1);
+      expect(d.get('snap.2/other')!.ino).toBe(otherIno);
+    });
+  }
+
+  it('a metadata-only change (chmod, chown, a directory’s mode) is applied to the same destination inode', async () => {
+    const { src, dst } = await mirrored({ ...spec, 'snap.2/d': dir({ mode: 0o755 }) });
+    const before = readTree(dst);
+    fs.chmodSync(path.join(src, 'snap.0/doc'), 0o600);
+    fs.chmodSync(path.join(src, 'snap.2/d'), 0o700);
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot) fs.lchownSync(path.join(src, 'snap.2/other'), 1234, 5678);
+    const summary = await copy(src, dst);
+    expect(summary.problemCount).toBe(0);
+    expect(summary.placed.inodesCopied).toBe(0);
+    expect(summary.placed.metadataFixed).toBeGreaterThanOrEqual(asRoot ? 2 : 1);
+    expectSameTopology(src, dst);
+    const after = readTree(dst);
+    for (const [key, n] of before) expect(after.get(key)!.ino, key).toBe(n.ino);
+    expect(after.get('snap.1/doc')!.mode).toBe(0o600);
+    expect(after.get('snap.2/d')!.mode).toBe(0o700);
+    if (asRoot) expect(after.get('snap.2/other')).toMatchObject({ uid: 1234, gid: 5678 });
+  });
+
+  it('a file moved in the source (same inode, new path) is linked from the content the mirror has, not copied', async () => {
+    const { src, dst } = await mirrored(spec);
+    const ino = fs.statSync(path.join(dst, 'snap.2/other')).ino;
+    fs.renameSync(path.join(src, 'snap.2/other'), path.join(src, 'snap.2/other-moved'));
+    const summary = await copy(src, dst, { delete: true });
+    expect(summary.placed).toMatchObject({ inodesCopied: 0, bytesCopied: 0n, linksMade: 1 });
+    expect(summary.deleted).toBe(1);
+    expectSameTopology(src, dst);
+    expect(fs.statSync(path.join(dst, 'snap.2/other-moved')).ino).toBe(ino);
+  });
+});
+
+// ---- source identity ----------------------------------------------------------------------
+
+describe('a new file that reuses a deleted file’s inode number is a new inode to the mirror', () => {
+  /**
+   * Delete `from` and create `to` until the filesystem hands `to` the same inode number (on a
+   * fresh small ext4 the first try does it: the lowest free inode is the one just freed).
+   */
+  function reuseInode(from: string, to: string, content: string, mtime: number): bigint {
+    const old = fs.statSync(from, { bigint: true }).ino;
+    fs.rmSync(from);
+    for (let attempt = 0; attempt < 20; attempt++) {
+      fs.writeFileSync(to, content);
+      setMtime(to, mtime);
+      const ino = fs.statSync(to, { bigint: true }).ino;
+      if (ino === old) return ino;
+      // Not reused: take the inode we got out of the way (keep it allocated) and try again.
+      fs.renameSync(to, `${to}.spare${attempt}`);
+    }
+    throw new Error(`the filesystem never reused inode ${old}`);
+  }
+
+  const cases = [
+    // ext4 with 256-byte inodes reports a birth time: even the same size and mtime differ.
+    { name: 'ext4 with birth times: same size, same mtime', mkfs: [] as string[], sameMtime: true },
+    // 128-byte inodes have no birth time (and whole-second mtimes): size + mtime must do.
+    { name: 'ext4 without birth times: same size, another mtime', mkfs: ['-I', '128'], sameMtime: false },
+  ];
+  for (const c of cases) {
+    for (const where of ['at another path', 'at the same path'] as const) {
+      it(`${c.name}, ${where}: the new file gets its own content, never a link to the old one`, async (ctx) => {
+        const m = useLoopMount(ctx, 'ext4', 16, c.mkfs);
+        const src = path.join(m.dir, 'src');
+        const dst = path.join(temp(), 'dst');
+        buildTree(src, {
+          'snap.0/x': file('old content!', { mtime: 1_600_000_000 }),
+          'snap.0/keep': file('kept', { mtime: 1_600_000_000 }),
+          'snap.1/y-dir': dir(),
+        });
+        await copy(src, dst);
+        const x = path.join(src, 'snap.0/x');
+        const birthBefore = fs.statSync(x, { bigint: true }).birthtimeNs;
+        expect(birthBefore !== 0n).toBe(c.mkfs.length === 0);
+        const y = where === 'at the same path' ? x : path.join(src, 'snap.1/y-dir/y');
+        const ino = reuseInode(x, y, 'new content!', c.sameMtime ? 1_600_000_000 : 1_600_000_007);
+        expect(fs.statSync(y, { bigint: true }).size).toBe(12n); // as long as the old one
+
+        const summary = await copy(src, dst, { delete: true });
+        expect(summary.problemCount).toBe(0);
+        expect(summary.placed.inodesCopied).toBe(1);
+        expectSameTopology(src, dst);
+        const d = readTree(dst);
+        const rel = path.relative(src, y);
+        expect(d.get(rel)!.content!.toString()).toBe('new content!');
+        expect(d.get(rel)!.nlink).toBe(1);
+        expect(ino).toBe(fs.statSync(y, { bigint: true }).ino);
+      });
+    }
+  }
+
+  it('without --delete the old file stays in the mirror with its old content, on an inode of its own', async (ctx) => {
+    const m = useLoopMount(ctx, 'ext4', 16);
+    const src = path.join(m.dir, 'src');
+    const dst = path.join(temp(), 'dst');
+    buildTree(src, { 'a/x': file('old content!', { mtime: 1_600_000_000 }), 'b/keep': file('k') });
+    await copy(src, dst);
+    reuseInode(path.join(src, 'a/x'), path.join(src, 'b/y'), 'new content!', 1_600_000_000);
+    const summary = await copy(src, dst);
+    expect(summary.extrasKept).toBeGreaterThanOrEqual(1);
+    const d = readTree(dst);
+    expect(d.get('a/x')!.content!.toString()).toBe('old content!');
+    expect(d.get('b/y')!.content!.toString()).toBe('new content!');
+    expect(d.get('b/y')!.ino).not.toBe(d.get('a/x')!.ino);
+    expect(d.get('a/x')!.nlink).toBe(1);
+  });
+});
+
+// ---- type changes ------------------------------------------------------------------------
+
+describe('type changes between runs', () => {
+  const spec: TreeSpec = {
+    's.0/was-file': file('a file first', { mtime: 1_600_000_000 }),
+    's.1/was-file': link('s.0/was-file'),
+    's.0/was-dir/inner': file('inner', { mtime: 1_600_000_001 }),
+    's.0/was-dir/deeper/leaf': file('leaf', { mtime: 1_600_000_002 }),
+    's.1/inner-again': link('s.0/was-dir/inner'),
+    's.0/was-symlink': symlink('was-file'),
+    's.0/becomes-symlink': file('soon a symlink', { mtime: 1_600_000_003 }),
+  };
+
+  function changeTypes(src: string): void {
+    const at = (p: string) => path.join(src, p);
+    fs.rmSync(at('s.0/was-file'));
+    fs.mkdirSync(at('s.0/was-file'));
+    fs.writeFileSync(at('s.0/was-file/now-inside'), 'inside the new directory');
+    fs.rmSync(at('s.0/was-dir'), { recursive: true });
+    fs.writeFileSync(at('s.0/was-dir'), 'a file now');
+    fs.rmSync(at('s.0/was-symlink'));
+    fs.writeFileSync(at('s.0/was-symlink'), 'a file where a symlink was');
+    fs.rmSync(at('s.0/becomes-symlink'));
+    fs.symlinkSync('was-dir', at('s.0/becomes-symlink'));
+  }
+
+  it('file -> directory, directory -> file, symlink -> file, file -> symlink: the re-copy matches', async () => {
+    const { src, dst } = await mirrored(spec);
+    changeTypes(src);
+    const summary = await copy(src, dst, { delete: true });
+    expect(summary.problemCount).toBe(0);
+    expectSameTopology(src, dst);
+    // The groups that kept other paths still hold their old destination inodes' content.
+    expect(fs.readFileSync(path.join(dst, 's.1/was-file'), 'utf8')).toBe('a file first');
+    expect(fs.readFileSync(path.join(dst, 's.1/inner-again'), 'utf8')).toBe('inner');
+    expect(tmpLeft(dst)).toEqual([]);
+  });
+
+  it('the same, into a small ext4 where a freed inode number is handed out again at once', async (ctx) => {
+    const m = useLoopMount(ctx, 'ext4', 16);
+    const { src, dst } = await mirrored(spec, m.dir);
+    changeTypes(src);
+    const summary = await copy(src, dst, { delete: true });
+    expect(summary.problemCount).toBe(0);
+    expectSameTopology(src, dst);
+  });
+
+  // The file's only destination inode is freed when its path becomes a directory, and ext4
+  // gives the new directory that inode number; the file itself lives on at another source path
+  // (it was moved there). The index row of the old path still names (source inode, that number).
+  it('a file moved away and a directory made in its place, on a small ext4: the moved file is not "linked" to the directory', async (ctx) => {
+    const m = useLoopMount(ctx, 'ext4', 16);
+    const { src, dst } = await mirrored({
+      'a/notes': file('my notes', { mtime: 1_600_000_000 }),
+      'b/other': file('other', { mtime: 1_600_000_000 }),
+    }, m.dir);
+    const dstIno = fs.statSync(path.join(dst, 'a/notes')).ino;
+    fs.renameSync(path.join(src, 'a/notes'), path.join(src, 'b/notes.txt'));
+    fs.mkdirSync(path.join(src, 'a/notes'));
+    fs.writeFileSync(path.join(src, 'a/notes/todo'), 'todo');
+    const summary = await copy(src, dst, { delete: true });
+    // Whatever inode numbers it got, the mirror matches, and the directory reuses the number.
+    expect(summary.problems).toEqual([]);
+    expectSameTopology(src, dst);
+    expect(fs.statSync(path.join(dst, 'a/notes')).ino).toBe(dstIno);
+  });
+});
+
+// ---- a symlink planted in the mirror, with changes in the source ----------------------------
+
+describe('a symlink planted in the mirror where the source also changed', () => {
+  it('a directory replaced by a symlink to an outside folder, while the source added and changed files in it: nothing written outside', async () => {
+    const { base, src, dst } = await mirrored({
+      'snap.0/etc/conf': file('conf v1', { mtime: 1_600_000_000 }),
+      'snap.0/etc/same': file('same', { mtime: 1_600_000_000 }),
+      'snap.1/etc/conf': link('snap.0/etc/conf'),
+      'snap.1/etc/same': link('snap.0/etc/same'),
+    });
+    const outside = path.join(base, 'outside');
+    buildTree(outside, { conf: file('decoy conf'), same: file('decoy same'), keep: file('not ours') });
+    const outsideBefore = [...readTree(outside)].map(([k, n]) => `${k} ${n.ino} ${n.nlink} ${n.mtimeNs} ${n.sha256 ?? ''}`);
+    fs.rmSync(path.join(dst, 'snap.1/etc'), { recursive: true });
+    fs.symlinkSync(outside, path.join(dst, 'snap.1/etc'));
+    // The source moves on too: a new file in that folder, and new content for one that is there.
+    fs.writeFileSync(path.join(src, 'snap.1/etc/added'), 'added');
+    fs.rmSync(path.join(src, 'snap.1/etc/conf'));
+    fs.writeFileSync(path.join(src, 'snap.1/etc/conf'), 'conf v2');
+
+    const summary = await copy(src, dst);
+    expect(summary.problemCount).toBe(0);
+    expect([...readTree(outside)].map(([k, n]) => `${k} ${n.ino} ${n.nlink} ${n.mtimeNs} ${n.sha256 ?? ''}`)).toEqual(outsideBefore);
+    expect(fs.lstatSync(path.join(dst, 'snap.1/etc')).isDirectory()).toBe(true);
+    expectSameTopology(src, dst);
+    expect(fs.statSync(path.join(dst, 'snap.1/etc/same')).ino).toBe(fs.statSync(path.join(dst, 'snap.0/etc/same')).ino);
+  });
+});
