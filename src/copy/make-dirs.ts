@@ -35,8 +35,10 @@ export function makeDirs(ops: FsOps, index: Index, dst: Buffer, progress: Progre
         }
         const st = ops.lstat(p);
         if ((st.mode & S_IFMT) === S_IFDIR) continue;
-        // Not a directory (a file, or a symlink that must not be followed): replace it.
+        // Not a directory (a file, or a symlink that must not be followed): replace it, and
+        // forget what the index said was there (its inode number may be handed out again).
         ops.unlink(p);
+        index.dropMirror([d.path]);
         ops.mkdir(p, 0o700);
         made++;
       }
