@@ -1,8 +1,9 @@
 // --adopt: take a destination that an earlier `rsync -a` (no -H) or `cp -r` filled, and record
 // the files in it that already match the source (same size and mtime to the microsecond, and
-// with --checksum the same bytes) as if linkmirror had put them there. The content pass then
-// keeps the first of each group and replaces the other copies with links; a file that does not
-// match is replaced through a temp name and a rename, never edited in place.
+// with --checksum the same bytes; a symlink: same target and mtime) as if linkmirror had put
+// them there. The content pass then keeps the first of each group and replaces the other
+// copies with links; a file that does not match is replaced through a temp name and a rename,
+// never edited in place.
 import crypto from 'node:crypto';
 import type { FsOps } from '../fs/ops.js';
 import { joinPath } from '../fs/paths.js';
@@ -49,10 +50,13 @@ export async function adoptExisting(ops: FsOps, index: Index, src: Buffer, dst: 
         continue;
       }
       const kind = st.mode & S_IFMT;
+      // The mtime must agree for a symlink too: the row says it does, so no later run would fix
+      // it (rsync -a may leave a symlink's own time as it made it; cp -r always does).
+      if (st.mtimeNs / 1000n !== e.mtimeNs / 1000n) continue;
       if (e.type === EntryType.symlink) {
         if (kind !== S_IFLNK || !ops.readlink(to).equals(e.target ?? Buffer.alloc(0))) continue;
       } else {
-        if (kind !== S_IFREG || st.size !== e.size || st.mtimeNs / 1000n !== e.mtimeNs / 1000n) continue;
+        if (kind !== S_IFREG || st.size !== e.size) continue;
         if (checksum && hashFile(ops, to) !== hashFile(ops, joinPath(src, e.path))) continue;
       }
       // The row records the mode and owner the file has now, so a difference gets fixed.
