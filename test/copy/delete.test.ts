@@ -1,0 +1,136 @@
+// Paths the source no longer has: with --delete they go from the mirror (a directory counts
+// once, with everything below it), and the state folder at the top never does; without it
+// they stay, untouched, and are counted in summary.extrasKept. Inodes that other paths still
+// use keep their destination inode and lose only the removed names (nlink goes down).
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ExitCode } from '../../src/cli/exit-codes.js';
+import { copy } from '../../src/copy/copy.js';
+import { runCli } from '../helpers/cli.js';
+import { indexRows } from '../helpers/mirror-state.js';
+import { buildTree, dir, expectSameTopology, file, link, readTree, symlink, tempDirs, type TreeSpec } from '../helpers/tree.js';
+
+const temp = tempDirs();
+
+/** Three snapshots sharing inodes; snap.2 is the oldest, with a path of its own in a sub-folder. */
+const SPEC: TreeSpec = {
+  'snap.2/a': file('a, since the oldest', { mtime: 1_600_000_000 }),
+  'snap.2/gone': file('only in the oldest', { mtime: 1_600_000_001 }),
+  'snap.2/sub/deep': file('deep, only in the oldest', { mtime: 1_600_000_002 }),
+  'snap.2/sub/s': symlink('deep'),
+  'snap.2/ro': dir({ mode: 0o555 }),
+  'snap.2/ro/locked': file('in a read-only folder', { mtime: 1_600_000_003 }),
+  'snap.1/a': link('snap.2/a'),
+  'snap.1/b': file('b', { mtime: 1_600_000_004 }),
+  'snap.1/empty': dir(),
+  'snap.0/a': link('snap.2/a'),
+  'snap.0/b': link('snap.1/b'),
+  'snap.0/c': file('c', { mtime: 1_600_000_005 }),
+  // Not the state folder: only the top-level .linkmirror is.
+  'snap.0/.linkmirror/not-state': file('an ordinary file in the tree'),
+};
+
+async function mirrored() {
+  const base = temp();
+  const src = path.join(base, 'src');
+  const dst = path.join(base, 'dst');
+  buildTree(src, SPEC);
+  await copy(src, dst);
+  expectSameTopology(src, dst);
+  return { base, src, dst, before: readTree(dst) };
+}
+
+/** The oldest snapshot rotated out, a file removed from another one, an empty folder gone. */
+function prune(src: string): void {
+  fs.chmodSync(path.join(src, 'snap.2/ro'), 0o755);
+  fs.rmSync(path.join(src, 'snap.2'), { recursive: true });
+  fs.rmSync(path.join(src, 'snap.0/c'));
+  fs.rmSync(path.join(src, 'snap.1/empty'), { recursive: true });
+  fs.rmSync(path.join(src, 'snap.0/.linkmirror'), { recursive: true });
+}
+
+describe('--delete', () => {
+  it('removes files and whole directories the source lost (read-only ones too), counting each top-most path once', async () => {
+    const { src, dst, before } = await mirrored();
+    prune(src);
+    const summary = await copy(src, dst, { delete: true });
+    expect(summary.problemCount).toBe(0);
+    // snap.2 (with all below it), snap.0/c, snap.1/empty, snap.0/.linkmirror
+    expect(summary.deleted).toBe(4);
+    expect(summary.extrasKept).toBe(0);
+    expect(summary.placed.inodesCopied).toBe(0);
+    expectSameTopology(src, dst);
+    // The shared inode lost one name and kept its destination inode.
+    const after = readTree(dst);
+    expect(after.get('snap.0/a')!.ino).toBe(before.get('snap.0/a')!.ino);
+    expect(after.get('snap.0/a')!.nlink).toBe(2);
+    // The index forgot the removed paths.
+    expect([...indexRows(dst).keys()].filter((k) => k.startsWith('snap.2/') || k === 'snap.0/c')).toEqual([]);
+  });
+
+  it('never touches the state folder: the index survives and the next run is incremental', async () => {
+    const { src, dst } = await mirrored();
+    prune(src);
+    const state = path.join(dst, '.linkmirror');
+    const index = path.join(state, 'index.db');
+    const ino = fs.statSync(index).ino;
+    await copy(src, dst, { delete: true });
+    expect(fs.statSync(index).ino).toBe(ino);
+    expect(fs.readdirSync(state)).toContain('index.db');
+    const again = await copy(src, dst, { delete: true });
+    expect(again).toMatchObject({ resumed: true, deleted: 0 });
+    expect(again.placed).toMatchObject({ inodesCopied: 0, linksMade: 0 });
+    expectSameTopology(src, dst);
+  });
+
+  it('the CLI says what it deleted', async () => {
+    const { src, dst } = await mirrored();
+    prune(src);
+    const r = runCli(['copy', '--delete', src, dst]);
+    expect(r.status, r.stderr).toBe(ExitCode.ok);
+    expect(r.stdout).toMatch(/^deleted\s+4 paths no longer in the source$/m);
+    expect(r.stdout).not.toMatch(/^kept/m);
+  });
+});
+
+describe('without --delete', () => {
+  it('extras stay untouched (content, inode) and are counted; the CLI says how to remove them', async () => {
+    const { src, dst, before } = await mirrored();
+    fs.chmodSync(path.join(src, 'snap.2/ro'), 0o755);
+    fs.rmSync(path.join(src, 'snap.2'), { recursive: true });
+    fs.rmSync(path.join(src, 'snap.0/c'));
+    const summary = await copy(src, dst);
+    expect(summary.problemCount).toBe(0);
+    expect(summary.deleted).toBe(0);
+    // The files and symlinks the source lost: snap.2/{a,gone,sub/deep,sub/s,ro/locked}, snap.0/c.
+    expect(summary.extrasKept).toBe(6);
+    const after = readTree(dst);
+    for (const [key, n] of before) {
+      if (n.type === 'dir') continue;
+      expect(after.get(key)?.ino, key).toBe(n.ino);
+      expect(after.get(key)?.sha256, key).toBe(n.sha256);
+    }
+    expect(after.get('snap.2/a')!.nlink).toBe(3); // still linked to the paths that stayed
+
+    // --delete later removes exactly them.
+    const r = runCli(['copy', src, dst]);
+    expect(r.status, r.stderr).toBe(ExitCode.ok);
+    expect(r.stdout).toMatch(/^kept\s+6 paths no longer in the source \(use --delete to remove them\)$/m);
+    const cleaned = await copy(src, dst, { delete: true });
+    expect(cleaned.deleted).toBe(2);
+    expectSameTopology(src, dst);
+  });
+
+  // Known gap (reported): extrasKept counts the index's mirror rows, and directories have none,
+  // so a directory the source lost — an empty one here — is kept but never counted: the summary
+  // says nothing is left over while --delete would remove it. Remove `.fails` once directories
+  // are counted.
+  it.fails('a directory the source lost is counted among the extras kept', async () => {
+    const { src, dst } = await mirrored();
+    fs.rmSync(path.join(src, 'snap.1/empty'), { recursive: true });
+    const summary = await copy(src, dst);
+    expect(fs.existsSync(path.join(dst, 'snap.1/empty'))).toBe(true);
+    expect(summary.extrasKept).toBe(1);
+  });
+});
