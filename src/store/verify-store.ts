@@ -359,6 +359,11 @@ export class VerifyStore {
     );
   }
 
+  /** Pairs of same-size files: an upper bound of the inodes to read on each side. */
+  contentPairs(): number {
+    return Number(this.get(`SELECT COUNT(*) AS n FROM pairs p WHERE ${CONTENT_PAIR}`)!.n as bigint);
+  }
+
   /** Pairs of same-size files whose content could not be compared (no expected hash, not sampled, unreadable source). */
   contentUnchecked(): number {
     const r = this.get(

@@ -19,8 +19,9 @@ import type { Problems } from '../problems.js';
 import { noProgress, type Progress } from '../progress.js';
 import type { Index } from '../store/index-db.js';
 import { ManifestStore, type ManifestHash } from '../store/manifest-store.js';
-import { Pacer, yieldNow } from '../yield.js';
-import { FileHasher, HASH_ALGORITHM } from './hash-file.js';
+import { engineFor, type HashEngine } from './hash-engine.js';
+import { HASH_ALGORITHM } from './hash-file.js';
+import { hashInodes } from './hash-inodes.js';
 
 export interface RecordManifestOptions {
   ops: FsOps;
@@ -31,6 +32,8 @@ export interface RecordManifestOptions {
   owner: boolean;
   /** Polled between files: true stops early (the next run hashes the rest). */
   shouldStop?: () => boolean;
+  /** Hashing threads; default 4 with the real filesystem ops, the main thread with injected ones. */
+  hashThreads?: number;
 }
 
 export interface ManifestCounts {
@@ -43,65 +46,65 @@ export interface ManifestCounts {
   stopped: boolean;
 }
 
-const BATCH = 512;
+const BATCH = 1024;
 
 export async function recordManifest(index: Index, dst: Buffer, options: RecordManifestOptions): Promise<ManifestCounts> {
   const progress = options.progress ?? noProgress;
+  const { ops } = options;
   const counts: ManifestCounts = { inodesHashed: 0, bytesHashed: 0n, pruned: 0, skipped: 0, stopped: false };
   const store = ManifestStore.open(index.file);
+  let engine: HashEngine | undefined;
   try {
     counts.pruned = store.prune();
     const todo = store.todoTotals();
+    engine = engineFor(ops, HASH_ALGORITHM, todo.inodes, options.hashThreads);
     progress.start('hash', { items: todo.inodes, bytes: todo.bytes });
-    const hasher = new FileHasher(options.ops, HASH_ALGORITHM);
-    const pacer = new Pacer();
     let batch: ManifestHash[] = [];
-    outer: for (const page of store.todoPages()) {
-      for (const t of page) {
-        if (pacer.due()) {
-          await yieldNow();
-          if (options.shouldStop?.()) {
-            counts.stopped = true;
-            break outer;
-          }
-        }
-        const p = joinPath(dst, t.path);
-        try {
-          // The path must still hold the inode the copy put there (compared as stored: signed).
-          if (BigInt.asIntN(64, options.ops.lstat(p).ino) !== t.dstIno) {
-            counts.skipped++;
-            progress.advance(1);
-            continue;
-          }
-          const { hash, bytes } = hasher.hash(p);
-          if (bytes !== t.size) {
-            counts.skipped++;
-            progress.warn(`not in the manifest: ${showPath(t.path)} holds ${bytes} bytes, the copy wrote ${t.size}`);
-          } else {
-            batch.push({ dev: t.dev, ino: t.ino, birthNs: t.birthNs, size: t.size, mtimeNs: t.mtimeNs, hash });
-            counts.inodesHashed++;
-            counts.bytesHashed += bytes;
-          }
-          progress.advance(1, bytes);
-        } catch (err) {
+    const pass = await hashInodes(
+      dst,
+      store.todoPages(),
+      (t, o) => {
+        if (!('hash' in o)) {
           counts.skipped++;
-          if (options.problems) options.problems.add(t.path, 'cannot hash for the manifest', err);
-          else progress.warn(`cannot hash ${showPath(t.path)} for the manifest: ${(err as Error)?.message ?? String(err)}`);
-          progress.advance(1);
+          if (options.problems) options.problems.add(t.path, 'cannot hash for the manifest', o.error);
+          else progress.warn(`cannot hash ${showPath(t.path)} for the manifest: ${(o.error as Error)?.message ?? String(o.error)}`);
+        } else if (o.bytes !== t.size) {
+          counts.skipped++;
+          progress.warn(`not in the manifest: ${showPath(t.path)} holds ${o.bytes} bytes, the copy wrote ${t.size}`);
+        } else {
+          batch.push({ dev: t.dev, ino: t.ino, birthNs: t.birthNs, size: t.size, mtimeNs: t.mtimeNs, hash: o.hash });
+          counts.inodesHashed++;
+          counts.bytesHashed += o.bytes;
+          if (batch.length >= BATCH) {
+            store.putHashes(batch);
+            batch = [];
+          }
         }
-        if (batch.length >= BATCH) {
-          store.putHashes(batch);
-          batch = [];
-        }
-      }
-    }
+      },
+      {
+        engine,
+        progress,
+        shouldStop: options.shouldStop,
+        // The path must still hold the inode the copy put there (compared as stored: signed).
+        accept: (t) => {
+          try {
+            return BigInt.asIntN(64, ops.lstat(joinPath(dst, t.path)).ino) === t.dstIno;
+          } catch {
+            return false;
+          }
+        },
+      },
+    );
     store.putHashes(batch);
+    counts.skipped += pass.skipped;
+    counts.stopped = pass.stopped;
     store.setMeta('manifest_hash', HASH_ALGORITHM);
     store.setMeta('manifest_owner', options.owner ? '1' : '0');
     if (!counts.stopped) store.setMeta('manifest_at', new Date().toISOString());
     progress.end();
     return counts;
   } finally {
+    await engine?.close();
     store.close();
   }
 }

@@ -25,7 +25,7 @@ import path from 'node:path';
 import { checkPaths } from '../copy/check-paths.js';
 import { acquireLock } from '../copy/lock.js';
 import { LinkmirrorError, isLinkmirrorError } from '../errors.js';
-import { isErrno } from '../fs/errno.js';
+import { errnoCode, isErrno } from '../fs/errno.js';
 import { realFsOps, type FsOps } from '../fs/ops.js';
 import { showPath } from '../fs/paths.js';
 import { Problems, type Problem } from '../problems.js';
@@ -33,10 +33,11 @@ import { noProgress, type Progress } from '../progress.js';
 import { scan } from '../scan/scan.js';
 import { STATE_DIR } from '../state-dir.js';
 import { Index } from '../store/index-db.js';
-import { CATEGORIES, RECORDED_SPLIT, VerifyStore, type Category } from '../store/verify-store.js';
+import { CATEGORIES, RECORDED_SPLIT, VerifyStore, type Category, type HashResult } from '../store/verify-store.js';
 import { differenceFrom, type Difference } from './differences.js';
 import { HASH_ALGORITHM } from './hash-file.js';
-import { hashInodes } from './hash-inodes.js';
+import { engineFor, type HashEngine } from './hash-engine.js';
+import { hashInodes, type HashPassTotals } from './hash-inodes.js';
 import { findManifest } from './manifest-file.js';
 
 export type { Difference } from './differences.js';
@@ -60,6 +61,11 @@ export interface VerifyOptions {
   tempDir?: string;
   /** Differences of each category kept in the report; default 20. Every one goes to onDifference. */
   examples?: number;
+  /**
+   * Threads that read and hash files: default 4 on the real filesystem, 0 (the main thread,
+   * through ops) when other ops are injected.
+   */
+  hashThreads?: number;
   /** Called with every difference, category by category, once the comparison is done. */
   onDifference?: (d: Difference) => void;
   /** Polled as the scans and hashing go: true stops verify with INTERRUPTED. */
@@ -168,6 +174,81 @@ async function scanSide(root: string, file: string, r: Run, problems: Problems, 
   }
 }
 
+/**
+ * Read the content: the source's inodes and the mirror's, each once. Against a source without
+ * sampling both sides are read at once (usually two drives); otherwise the mirror's side reads
+ * only the inodes paired with a known hash — the sampled source inodes, or the manifest's.
+ */
+async function hashContent(
+  store: VerifyStore,
+  r: Run,
+  engine: HashEngine,
+  problems: Problems,
+  s: { sample: number; sampleSeed: number },
+): Promise<{ inodes: number; bytes: bigint }> {
+  const { progress } = r;
+  const stopped = () => new LinkmirrorError('INTERRUPTED', 'verify interrupted while reading content; nothing was changed');
+  const common = { engine, progress, sampleSeed: s.sampleSeed, shouldStop: r.options.shouldStop };
+  /** Hash one side's todo list into its hash table, a batch of rows at a time. */
+  const side = async (which: 'e' | 'a', root: string, sample: number, onError: (p: Buffer, err: unknown) => void) => {
+    let rows: HashResult[] = [];
+    const totals = await hashInodes(
+      Buffer.from(root),
+      store.todoPages(which),
+      (t, o) => {
+        if ('hash' in o) rows.push({ dev: t.dev, ino: t.ino, hash: o.hash, error: null });
+        else {
+          rows.push({ dev: t.dev, ino: t.ino, hash: null, error: `unreadable (${errnoCode(o.error) ?? 'EIO'})` });
+          onError(t.path, o.error);
+        }
+        if (rows.length >= 1024) {
+          store.putHashes(which, rows);
+          rows = [];
+        }
+      },
+      { ...common, sample },
+    );
+    store.putHashes(which, rows);
+    return totals;
+  };
+  const srcSide = () => side('e', r.src!, s.sample, (p, err) => problems.add(p, 'cannot read (source)', err));
+  const dstSide = (sample: number) =>
+    side('a', r.dst, sample, (p, err) => progress.warn(`cannot read ${showPath(p)} in the mirror: ${(err as Error)?.message ?? String(err)}`));
+  const start = (plan: { inodes: number; bytes: bigint }, sample: number) =>
+    progress.start('hash', sample < 1 ? { items: Math.ceil(plan.inodes * sample) } : { items: plan.inodes, bytes: plan.bytes });
+
+  const totals = { inodes: 0, bytes: 0n };
+  const add = (t: HashPassTotals) => {
+    if (t.stopped) throw stopped();
+    totals.inodes += t.inodes;
+    totals.bytes += t.bytes;
+  };
+  if (r.mode === 'source' && s.sample >= 1) {
+    const e = store.planHashes('e');
+    const a = store.planHashes('a');
+    start({ inodes: e.inodes + a.inodes, bytes: e.bytes + a.bytes }, 1);
+    const [te, ta] = await Promise.all([srcSide(), dstSide(1)]);
+    progress.end();
+    add(te);
+    add(ta);
+    return totals;
+  }
+  if (r.mode === 'source') {
+    start(store.planHashes('e'), s.sample);
+    const te = await srcSide();
+    progress.end();
+    add(te);
+  } else {
+    store.importManifestHashes();
+  }
+  const dstSample = r.mode === 'manifest' ? s.sample : 1;
+  start(store.planHashes('a', { onlyKnown: true }), dstSample);
+  const ta = await dstSide(dstSample);
+  progress.end();
+  add(ta);
+  return totals;
+}
+
 async function run(r: Run): Promise<VerifyReport> {
   const { options, progress } = r;
   const sample = options.sample ?? 1;
@@ -177,9 +258,10 @@ async function run(r: Run): Promise<VerifyReport> {
   const fast = options.fast ?? false;
   const problems = new Problems(progress);
   const release = r.manifestFile ? lockMirror(r.dst) : () => {};
-  const work = fs.mkdtempSync(path.join(options.tempDir ?? os.tmpdir(), 'linkmirror-verify-'));
+  let work: string | undefined;
   let store: VerifyStore | undefined;
   try {
+    work = fs.mkdtempSync(path.join(options.tempDir ?? os.tmpdir(), 'linkmirror-verify-'));
     const expectedDb = path.join(work, 'expected.db');
     const actualDb = path.join(work, 'actual.db');
     if (r.mode === 'source') await scanSide(r.src!, expectedDb, r, problems, 'the source');
@@ -221,35 +303,14 @@ async function run(r: Run): Promise<VerifyReport> {
     let bytesHashed = 0n;
     const hashStarted = Date.now();
     if (!fast) {
-      const hashOptions = { ops: r.ops, algorithm, progress, sample, sampleSeed, shouldStop: options.shouldStop };
-      const stopped = () => new LinkmirrorError('INTERRUPTED', 'verify interrupted while reading content; nothing was changed');
-      if (r.mode === 'source') {
-        const plan = store.planHashes('e');
-        progress.start('hash', sample < 1 ? { items: Math.ceil(plan.inodes * sample) } : { items: plan.inodes, bytes: plan.bytes });
-        const e = await hashInodes(Buffer.from(r.src!), store.todoPages('e'), (rows) => store!.putHashes('e', rows), {
-          ...hashOptions,
-          onError: (p, err) => problems.add(p, 'cannot read (source)', err),
-        });
-        progress.end();
-        if (e.stopped) throw stopped();
-        inodesHashed += e.inodes;
-        bytesHashed += e.bytes;
-      } else {
-        store.importManifestHashes();
+      const engine = engineFor(r.ops, algorithm, store.contentPairs(), options.hashThreads);
+      try {
+        const hashed = await hashContent(store, r, engine, problems, { sample, sampleSeed });
+        inodesHashed = hashed.inodes;
+        bytesHashed = hashed.bytes;
+      } finally {
+        await engine.close();
       }
-      // The mirror's side: only inodes paired with a known hash (the sample is already applied).
-      const plan = store.planHashes('a', { onlyKnown: true });
-      const aSample = r.mode === 'manifest' ? sample : 1;
-      progress.start('hash', aSample < 1 ? { items: Math.ceil(plan.inodes * aSample) } : { items: plan.inodes, bytes: plan.bytes });
-      const a = await hashInodes(Buffer.from(r.dst), store.todoPages('a'), (rows) => store!.putHashes('a', rows), {
-        ...hashOptions,
-        sample: aSample,
-        onError: (p, err) => progress.warn(`cannot read ${showPath(p)} in the mirror: ${(err as Error)?.message ?? String(err)}`),
-      });
-      progress.end();
-      if (a.stopped) throw stopped();
-      inodesHashed += a.inodes;
-      bytesHashed += a.bytes;
       store.findContentDiffs();
     }
     const hashMs = fast ? 0 : Date.now() - hashStarted;
@@ -292,7 +353,7 @@ async function run(r: Run): Promise<VerifyReport> {
     };
   } finally {
     store?.close();
-    fs.rmSync(work, { recursive: true, force: true });
+    if (work) fs.rmSync(work, { recursive: true, force: true });
     release();
   }
 }

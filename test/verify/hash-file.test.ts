@@ -73,3 +73,31 @@ describe('--sample', () => {
     expect(sampled(2n ** 64n - 1n, 1, 0.5)).toBe(sampled(2n ** 64n - 1n, 1, 0.5));
   });
 });
+
+describe('the worker pool hashes as FileHasher does', () => {
+  it('digests, sizes and error codes, over many batches at once', async () => {
+    const { workerEngine, inThreadEngine } = await import('../../src/verify/hash-engine.js');
+    const dir = temp();
+    const paths: Buffer[] = [];
+    for (const size of [0, 5, MiB, 2 * MiB + 3]) {
+      const p = path.join(dir, `f${size}`);
+      fs.writeFileSync(p, Buffer.alloc(size, size & 0xff));
+      paths.push(Buffer.from(p));
+    }
+    fs.symlinkSync('f5', path.join(dir, 'link'));
+    paths.push(Buffer.from(path.join(dir, 'link')), Buffer.from(path.join(dir, 'gone')));
+    const pool = workerEngine(2, HASH_ALGORITHM);
+    const local = inThreadEngine(realFsOps, HASH_ALGORITHM);
+    try {
+      const [a, b, c] = await Promise.all([pool.hash(paths), pool.hash(paths.slice(0, 2)), local.hash(paths)]);
+      const show = (o: Awaited<ReturnType<typeof pool.hash>>[number]) =>
+        'hash' in o ? `${o.hash.toString('hex')} ${o.bytes}` : (o.error as NodeJS.ErrnoException).code;
+      expect(a.map(show)).toEqual(c.map(show));
+      expect(b.map(show)).toEqual(c.slice(0, 2).map(show));
+      expect(a.slice(4).map(show)).toEqual(['ELOOP', 'ENOENT']);
+      expect(show(a[1])).toBe(`${execFileSync('sha256sum', [paths[1]], { encoding: 'utf8' }).split(' ')[0]} 5`);
+    } finally {
+      await pool.close();
+    }
+  });
+});

@@ -18,10 +18,14 @@ import { BIG, found, keepingMtimes, mirrorOf, T } from './mirrors.js';
 const temp = tempDirs();
 const asRoot = process.getuid?.() === 0;
 
-/** Both forms, each checked by `expectation`. */
+/**
+ * Both forms, each checked by `expectation`; the second also on the pool of hashing threads
+ * (the trees here are too small for it to be used by default).
+ */
 async function bothForms(src: string, dst: string, expectation: (r: VerifyReport, form: string) => void): Promise<void> {
   expectation(await verifyAgainstSource(src, dst), 'verify SRC DST');
   expectation(await verifyMirror(dst), 'verify DST');
+  expectation(await verifyMirror(dst, { hashThreads: 2 }), 'verify DST, 2 hashing threads');
 }
 
 function flipByte(p: string, at: number): void {
@@ -39,7 +43,7 @@ function flipByte(p: string, at: number): void {
 describe('verify a clean mirror', () => {
   it('passes against its source and alone, reading each inode once', async () => {
     const { src, dst } = await mirrorOf(temp());
-    const a = await verifyAgainstSource(src, dst);
+    const a = await verifyAgainstSource(src, dst, { hashThreads: 3 });
     expect(found(a)).toEqual({});
     expect(a).toMatchObject({ match: true, differenceCount: 0, problemCount: 0, recordedSplits: 0, contentUnchecked: 0, mode: 'source' });
     // 21 entries + the root; 8 file inodes (12 file paths) on each side, each read once.
