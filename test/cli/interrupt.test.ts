@@ -49,7 +49,7 @@ function start(args: readonly string[]): Running {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Poll `cond` until it holds (true) or the process exits or 30 s pass (false). */
-async function until(run: Running, cond: () => boolean, everyMs = 2): Promise<boolean> {
+async function until(run: Running, cond: () => boolean, everyMs = 10): Promise<boolean> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     if (run.exited()) return false;
@@ -60,13 +60,13 @@ async function until(run: Running, cond: () => boolean, everyMs = 2): Promise<bo
 }
 
 
-// One generated tree for the tests that only read it: ~10,000 paths over 5 snapshots, a copy
+// One generated tree for the tests that only read it: ~8,000 paths over 4 snapshots, a copy
 // of a few seconds — time enough to land kills all over it.
 let shared: { base: string; src: string; stats: SnapshotTreeStats };
 beforeAll(() => {
   const base = makeTemp('linkmirror-interrupt-');
   const src = path.join(base, 'src');
-  shared = { base, src, stats: generateSnapshotTree(src, { paths: 10_000, seed: 21 }) };
+  shared = { base, src, stats: generateSnapshotTree(src, { paths: 8_000, seed: 21 }) };
 });
 afterAll(() => removeTemp(shared.base));
 
@@ -159,7 +159,7 @@ describe('SIGKILL, then the same command again', () => {
 
 describe('Ctrl-C', () => {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    it(`${signal} stops at a file boundary: exit 130, the index committed, how far it got and how to go on; the same command finishes only the rest`, async () => {
+    it(`${signal} stops at a file boundary: exit 130, the index committed, how far it got and how to go on${signal === 'SIGINT' ? '; the same command finishes only the rest' : ''}`, async () => {
       const { src, stats } = shared;
       const dst = path.join(temp(), 'dst');
       const at = Math.floor((stats.paths - stats.dirs) * 0.3);
@@ -185,6 +185,7 @@ describe('Ctrl-C', () => {
       expectRowsOnDisk(dst, rows);
       expect(tmpLeft(dst)).toEqual([]);
       expect(fs.existsSync(path.join(dst, '.linkmirror/lock'))).toBe(false);
+      if (signal === 'SIGTERM') return; // the rest is the same for both
 
       const again = runCli(['copy', '--json', src, dst]);
       expect(again.status, again.stderr).toBe(ExitCode.ok);
@@ -216,32 +217,33 @@ describe('Ctrl-C', () => {
     }
     const tmp = path.join(dst, '.linkmirror/tmp');
     const run = start(['copy', src, dst]);
-    // A temp file in the state folder is a copy in flight (a first copy stages nothing).
-    let inFlight: bigint | undefined;
+    // A temp file in the state folder is a copy in flight (a first copy stages nothing); with
+    // copies started ahead of the cursor there may be several.
+    const inFlight = new Set<bigint>();
     const hit = await until(run, () => {
       for (const name of tmpLeft(dst)) {
         try {
           const st = fs.lstatSync(path.join(tmp, name), { bigint: true });
-          if (st.size > 0n) inFlight = st.ino;
+          if (st.size > 0n) inFlight.add(st.ino);
         } catch {
           // renamed away between readdir and lstat
         }
       }
-      return inFlight !== undefined;
+      return inFlight.size > 0;
     }, 1);
     run.kill('SIGINT');
     const r = await run.done;
     expect(hit, `no copy seen in flight; exit ${r.code}: ${r.stderr}`).toBe(true);
     expect(r.code, r.stderr).toBe(ExitCode.interrupted);
-    // The file that was being written is in place under its names, whole, and in the index.
+    // A file that was being written is in place under its names, whole, and in the index.
     const d = lightTree(dst);
     const srcTree = lightTree(src);
-    const finished = [...d].filter(([, n]) => n.ino === inFlight);
-    expect(finished.length, 'the in-flight file is in the mirror').toBeGreaterThan(0);
+    const finished = [...d].filter(([, n]) => inFlight.has(n.ino));
+    expect(finished.length, 'a file in flight is in the mirror').toBeGreaterThan(0);
     const rows = indexRows(dst);
     for (const [key, n] of finished) {
       expect(n.sha256, key).toBe(srcTree.get(key)!.sha256);
-      expect(rows.get(key)?.dstIno, key).toBe(inFlight);
+      expect(rows.get(key)?.dstIno, key).toBe(n.ino);
     }
     // And it stopped there rather than copying the rest.
     expect(expectNoHalfFiles(src, dst)).toBeLessThan(8);

@@ -5,6 +5,7 @@
 // identical to an uninterrupted run, must not write again an inode the index already holds
 // (its destination inode number stays), and no file may ever be under its final name with
 // less than its full content. The killed-process versions are in test/cli/interrupt.test.ts.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -49,6 +50,22 @@ function stopAfter(n: number): Pick<CopyOptions, 'progress' | 'shouldStop'> & { 
 }
 
 const fails = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);
+
+// A crash of the process, in-process: shouldStop throwing after n paths of the content pass
+// ends the run without its last flush and without renaming its staged files, as a kill
+// would (the finally block only closes the index, drops the temp folder and the lock, which
+// the next run does anyway).
+const crashAfter = (n: number): Pick<CopyOptions, 'progress' | 'shouldStop'> => {
+  const stop = stopAfter(n);
+  return {
+    progress: stop.progress,
+    shouldStop: () => {
+      if (stop.shouldStop!()) throw Object.assign(new Error('simulated crash'), { crash: true });
+      return false;
+    },
+  };
+};
+const isCrash = (err: unknown) => (err as { crash?: boolean } | undefined)?.crash === true;
 
 /** The resume's promise: exactly the inodes the index did not hold are written, once each. */
 function expectOnlyTheRest(summary: CopySummary, before: Map<string, IndexRow>): void {
@@ -140,21 +157,6 @@ describe('resume after a crash (the run dies mid-pass: no last flush, no rename 
     expect(summary.placed.inodesCopied).toBe(1);
   });
 
-  // A crash of the process, in-process: shouldStop throwing after n paths of the content pass
-  // ends the run without its last flush and without renaming its staged files, as a kill
-  // would (the finally block only closes the index, drops the temp folder and the lock, which
-  // the next run does anyway).
-  const crashAfter = (n: number): Pick<CopyOptions, 'progress' | 'shouldStop'> => {
-    const stop = stopAfter(n);
-    return {
-      progress: stop.progress,
-      shouldStop: () => {
-        if (stop.shouldStop!()) throw Object.assign(new Error('simulated crash'), { crash: true });
-        return false;
-      },
-    };
-  };
-  const isCrash = (err: unknown) => (err as { crash?: boolean } | undefined)?.crash === true;
 
   it('a crash at several points of the first copy: the next run finishes it and writes nothing twice that was recorded', async () => {
     // More than 4096 paths, so that the first run commits a batch of rows before it dies.
@@ -265,6 +267,87 @@ describe('resume after a crash (the run dies mid-pass: no last flush, no rename 
   });
 });
 
+describe('resume when more than the interruption happened in between', () => {
+  it('the source changed between the stopped run and its resume (edits, deletions, additions, a type change): the resume matches the new source', async () => {
+    const { src, dst } = generated(18);
+    const first = await copy(src, dst, stopAfter(1500));
+    expect(first.interrupted).toBe(true);
+    const rows = indexRows(dst);
+    // Change paths the stopped run placed, and paths it did not reach.
+    const placed = [...rows.keys()].filter((k) => fs.lstatSync(path.join(src, k)).isFile()).sort();
+    const all = readTree(src);
+    const notYet = [...all.keys()].filter((k) => all.get(k)!.type === 'file' && !rows.has(k)).sort();
+    fs.appendFileSync(path.join(src, placed[3]), 'edited in place after the stop');
+    fs.rmSync(path.join(src, placed[10]));
+    fs.appendFileSync(path.join(src, notYet[5]), 'edited before it was ever copied');
+    fs.rmSync(path.join(src, notYet[20]));
+    fs.writeFileSync(path.join(src, path.dirname(placed[30]), 'added-after-stop'), 'new');
+    const becomesDir = placed[40];
+    fs.rmSync(path.join(src, becomesDir));
+    fs.mkdirSync(path.join(src, becomesDir));
+    fs.writeFileSync(path.join(src, becomesDir, 'inside'), 'a directory now');
+
+    const second = await copy(src, dst, { delete: true });
+    expect(second.problemCount).toBe(0);
+    expectSameTopology(src, dst);
+    expect(tmpLeft(dst)).toEqual([]);
+  });
+
+  // Known bug (reported): copy.ts passes mirrorHasRows = (mirror table not empty), so a resume
+  // of a first run that died before its first commit is treated as a copy into an empty
+  // destination, and place-files.ts occupied() answers "free" without looking. The file is
+  // then renamed straight onto the directory the dead run made: EISDIR, counted as a problem
+  // (exit 1); the run after that fixes it. Remove `.fails` once a resumed mirror always looks.
+  it.fails('a first run that died before its first commit, then a directory of the source became a file: the resume places the file', async () => {
+    const base = temp();
+    const src = path.join(base, 'src');
+    const dst = path.join(base, 'dst');
+    buildTree(src, { 'a/d/inner': file('inner'), 'a/f': file('f'), 'a/g': link('a/f'), 'b/h': file('h') });
+    const err = await fails(copy(src, dst, crashAfter(3)));
+    expect(isCrash(err), String(err)).toBe(true);
+    expect(indexRows(dst).size).toBe(0); // nothing committed: to the next run this is a fresh copy
+    expect(fs.existsSync(path.join(dst, 'a/d/inner'))).toBe(true);
+    fs.rmSync(path.join(src, 'a/d'), { recursive: true });
+    fs.writeFileSync(path.join(src, 'a/d'), 'a file where the directory was');
+
+    const summary = await copy(src, dst, { delete: true });
+    expect(summary.problems).toEqual([]);
+    expectSameTopology(src, dst);
+  });
+
+  it('an interrupted --adopt, resumed by the same command, ends with the source’s topology', async () => {
+    const base = temp();
+    const src = path.join(base, 'src');
+    const dst = path.join(base, 'dst');
+    generateSnapshotTree(src, { paths: 1500, seed: 19, snapshots: 4 });
+    execFileSync('rsync', ['-a', `${src}/`, `${dst}/`]);
+    const first = await copy(src, dst, { adopt: true, ...stopAfter(600) });
+    expect(first.interrupted).toBe(true);
+    expect(first.placed.deduplicated).toBeGreaterThan(0);
+    const second = await copy(src, dst, { adopt: true });
+    expect(second.problemCount).toBe(0);
+    expect(second.placed.inodesCopied).toBe(0);
+    expectSameTopology(src, dst);
+  });
+
+  // Known bug (reported): resumed without --adopt — as a cron job running the plain `copy`
+  // would — the files the stopped run adopted but had not linked yet stay separate copies for
+  // good: the duplicate-to-link step only runs under --adopt, and nothing in the index says an
+  // adoption was under way. Exit 0, no problem reported, the topology not the source's and the
+  // space not given back. Remove `.fails` once an unfinished adoption is remembered.
+  it.fails('an interrupted --adopt, resumed without --adopt, still ends with the source’s topology', async () => {
+    const base = temp();
+    const src = path.join(base, 'src');
+    const dst = path.join(base, 'dst');
+    generateSnapshotTree(src, { paths: 1500, seed: 19, snapshots: 4 });
+    execFileSync('rsync', ['-a', `${src}/`, `${dst}/`]);
+    await copy(src, dst, { adopt: true, ...stopAfter(600) });
+    const second = await copy(src, dst);
+    expect(second.problemCount).toBe(0);
+    expectSameTopology(src, dst);
+  });
+});
+
 describe('resume after the destination filled up or went away', () => {
   it('ENOSPC on the n-th copy (injected): NO_SPACE; the same copy without the fault completes, identical', async () => {
     const { src, dst } = generated(15);
@@ -289,11 +372,11 @@ describe('resume after the destination filled up or went away', () => {
   });
 
   it('a real ENOSPC on a loop-mounted ext4 (a ballast file fills it); after the ballast is removed the copy completes', async (ctx) => {
-    const m = useLoopMount(ctx, 'ext4', 32);
+    const m = useLoopMount(ctx, 'ext4', 64);
     const base = temp();
     const src = path.join(base, 'src');
     const spec: Record<string, TreeNode> = {};
-    for (let i = 0; i < 10; i++) {
+    for (let i = 0; i < 30; i++) {
       const f = `snap.0/f${i}`;
       spec[f] = file(Buffer.alloc(1024 * 1024, i + 1), { mtime: 1_600_000_000 + i });
       spec[`snap.1/f${i}`] = link(f);
@@ -303,7 +386,7 @@ describe('resume after the destination filled up or went away', () => {
     const dst = path.join(m.dir, 'mirror');
     const ballast = path.join(m.dir, 'ballast');
     const free = () => Number(fs.statfsSync(m.dir).bavail * fs.statfsSync(m.dir).bsize);
-    fs.writeFileSync(ballast, Buffer.alloc(free() - 5 * 1024 * 1024)); // about 5 MiB left
+    fs.writeFileSync(ballast, Buffer.alloc(free() - 12 * 1024 * 1024)); // about 12 MiB left of the 30 needed
 
     const err = await fails(copy(src, dst, { force: true }));
     expect(isLinkmirrorError(err, 'NO_SPACE'), String(err)).toBe(true);
