@@ -106,6 +106,9 @@ function inspectDestination(dst: string, exists: boolean, adopt: boolean): { mir
   return { mirror: false };
 }
 
+/** Content copies in flight ahead of the cursor on a first copy (libuv's pool has 4 threads). */
+const PREFETCH_DEPTH = 8;
+
 /** SQLite's unix VFS takes paths of at most 512 bytes; the index and its -wal file must fit. */
 const SQLITE_MAX_PATH = 512;
 
@@ -178,6 +181,8 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     const placed = await placeFiles({
       ops, index, src: srcBytes, dst: dstBytes, tmpDir, owner, adopt,
       mirrorHasRows: incremental || adopted > 0, progress, problems, shouldStop,
+      // Copies run ahead through libuv's own fs calls, which an injected ops object cannot see.
+      prefetch: ops === realFsOps ? PREFETCH_DEPTH : 0,
     });
     progress.end();
 

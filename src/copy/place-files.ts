@@ -32,6 +32,7 @@ import { EntryType, typeFromMode, type StoredEntry } from '../store/entry.js';
 import { mirrorRowFor, sameContent, type Index, type MirrorRow } from '../store/index-db.js';
 import { Pacer, yieldNow } from '../yield.js';
 import { applyMeta } from './apply-meta.js';
+import { Prefetcher, type Prefetched } from './prefetch.js';
 import { removeTree } from './remove-tree.js';
 
 export interface PlaceContext {
@@ -49,6 +50,8 @@ export interface PlaceContext {
   progress: Progress;
   problems: Problems;
   shouldStop: () => boolean;
+  /** Copies to run ahead of the cursor on a first copy (0: none; only with the real filesystem). */
+  prefetch: number;
 }
 
 export interface PlaceCounts {
@@ -81,6 +84,9 @@ export function fatalFor(err: unknown, where: string): LinkmirrorError | undefin
   }
   return undefined;
 }
+
+/** Paths of one destination inode tried as an anchor before its content is copied anew. */
+const ANCHOR_TRIES = 16;
 
 const FLUSH_ROWS = 4096;
 const FLUSH_MS = 2000;
@@ -132,13 +138,19 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     }
   };
 
+  /** A content copy made ahead of the cursor for the entry about to be placed (see prefetch.ts). */
+  let ready: Prefetched | undefined;
+
   /** Write `e`'s content (from `from`: the source, or the anchor for a split) to a new temp file. */
-  const writeTemp = (e: StoredEntry, from: Buffer | string): { tmp: string; ino: bigint } => {
-    const tmp = tmpName();
+  const writeTemp = (e: StoredEntry, from: Buffer | string, split: boolean): { tmp: string; ino: bigint } => {
+    const pre = split ? undefined : ready;
+    ready = undefined;
+    const tmp = pre?.tmp ?? tmpName();
     try {
       switch (e.type) {
         case EntryType.file:
-          ops.copyFile(from, tmp);
+          if (!pre) ops.copyFile(from, tmp);
+          else if (pre.err !== undefined) throw pre.err;
           break;
         case EntryType.symlink:
           ops.symlink(e.target ?? Buffer.alloc(0), tmp);
@@ -180,7 +192,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
   /** Start a new inode for the group at `to`: the first path, or a split when the anchor is full. */
   const startInode = (e: StoredEntry, to: Buffer, split: boolean) => {
     const from = split && e.type === EntryType.file && anchor !== null ? anchor : joinPath(ctx.src, e.path);
-    const { tmp, ino } = writeTemp(e, from);
+    const { tmp, ino } = writeTemp(e, from, split);
     const row = mirrorRowFor(e, ino, true);
     if (occupied(to)) {
       stage(tmp, row);
@@ -236,20 +248,25 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
    * on a destination inode not known to be full (a split group has several).
    */
   const findAnchor = (e: StoredEntry): boolean => {
-    for (const m of index.mirrorInodesOf(e.dev, e.ino)) {
-      if (!sameContent(m, e) || fullInodes.has(m.dstIno)) continue;
+    const holds = (m: MirrorRow): boolean => {
       const p = joinPath(ctx.dst, m.path);
       try {
         const st = ops.lstat(p);
         // The type too: a freed inode number comes back, e.g. as the directory made where
         // this file was (ext4 hands out the lowest free inode), and link() to it fails.
-        if (st.ino !== m.dstIno || typeFromMode(Number(st.mode)) !== m.type) continue;
+        if (st.ino !== m.dstIno || typeFromMode(Number(st.mode)) !== m.type) return false;
         anchor = p;
         anchorIno = st.ino;
         return true;
       } catch {
-        // gone from the destination: not an anchor
+        return false; // gone from the destination
       }
+    };
+    for (const m of index.mirrorInodesOf(e.dev, e.ino)) {
+      if (!sameContent(m, e) || fullInodes.has(m.dstIno)) continue;
+      if (holds(m)) return true;
+      // That path was replaced behind our back: another path of the same inode may still hold it.
+      for (const other of index.mirrorPathsOn(e.dev, e.ino, m.dstIno, ANCHOR_TRIES)) if (holds(other)) return true;
     }
     return false;
   };
@@ -334,19 +351,45 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     }
   };
 
+  // Prefetching only on a first copy: there every group's first path needs its content.
+  const prefetcher = ctx.prefetch > 0 && !ctx.mirrorHasRows && !ctx.adopt ? new Prefetcher(ctx.prefetch) : undefined;
+  let previous: StoredEntry | undefined;
+  const startsGroup = (e: StoredEntry, prev: StoredEntry | undefined) => !prev || prev.dev !== e.dev || prev.ino !== e.ino;
+
   const pacer = new Pacer();
-  outer: for (const page of index.srcByInode()) {
-    for (const e of page) {
-      if (pacer.due()) await yieldNow();
-      if (ctx.shouldStop()) {
-        counts.stopped = true;
-        break outer;
+  try {
+    outer: for (const page of index.srcByInode()) {
+      let ahead = 0;
+      for (let i = 0; i < page.length; i++) {
+        const e = page[i];
+        if (pacer.due()) await yieldNow();
+        if (ctx.shouldStop()) {
+          counts.stopped = true;
+          break outer;
+        }
+        if (prefetcher) {
+          for (ahead = Math.max(ahead, i); ahead < page.length && prefetcher.hasRoom(); ahead++) {
+            const next = page[ahead];
+            if (next.type === EntryType.file && startsGroup(next, ahead > 0 ? page[ahead - 1] : previous)) {
+              prefetcher.start(next.id, joinPath(ctx.src, next.path), tmpName());
+            }
+          }
+          const pending = prefetcher.take(e.id);
+          if (pending) ready = await pending;
+        }
+        previous = e;
+        const before = counts.bytesCopied;
+        placeOne(e);
+        if (ready) {
+          dropTmp(ready.tmp); // not used: the group was skipped (a failure before it)
+          ready = undefined;
+        }
+        progress.advance(1, counts.bytesCopied - before);
+        if (placed.length + staged.length >= FLUSH_ROWS || bytesSinceFlush >= FLUSH_BYTES || Date.now() - lastFlush >= FLUSH_MS) flush();
       }
-      const before = counts.bytesCopied;
-      placeOne(e);
-      progress.advance(1, counts.bytesCopied - before);
-      if (placed.length + staged.length >= FLUSH_ROWS || bytesSinceFlush >= FLUSH_BYTES || Date.now() - lastFlush >= FLUSH_MS) flush();
     }
+  } finally {
+    await prefetcher?.drain();
   }
   flush();
   // Staged files are complete: put them in place even when stopping, so no work is lost.

@@ -464,6 +464,16 @@ export class Index {
     return rows.map(Index.mirrorFrom);
   }
 
+  /** Up to `limit` paths recorded on one destination inode of a source inode. */
+  mirrorPathsOn(dev: bigint, ino: bigint, dstIno: bigint, limit: number): MirrorRow[] {
+    const rows = this.guard(() =>
+      this.stmt('SELECT * FROM mirror WHERE src_dev = ? AND src_ino = ? AND dst_ino = ? LIMIT ?')
+        .safeIntegers(true)
+        .all(toDb(dev), toDb(ino), toDb(dstIno), limit),
+    ) as Row[];
+    return rows.map(Index.mirrorFrom);
+  }
+
   mirrorCount(): number {
     const r = this.guard(() => this.stmt('SELECT COUNT(*) AS n FROM mirror').get()) as Row;
     return Number(r.n);
