@@ -21,6 +21,7 @@
 // Temp files live in the state folder and are renamed across directories (same filesystem), so
 // a kill leaves no half-written file under a final name and leftovers are in one place. A path
 // is recorded in the index's `mirror` table after it is in place.
+import type { BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { LinkmirrorError } from '../errors.js';
 import { isErrno, NO_SPACE_CODES } from '../fs/errno.js';
@@ -244,6 +245,16 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
   };
 
   /**
+   * What is at a row's path is what the row describes: the inode number, the type (a freed
+   * inode number comes back, e.g. as the directory made where this file was: ext4 hands out the
+   * lowest free inode) and the size. Renames are journaled before file data is written back, so
+   * after a power cut or a pulled drive a file can be under its name, zero bytes long, while the
+   * index (SQLite syncs its own files) says it is complete.
+   */
+  const onDisk = (st: BigIntStats, m: MirrorRow): boolean =>
+    st.ino === m.dstIno && typeFromMode(Number(st.mode)) === m.type && st.size === m.size;
+
+  /**
    * On resume or an incremental run: a destination path that already holds this source inode,
    * on a destination inode not known to be full (a split group has several).
    */
@@ -252,9 +263,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
       const p = joinPath(ctx.dst, m.path);
       try {
         const st = ops.lstat(p);
-        // The type too: a freed inode number comes back, e.g. as the directory made where
-        // this file was (ext4 hands out the lowest free inode), and link() to it fails.
-        if (st.ino !== m.dstIno || typeFromMode(Number(st.mode)) !== m.type) return false;
+        if (!onDisk(st, m)) return false;
         anchor = p;
         anchorIno = st.ino;
         return true;
@@ -284,7 +293,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     } catch {
       return 'no';
     }
-    if (st.ino !== m.dstIno || typeFromMode(Number(st.mode)) !== m.type) return 'no';
+    if (!onDisk(st, m)) return 'no';
     if (anchor === null) {
       anchor = to;
       anchorIno = st.ino;

@@ -1,0 +1,120 @@
+// The destination drive unplugged, simulated on a loop-mounted ext4 with the shutdown ioctl
+// (xfs_io -x -c shutdown): from that instant every I/O fails with EIO, and what the disk keeps
+// is what the journal had committed — as after pulling the cable or a power cut. Then the
+// drive is "plugged back in" (unmounted, mounted again: the journal is replayed) and the same
+// command runs again. The mirror must end identical to the source, and no file may be kept
+// that is not whole — in particular not one the index vouches for while its data never
+// reached the disk.
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it, type TestContext } from 'vitest';
+import { generateSnapshotTree } from '../../fixtures/snapshot-tree.js';
+import { ExitCode } from '../../src/cli/exit-codes.js';
+import { BIN, lines, runCli } from '../helpers/cli.js';
+import { useLoopMount, type LoopMount } from '../helpers/loop-mount.js';
+import { countFiles, lightTree } from '../helpers/mirror-state.js';
+import { expectSameTopology, tempDirs } from '../helpers/tree.js';
+
+const temp = tempDirs();
+
+const XFS_IO = ['/usr/sbin/xfs_io', '/sbin/xfs_io', '/usr/bin/xfs_io'].find((p) => fs.existsSync(p));
+
+/** A loop-mounted ext4 that can be unplugged and plugged back, or the test is skipped. */
+function drive(ctx: TestContext): LoopMount & { unplug(flushJournal?: boolean): void; plugIn(): void } {
+  if (!XFS_IO) return ctx.skip('xfs_io not found (apt-get install xfsprogs)');
+  const m = useLoopMount(ctx, 'ext4', 128);
+  return {
+    ...m,
+    /** Every I/O fails from now on; with flushJournal, the journal is committed first. */
+    unplug: (flushJournal = false) => void execFileSync(XFS_IO, ['-x', '-c', flushJournal ? 'shutdown -f' : 'shutdown', m.dir]),
+    plugIn: () => {
+      execFileSync('umount', [m.dir]);
+      execFileSync('mount', ['-t', 'ext4', '-o', 'loop', m.image, m.dir]);
+    },
+  };
+}
+
+/** Files under dst that are not whole: another size or content than the same path in src. */
+function brokenFiles(src: string, dst: string): string[] {
+  const s = lightTree(src);
+  const bad: string[] = [];
+  for (const [key, n] of lightTree(dst)) {
+    if (n.type !== 'file') continue;
+    const o = s.get(key);
+    if (!o || o.size !== n.size || o.sha256 !== n.sha256) bad.push(`${key}: ${n.size} bytes, ${o?.size ?? '?'} in src`);
+  }
+  return bad;
+}
+
+function source(): string {
+  const src = path.join(temp(), 'src');
+  generateSnapshotTree(src, { paths: 4000, seed: 41, snapshots: 4 });
+  return src;
+}
+
+describe('the destination drive unplugged', () => {
+  it('mid-copy: the run stops with exit 3; plugged back in, the same command finishes an identical mirror', async (ctx) => {
+    const d = drive(ctx);
+    const src = source();
+    const dst = path.join(d.dir, 'mirror');
+    const child = spawn(process.execPath, [BIN, 'copy', src, dst], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b));
+    const done = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    let exited = false;
+    child.on('exit', () => (exited = true));
+    const deadline = Date.now() + 30_000;
+    while (!exited && countFiles(dst) < 1000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(exited, 'the copy ended before the unplug').toBe(false);
+    d.unplug();
+    expect(await done, stderr).toBe(ExitCode.fatal);
+
+    d.plugIn();
+    const again = runCli(['copy', '--json', src, dst]);
+    expect(again.status, again.stderr).toBe(ExitCode.ok);
+    expect(JSON.parse(again.stdout).problemCount).toBe(0);
+    expect(brokenFiles(src, dst)).toEqual([]);
+    expectSameTopology(src, dst);
+  });
+
+  // Known bug (reported): the EIO that stopped the run is hidden behind the one the cleanup in
+  // copy.ts's finally block hits (rmSync of .linkmirror/tmp on the dead drive), which is no
+  // domain error: "linkmirror: unexpected error: Error: EIO … rmdir …" and a stack trace.
+  // Remove `.fails` once a dead destination gives one line saying so.
+  it.fails('mid-copy: one line on stderr says the destination stopped working, no stack trace', async (ctx) => {
+    const d = drive(ctx);
+    const src = source();
+    const dst = path.join(d.dir, 'mirror');
+    const child = spawn(process.execPath, [BIN, 'copy', src, dst], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b));
+    const done = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const deadline = Date.now() + 30_000;
+    while (child.exitCode === null && countFiles(dst) < 1000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    d.unplug();
+    expect(await done).toBe(ExitCode.fatal);
+    expect(stderr).not.toMatch(/unexpected error|\n\s+at /);
+    expect(lines(stderr).filter((l) => l.startsWith('linkmirror:'))).toEqual([expect.stringMatching(/destination/)]);
+  });
+
+  // The copy returned 0 and the user pulled the drive (no eject, no sync). The journal held the
+  // renames and the index its rows (SQLite syncs its own files), but the files' data was still in
+  // the page cache: they come back zero bytes long under their final names. The next run must
+  // not take the index's word for them.
+  it('right after a finished copy, before the data was written back: the same command repairs every file', async (ctx) => {
+    const d = drive(ctx);
+    const src = source();
+    const dst = path.join(d.dir, 'mirror');
+    const first = runCli(['copy', '-q', src, dst]);
+    expect(first.status, first.stderr).toBe(ExitCode.ok);
+    d.unplug(true);
+    d.plugIn();
+    const broken = brokenFiles(src, dst);
+
+    const again = runCli(['copy', '--json', src, dst]);
+    expect(again.status, again.stderr).toBe(ExitCode.ok);
+    expect(brokenFiles(src, dst), `${broken.length} files were broken after the unplug`).toEqual([]);
+    expectSameTopology(src, dst);
+  });
+});
