@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { generateSnapshotTree } from '../../fixtures/snapshot-tree.js';
 import { createPrng } from '../../fixtures/prng.js';
 import { copy, type CopyOptions, type CopySummary } from '../../src/copy/copy.js';
@@ -124,6 +124,28 @@ describe('resume after a clean stop (shouldStop, what Ctrl-C asks for)', () => {
     expectOnlyTheRest(await copy(src, dst), before);
     expectRowsKept(dst, before);
     expectSameTopology(src, dst);
+  });
+
+  // Known regression (reported) of 0730a05 "Prefetch content copies ahead of the cursor": on a
+  // first copy up to 8 copies run ahead of the cursor; at a stop the loop ends at the cursor,
+  // waits for every copy in flight (Ctrl-C takes as long as up to 8 large files: 10 s for
+  // 6 x 300 MiB, against 0.2 s before), then throws them away. Remove `.fails` once copies
+  // in flight at a stop are placed (or never started that far ahead).
+  it.fails('a stop throws away no content copy: every copy started ahead of the cursor is placed', async () => {
+    const base = temp();
+    const src = path.join(base, 'src');
+    const dst = path.join(base, 'dst');
+    const spec: Record<string, TreeNode> = {};
+    for (let i = 0; i < 20; i++) spec[`snap.0/f${i}`] = file(`content ${i}`);
+    buildTree(src, spec);
+    const started = vi.spyOn(fs.promises, 'copyFile'); // the copies made ahead (the rest are copyFileSync)
+    try {
+      const summary = await copy(src, dst, stopAfter(1));
+      expect(summary.interrupted).toBe(true);
+      expect(started.mock.calls.length).toBeLessThanOrEqual(summary.placed.inodesCopied);
+    } finally {
+      started.mockRestore();
+    }
   });
 });
 
