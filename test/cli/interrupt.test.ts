@@ -237,7 +237,7 @@ describe('Ctrl-C', () => {
       const r = await run.done;
       expect(hit, `no copy seen in flight; exit ${r.code}: ${r.stderr}`).toBe(true);
       expect(r.code, r.stderr).toBe(ExitCode.interrupted);
-      expect(expectNoHalfFiles(src, dst)).toBeLessThan(8);
+      expect(expectNoHalfFiles(src, dst)).toBeLessThan(countFiles(src)); // stopped before the end
       expectRowsOnDisk(dst, indexRows(dst));
       expect(tmpLeft(dst)).toEqual([]);
     });
