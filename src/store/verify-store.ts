@@ -162,6 +162,9 @@ export class VerifyStore {
   attach(alias: Side | 'm', file: string): void {
     if (!fs.existsSync(file)) throw new LinkmirrorError('INDEX_BROKEN', `index ${file} is gone`);
     this.guard(() => this.db.prepare(`ATTACH DATABASE ? AS ${alias}`).run(file));
+    // Each schema has its own page cache (2 MiB by default): the joins and index builds over a
+    // million rows want more, a bounded amount whatever the tree's size.
+    this.db.pragma(`${alias}.cache_size = -16384`);
     if (alias !== 'm') this.db.pragma(`${alias}.synchronous = OFF`);
     this.attached.add(alias);
   }
@@ -184,58 +187,83 @@ export class VerifyStore {
 
   /** verify DST: the expected side is the manifest's record of the source, copied into e. */
   importManifest(): number {
-    const cols = 'path, type, dev, ino, nlink, size, mode, uid, gid, mtime_ns, atime_ns, birth_ns, target, rdev';
+    const cols = 'id, path, type, dev, ino, nlink, size, mode, uid, gid, mtime_ns, atime_ns, birth_ns, target, rdev';
     return this.guard(() =>
       this.db.transaction(() => {
         this.db.exec('DELETE FROM e.src; DELETE FROM e.groups;');
-        return this.db.prepare(`INSERT INTO e.src (${cols}) SELECT ${cols} FROM m.src ORDER BY id`).run().changes;
+        const n = this.db.prepare(`INSERT INTO e.src (${cols}) SELECT ${cols} FROM m.src ORDER BY id`).run().changes;
+        this.db.exec('INSERT INTO e.groups (dev, ino, first_id, paths, size) SELECT dev, ino, first_id, paths, size FROM m.groups');
+        return n;
       })(),
     );
   }
 
-  /** Path lookups on both sides: the joins below are by path. */
-  indexPaths(): void {
-    this.guard(() => {
-      this.db.exec('CREATE INDEX IF NOT EXISTS e.src_by_path ON src (path)');
-      this.db.exec('CREATE INDEX IF NOT EXISTS a.src_by_path ON src (path)');
-    });
+  /** Path lookups in a, for the join from e; e gets its own only when there are extra paths to find. */
+  indexPaths(side: Side = 'a'): void {
+    this.guard(() => this.db.exec(`CREATE INDEX IF NOT EXISTS ${side}.src_by_path ON src (path)`));
   }
 
+  /** From the scans' own summaries: `groups` has one row per non-directory inode (sockets left out here). */
   totals(): CompareTotals {
-    const count = (side: Side, what: string) =>
-      Number(this.get(`SELECT ${what} AS n FROM ${side}.src WHERE type <> ${EntryType.socket}`)!.n as bigint);
-    const inodes = (side: Side) =>
-      Number(this.get(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM ${side}.src WHERE type NOT IN (${DIR}, ${EntryType.socket}) GROUP BY dev, ino)`)!.n as bigint);
-    return { expectedPaths: count('e', 'COUNT(*)'), actualPaths: count('a', 'COUNT(*)'), expectedInodes: inodes('e'), actualInodes: inodes('a') };
+    const n = (sql: string) => Number(this.get(sql)!.n as bigint);
+    const paths = (side: Side) => n(`SELECT COUNT(*) - (SELECT TOTAL(g.paths) FROM ${side}.groups g JOIN ${side}.src s ON s.id = g.first_id WHERE s.type = ${EntryType.socket}) AS n FROM ${side}.src`);
+    const inodes = (side: Side) => n(`SELECT COUNT(*) AS n FROM ${side}.groups g JOIN ${side}.src s ON s.id = g.first_id WHERE s.type <> ${EntryType.socket}`);
+    return { expectedPaths: paths('e'), actualPaths: paths('a'), expectedInodes: inodes('e'), actualInodes: inodes('a') };
   }
 
   // ---- the comparison passes ----
 
-  /** The one join pass: paths present on both sides, grouped by their pair of inodes. */
+  /**
+   * The one join pass: paths present on both sides, grouped by their pair of inodes. The
+   * grouping sorts a row per path, so it carries only keys and row ids; the attributes are
+   * fetched afterwards, once per pair. A pair's path is the first of its paths in scan order
+   * (a directory before its contents, names bytewise), `last` the last.
+   */
   buildPairs(): number {
     return this.guard(() => {
-      const n = this.db.prepare(
-        `INSERT INTO pairs
-         SELECT e.dev, e.ino, a.dev, a.ino, MIN(e.path), MAX(e.path), COUNT(*),
-                e.type, a.type, e.size, a.size, e.mode, a.mode, e.uid, a.uid, e.gid, a.gid, e.mtime_ns, a.mtime_ns,
-                e.birth_ns, e.target, a.target, e.rdev, a.rdev
+      this.db.exec(
+        `CREATE TEMP TABLE pair_keys AS
+         SELECT e.dev AS e_dev, e.ino AS e_ino, a.dev AS a_dev, a.ino AS a_ino, MIN(e.id) AS eid, MAX(e.id) AS lid, a.id AS aid, COUNT(*) AS n
          FROM e.src e JOIN a.src a ON a.path = e.path
          WHERE ${NOT_SOCKET('e')} AND ${NOT_SOCKET('a')}
          GROUP BY e.dev, e.ino, a.dev, a.ino`,
+      );
+      const n = this.db.prepare(
+        `INSERT INTO pairs
+         SELECT k.e_dev, k.e_ino, k.a_dev, k.a_ino, e.path, l.path, k.n,
+                e.type, a.type, e.size, a.size, e.mode, a.mode, e.uid, a.uid, e.gid, a.gid, e.mtime_ns, a.mtime_ns,
+                e.birth_ns, e.target, a.target, e.rdev, a.rdev
+         FROM temp.pair_keys k JOIN e.src e ON e.id = k.eid JOIN e.src l ON l.id = k.lid JOIN a.src a ON a.id = k.aid`,
       ).run().changes;
-      this.db.exec('CREATE INDEX pairs_by_e ON pairs (e_dev, e_ino); CREATE INDEX pairs_by_a ON pairs (a_dev, a_ino);');
+      this.db.exec('DROP TABLE temp.pair_keys; CREATE INDEX pairs_by_e ON pairs (e_dev, e_ino); CREATE INDEX pairs_by_a ON pairs (a_dev, a_ino);');
       return n;
     });
   }
 
-  /** Paths of e that a lacks, and paths of a that e lacks. */
+  /**
+   * Paths of e that a lacks, and paths of a that e lacks. Each anti-join runs only when the
+   * counts say there is something to find: on a clean mirror every path is in a pair.
+   */
   findMissingAndExtra(): void {
+    const matched = Number(this.get('SELECT TOTAL(n) AS n FROM pairs')!.n);
+    const t = this.totals();
+    if (t.expectedPaths > matched) this.findMissing();
+    if (t.actualPaths > matched) {
+      this.indexPaths('e');
+      this.findExtra();
+    }
+  }
+
+  private findMissing(): void {
     this.run(
       `INSERT INTO diffs (category, path, paths, expected, actual)
        SELECT 'missing', e.path, 1, e.type, NULL FROM e.src e
        WHERE ${NOT_SOCKET('e')} AND NOT EXISTS (SELECT 1 FROM a.src a WHERE a.path = e.path AND ${NOT_SOCKET('a')})
        ORDER BY e.path`,
     );
+  }
+
+  private findExtra(): void {
     this.run(
       `INSERT INTO diffs (category, path, paths, expected, actual)
        SELECT 'extra', a.path, 1, NULL, a.type FROM a.src a

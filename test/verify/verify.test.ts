@@ -374,6 +374,52 @@ describe('the manifest', () => {
   });
 });
 
+describe('names, unfinished copies, a running copy', () => {
+  it('paths that are not UTF-8 are compared as bytes and shown with \\x escapes', async () => {
+    const name = Buffer.concat([Buffer.from('d/caf'), Buffer.from([0xe9]), Buffer.from('.txt')]); // Latin-1, not UTF-8
+    const { src, dst } = await mirrorOf(temp(), 'linkmirror', [
+      ['d/plain', file('plain', { mtime: T(1) })],
+      [name, file('latin-1 name', { mtime: T(2) })],
+    ]);
+    expect(found(await verifyAgainstSource(src, dst))).toEqual({});
+    keepingMtimes(dst, ['d'], () => fs.unlinkSync(Buffer.concat([Buffer.from(dst + '/'), name])));
+    await bothForms(src, dst, (r, form) => {
+      expect(found(r), form).toEqual({ missing: 1 });
+      expect(r.differences[0].path, form).toBe('d/caf\\xe9.txt');
+    });
+  });
+
+  it('verify DST of a mirror whose last copy was stopped says so, and lists what is not there yet', async () => {
+    const base = temp();
+    const src = path.join(base, 'src');
+    const dst = path.join(base, 'dst');
+    const spec: Record<string, ReturnType<typeof file>> = {};
+    for (let i = 0; i < 20; i++) spec[`f/${String(i).padStart(2, '0')}`] = file(`file ${i}`, { mtime: T(i) });
+    buildTree(src, spec);
+    let polls = 0;
+    const { copy } = await import('../../src/copy/copy.js');
+    const summary = await copy(src, dst, { shouldStop: () => ++polls > 8 });
+    expect(summary.interrupted).toBe(true);
+    const r = await verifyMirror(dst);
+    expect(r.manifest?.state).toBe('copying');
+    expect(r.match).toBe(false);
+    expect(r.categories.missing).toBeGreaterThan(0);
+    expect(r.categories.missing).toBeLessThan(20);
+  });
+
+  it('waits for no copy: a mirror another linkmirror is copying into is refused', async () => {
+    const { src, dst } = await mirrorOf(temp());
+    fs.writeFileSync(path.join(dst, '.linkmirror/lock'), String(process.ppid));
+    for (const attempt of [verifyMirror(dst), verifyAgainstSource(src, dst)]) {
+      const err = await attempt.catch((e: unknown) => e);
+      expect(isLinkmirrorError(err, 'INDEX_LOCKED')).toBe(true);
+    }
+    fs.rmSync(path.join(dst, '.linkmirror/lock'));
+    expect((await verifyMirror(dst)).match).toBe(true);
+    expect(fs.existsSync(path.join(dst, '.linkmirror/lock'))).toBe(false);
+  });
+});
+
 describe('refusals', () => {
   it('a destination that does not exist, and a source inside the mirror', async () => {
     const base = temp();
