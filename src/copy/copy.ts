@@ -22,7 +22,7 @@ import { checkPaths } from './check-paths.js';
 import { finishDirs } from './finish-dirs.js';
 import { acquireLock } from './lock.js';
 import { makeDirs } from './make-dirs.js';
-import { emptyPlaceCounts, placeFiles, type PlaceCounts } from './place-files.js';
+import { emptyPlaceCounts, placeFiles, renameStaged, type PlaceCounts } from './place-files.js';
 import { adoptExisting } from './adopt.js';
 import { deleteExtras } from './delete-extras.js';
 import { makePlan, type Plan } from './plan.js';
@@ -141,14 +141,17 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
   fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const release = acquireLock(stateDir);
   const tmpDir = path.join(stateDir, 'tmp');
-  // Leftovers of an interrupted run: never renamed into place, so never part of the mirror.
-  fs.rmSync(tmpDir, { recursive: true, force: true });
-  fs.mkdirSync(tmpDir, { mode: 0o700 });
   let index: Index | undefined;
   try {
     index = Index.open(path.join(stateDir, INDEX_FILE));
-    index.clearPending(); // their temp files were removed above
     const problems = new Problems(progress);
+    // A run that died while renaming staged files into place: finish those renames first. A
+    // staged file may be the last link to an inode whose other paths were already replaced.
+    renameStaged({ ops, index, dst: Buffer.from(dst), problems }, true);
+    // Other leftovers of an interrupted run were never renamed into place, so never part of the mirror.
+    fs.rmSync(tmpDir, { recursive: true, force: true });
+    fs.mkdirSync(tmpDir, { mode: 0o700 });
+    index.clearPending();
     const scanned = await scan(src, index, { ops, progress, shouldStop });
     for (const p of scanned.problems) problems.kept.push(p);
     problems.count += scanned.problemCount;
@@ -209,9 +212,20 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
       adopted, deleted, extrasKept, problems: problems.kept, problemCount: problems.count, elapsedMs: Date.now() - started,
     };
   } finally {
+    // Staged files still waiting for their rename are kept for the next run to finish.
+    let keepStaged = true;
+    try {
+      keepStaged = index !== undefined && index.pendingCount() > 0;
+    } catch {
+      // the index failed: keep everything for the next run
+    }
     index?.close();
-    fs.rmSync(tmpDir, { recursive: true, force: true });
-    release();
+    try {
+      if (!keepStaged) fs.rmSync(tmpDir, { recursive: true, force: true });
+      release();
+    } catch {
+      // the destination went away (unplugged): the next run cleans up
+    }
   }
 }
 

@@ -201,12 +201,18 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     } else {
       try {
         ops.rename(tmp, to);
+        placed.push(row);
+        anchor = to;
       } catch (err) {
-        dropTmp(tmp);
-        throw err;
+        // A directory left where the source now has a file (a resumed first copy whose
+        // source changed): staged, and renameStaged() clears the way.
+        if (!isErrno(err, 'EISDIR', 'ENOTEMPTY', 'EEXIST')) {
+          dropTmp(tmp);
+          throw err;
+        }
+        stage(tmp, row);
+        anchor = tmp;
       }
-      placed.push(row);
-      anchor = to;
     }
     anchorIno = ino;
     if (split) counts.splits++;
@@ -374,6 +380,16 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
         if (pacer.due()) await yieldNow();
         if (ctx.shouldStop()) {
           counts.stopped = true;
+          // Copies already made ahead of the cursor are placed, not thrown away: each is the
+          // first path of its group, and the next run links the rest of the group to it.
+          for (let j = i; prefetcher && j < ahead; j++) {
+            const pending = prefetcher.take(page[j].id);
+            if (!pending) continue;
+            ready = await pending;
+            placeOne(page[j]);
+            if (ready) dropTmp(ready.tmp);
+            ready = undefined;
+          }
           break outer;
         }
         if (prefetcher) {
@@ -407,31 +423,48 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
 }
 
 /** Rename every staged file over its path; a stale directory in the way is removed first. */
-export function renameStaged(ctx: Pick<PlaceContext, 'ops' | 'index' | 'dst' | 'problems'>): void {
+export function renameStaged(ctx: Pick<PlaceContext, 'ops' | 'index' | 'dst' | 'problems'>, recovering = false): void {
   const { ops, index } = ctx;
   for (const page of index.pendingPages()) {
     const done: typeof page = [];
     const failed: string[] = [];
-    for (const item of page) {
-      const to = joinPath(ctx.dst, item.row.path);
-      try {
-        try {
-          ops.rename(item.tmp, to);
-        } catch (err) {
-          if (!isErrno(err, 'EISDIR', 'ENOTEMPTY', 'EEXIST', 'ENOTDIR')) throw err;
-          // A directory where the source now has a file: the source wins.
-          removeTree(ops, to);
-          index.dropMirror([item.row.path]);
-          ops.rename(item.tmp, to);
+    try {
+      for (const item of page) {
+        const to = joinPath(ctx.dst, item.row.path);
+        if (recovering && !exists(ops, item.tmp)) {
+          failed.push(item.tmp); // staged by a run that died before it was written: nothing to do
+          continue;
         }
-        done.push(item);
-      } catch (err) {
-        const fatal = fatalFor(err, showPath(item.row.path));
-        if (fatal) throw fatal;
-        failed.push(item.tmp);
-        ctx.problems.add(item.row.path, 'cannot put in place', err);
+        try {
+          try {
+            ops.rename(item.tmp, to);
+          } catch (err) {
+            if (!isErrno(err, 'EISDIR', 'ENOTEMPTY', 'EEXIST', 'ENOTDIR')) throw err;
+            // A directory where the source now has a file: the source wins.
+            removeTree(ops, to);
+            index.dropMirror([item.row.path]);
+            ops.rename(item.tmp, to);
+          }
+          done.push(item);
+        } catch (err) {
+          const fatal = fatalFor(err, showPath(item.row.path));
+          if (fatal) throw fatal;
+          failed.push(item.tmp);
+          ctx.problems.add(item.row.path, 'cannot put in place', err);
+        }
       }
+    } finally {
+      // Even when a fatal error stops the page: what was renamed is recorded as in place.
+      index.settlePending(done, failed);
     }
-    index.settlePending(done, failed);
+  }
+}
+
+function exists(ops: FsOps, p: string): boolean {
+  try {
+    ops.lstat(p);
+    return true;
+  } catch {
+    return false;
   }
 }

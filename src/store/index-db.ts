@@ -372,6 +372,11 @@ export class Index {
 
   // ---- pending: staged files waiting for their rename ----
 
+  pendingCount(): number {
+    const r = this.guard(() => this.stmt('SELECT COUNT(*) AS n FROM pending').get()) as Row;
+    return Number(r.n);
+  }
+
   clearPending(): void {
     this.guard(() => this.db.exec('DELETE FROM pending'));
   }
