@@ -22,13 +22,15 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { checkPaths } from '../copy/check-paths.js';
 import { acquireLock } from '../copy/lock.js';
-import { LinkmirrorError, isLinkmirrorError } from '../errors.js';
+import { LinkmirrorError, isLinkmirrorError, type ErrorCode } from '../errors.js';
 import { errnoCode, isErrno } from '../fs/errno.js';
 import { realFsOps, type FsOps } from '../fs/ops.js';
 import { showPath } from '../fs/paths.js';
-import { Problems, type Problem } from '../problems.js';
+import { MAX_KEPT_PROBLEMS, Problems, type Problem } from '../problems.js';
 import { noProgress, type Progress } from '../progress.js';
 import { scan } from '../scan/scan.js';
 import { STATE_DIR } from '../state-dir.js';
@@ -39,6 +41,7 @@ import { HASH_ALGORITHM } from './hash-file.js';
 import { engineFor, type HashEngine } from './hash-engine.js';
 import { hashInodes, type HashPassTotals } from './hash-inodes.js';
 import { findManifest } from './manifest-file.js';
+import type { ScanJob, ScanMessage } from './scan-worker.js';
 
 export type { Difference } from './differences.js';
 export { CATEGORIES, type Category } from '../store/verify-store.js';
@@ -160,18 +163,78 @@ function lockMirror(dst: string): () => void {
   }
 }
 
-async function scanSide(root: string, file: string, r: Run, problems: Problems, what: string): Promise<void> {
+function keepProblems(problems: Problems, result: { problems: Problem[]; problemCount: number }): void {
+  for (const p of result.problems) if (problems.kept.length < MAX_KEPT_PROBLEMS) problems.kept.push(p);
+  problems.count += result.problemCount;
+}
+
+const interrupted = (what: string) => new LinkmirrorError('INTERRUPTED', `verify interrupted while scanning ${what}; nothing was changed`);
+
+async function scanSide(root: string, file: string, r: Run, problems: Problems, what: string, progress: Progress = r.progress): Promise<void> {
   const index = Index.open(file);
   try {
-    const result = await scan(root, index, { ops: r.ops, progress: r.progress, shouldStop: r.options.shouldStop });
-    for (const p of result.problems) if (problems.kept.length < 1000) problems.kept.push(p);
-    problems.count += result.problemCount;
+    keepProblems(problems, await scan(root, index, { ops: r.ops, progress, shouldStop: r.options.shouldStop }));
   } catch (err) {
-    if (isLinkmirrorError(err, 'INTERRUPTED')) throw new LinkmirrorError('INTERRUPTED', `verify interrupted while scanning ${what}; nothing was changed`);
+    if (isLinkmirrorError(err, 'INTERRUPTED')) throw interrupted(what);
     throw err;
   } finally {
     index.close();
   }
+}
+
+/** The compiled scan worker; absent when running from the TypeScript sources (tests). */
+const SCAN_WORKER = new URL('./scan-worker.js', import.meta.url);
+
+/** Scan root into file on a worker thread (see scan-worker.ts). */
+function scanOnWorker(root: string, file: string, r: Run, problems: Problems, what: string, progress: Progress): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const worker = new Worker(SCAN_WORKER, { workerData: { root, file } satisfies ScanJob });
+    let settled = false;
+    const settle = (err?: unknown) => {
+      if (settled) return;
+      settled = true;
+      clearInterval(poll);
+      if (err) reject(err);
+      else resolve();
+    };
+    // Ctrl-C reaches the main thread: pass it on.
+    const poll = setInterval(() => {
+      if (r.options.shouldStop?.()) worker.postMessage('stop');
+    }, 100);
+    worker.on('message', (m: ScanMessage) => {
+      if (m.type === 'advance') progress.advance(m.items, m.bytes);
+      else if (m.type === 'warn') progress.warn(m.message);
+      else if (m.type === 'done') {
+        keepProblems(problems, m);
+        settle();
+      } else {
+        settle(m.code === 'INTERRUPTED' ? interrupted(what) : m.code ? new LinkmirrorError(m.code as ErrorCode, m.message) : new Error(m.message));
+      }
+    });
+    worker.on('error', (err) => settle(err));
+    worker.on('exit', (code) => settle(code === 0 ? undefined : new Error(`the scan of ${what} stopped (thread exit code ${code})`)));
+  });
+}
+
+/**
+ * Both scans. With the real filesystem (and the compiled worker at hand) the source is scanned
+ * on a worker thread while the main thread scans the mirror; else one after the other.
+ */
+async function scanBoth(r: Run, expectedDb: string, actualDb: string, problems: Problems): Promise<void> {
+  if (r.ops !== realFsOps || !fs.existsSync(fileURLToPath(SCAN_WORKER))) {
+    await scanSide(r.src!, expectedDb, r, problems, 'the source');
+    await scanSide(r.dst, actualDb, r, problems, 'the mirror');
+    return;
+  }
+  // One bar for both: the scans report their progress into it, not their start and end.
+  const shared: Progress = { start() {}, end() {}, advance: (n, b) => r.progress.advance(n, b), warn: (m) => r.progress.warn(m) };
+  r.progress.start('scan', {});
+  const results = await Promise.allSettled([
+    scanOnWorker(r.src!, expectedDb, r, problems, 'the source', shared),
+    scanSide(r.dst, actualDb, r, problems, 'the mirror', shared),
+  ]);
+  r.progress.end();
+  for (const x of results) if (x.status === 'rejected') throw x.reason;
 }
 
 /**
@@ -264,9 +327,12 @@ async function run(r: Run): Promise<VerifyReport> {
     work = fs.mkdtempSync(path.join(options.tempDir ?? os.tmpdir(), 'linkmirror-verify-'));
     const expectedDb = path.join(work, 'expected.db');
     const actualDb = path.join(work, 'actual.db');
-    if (r.mode === 'source') await scanSide(r.src!, expectedDb, r, problems, 'the source');
-    else Index.open(expectedDb).close(); // an empty index: the manifest is copied into it below
-    await scanSide(r.dst, actualDb, r, problems, 'the mirror');
+    if (r.mode === 'source') {
+      await scanBoth(r, expectedDb, actualDb, problems);
+    } else {
+      Index.open(expectedDb).close(); // an empty index: the manifest is copied into it below
+      await scanSide(r.dst, actualDb, r, problems, 'the mirror');
+    }
 
     store = VerifyStore.open(path.join(work, 'verify.db'));
     store.attach('e', expectedDb);

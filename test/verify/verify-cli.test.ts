@@ -84,6 +84,18 @@ describe('linkmirror verify (the built CLI)', () => {
     expect(ok.stdout).toMatch(/sample 50% \(seed \d+\)/);
   });
 
+  it('the built library scans the source on a second thread (the tests run the sources, which scan on one)', async () => {
+    const built = (await import('../../dist/src/verify/verify.js')) as typeof import('../../src/verify/verify.js');
+    const { src, dst } = await mirrorOf(temp());
+    expect(await built.verifyAgainstSource(src, dst)).toMatchObject({ match: true, paths: { expected: 22, actual: 22 } });
+    keepingMtimes(dst, ['daily.1'], () => fs.unlinkSync(path.join(dst, 'daily.1/empty')));
+    fs.chmodSync(path.join(src, 'daily.0/docs/notes.txt'), 0o600);
+    const r = await built.verifyAgainstSource(src, dst);
+    expect(r.categories).toMatchObject({ missing: 1, mode: 1 });
+    expect(r.differenceCount).toBe(2);
+    expect(r.differences.map((d) => d.path)).toEqual(['daily.1/empty', 'daily.0/docs/notes.txt']);
+  });
+
   it('--help names the categories and the exit codes', () => {
     const r = runCli(['verify', '--help']);
     expect(r.status).toBe(ExitCode.ok);
