@@ -125,7 +125,7 @@ describe('SIGKILL, then the same command again', () => {
     const base = temp();
     const src = path.join(base, 'src');
     const dst = path.join(base, 'dst');
-    const stats = generateSnapshotTree(src, { paths: 8_000, seed: 22 });
+    const stats = generateSnapshotTree(src, { paths: 5_000, seed: 22 });
     expect(runCli(['copy', '-q', src, dst]).status).toBe(ExitCode.ok);
     const mirrorBefore = readTree(dst);
     const [newest, oldest] = [stats.snapshots[0], stats.snapshots[stats.snapshots.length - 1]];

@@ -126,11 +126,8 @@ describe('resume after a clean stop (shouldStop, what Ctrl-C asks for)', () => {
     expectSameTopology(src, dst);
   });
 
-  // Known regression (reported) of 0730a05 "Prefetch content copies ahead of the cursor": on a
-  // first copy up to 8 copies run ahead of the cursor; at a stop the loop ends at the cursor,
-  // waits for every copy in flight (Ctrl-C takes as long as up to 8 large files: 10 s for
-  // 6 x 300 MiB, against 0.2 s before), then throws them away. Remove `.fails` once copies
-  // in flight at a stop are placed (or never started that far ahead).
+  // On a first copy up to 8 content copies run ahead of the cursor (prefetch.ts): at a stop they
+  // are placed as the first paths of their groups, not thrown away.
   it('a stop throws away no content copy: every copy started ahead of the cursor is placed', async () => {
     const base = temp();
     const src = path.join(base, 'src');
@@ -272,14 +269,9 @@ describe('resume after a crash (the run dies mid-pass: no last flush, no rename 
     expect(tmpLeft(dst)).toEqual([]);
   });
 
-  // Known bug (reported to the lead): a run stopped half-way through renameStaged() — killed,
-  // or ENOSPC on a rename — has already renamed some staged files over paths whose inode
-  // another path still needs, and that inode's only other name is a staged link in
-  // .linkmirror/tmp. That folder is emptied (copy.ts: by the failing run's finally block, and
-  // by the next run before anything else), so the inode is gone from the destination and its
-  // content is copied again from the source (5 inodes here).
-  // The result is still right; the promise that recorded work is not redone is not kept.
-  // Remove `.fails` once pending renames are rolled forward on restart.
+  // A run stopped half-way through renameStaged() has renamed some staged files over paths whose
+  // inode another path still needs, through a staged link in .linkmirror/tmp: the next run rolls
+  // those renames forward before anything else, so no recorded inode is copied again.
   it('a stop half-way through the renames of staged files loses no inode the mirror held (nothing is copied again)', async () => {
     const { src, dst, inodesBefore } = await swapped(17);
     await fails(copy(src, dst, stopInRenames(20)));
@@ -315,11 +307,9 @@ describe('resume when more than the interruption happened in between', () => {
     expect(tmpLeft(dst)).toEqual([]);
   });
 
-  // Known bug (reported): copy.ts passes mirrorHasRows = (mirror table not empty), so a resume
-  // of a first run that died before its first commit is treated as a copy into an empty
-  // destination, and place-files.ts occupied() answers "free" without looking. The file is
-  // then renamed straight onto the directory the dead run made: EISDIR, counted as a problem
-  // (exit 1); the run after that fixes it. Remove `.fails` once a resumed mirror always looks.
+  // A first run that died before its first commit leaves directories but no rows: to the next run
+  // it is a fresh copy, and a file whose path such a directory holds is staged, and the
+  // directory cleared, instead of being renamed onto it.
   it('a first run that died before its first commit, then a directory of the source became a file: the resume places the file', async () => {
     const base = temp();
     const src = path.join(base, 'src');
@@ -352,12 +342,9 @@ describe('resume when more than the interruption happened in between', () => {
     expectSameTopology(src, dst);
   });
 
-  // Known bug (reported): resumed without --adopt — as a cron job running the plain `copy`
-  // would — the files the stopped run adopted but had not linked yet stay separate copies for
-  // good: the duplicate-to-link step only runs under --adopt, and nothing in the index says an
-  // adoption was under way. Exit 0, no problem reported, the topology not the source's and the
-  // space not given back. Remove `.fails` once an unfinished adoption is remembered.
-  it.fails('an interrupted --adopt, resumed without --adopt, still ends with the source’s topology', async () => {
+  // Resumed without --adopt, as a cron job running the plain `copy` would: the index remembers
+  // that an adoption is under way, so its duplicates still become links.
+  it('an interrupted --adopt, resumed without --adopt, still ends with the source’s topology', async () => {
     const base = temp();
     const src = path.join(base, 'src');
     const dst = path.join(base, 'dst');
