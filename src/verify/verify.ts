@@ -3,9 +3,9 @@
 // the process holds a page of rows at a time, whatever the size of the trees.
 //
 //   verifyAgainstSource(SRC, DST)              verifyMirror(DST)
-//     scan SRC            -> expected            the manifest's record of the source
+//     scan SRC (worker)   -> expected            the manifest's record of the source
 //                                                (DST/.linkmirror/index.db: src) -> expected
-//     scan DST            -> actual              scan DST -> actual
+//     scan DST (at once)  -> actual              scan DST -> actual
 //   then (store/verify-store.ts):
 //     pair the paths present on both sides by (expected inode, actual inode);
 //     missing / extra paths; per pair of inodes: type, size, mode, owner, mtime (to the
@@ -14,8 +14,9 @@
 //       the mirror's index recorded those inodes as the copy's splits at the link limit — and
 //       an actual inode holding paths of several expected inodes is link-merged;
 //     content, unless --fast: every expected inode hashed once (verify DST takes the
-//       manifest's hashes instead), then every actual inode paired with a known hash, once;
-//       --sample N% reads that share of the expected inodes (and their actual ones).
+//       manifest's hashes instead) and every actual inode paired with one, once — both sides
+//       at once on a pool of threads (hash-engine.ts); --sample N% reads that share of the
+//       expected inodes (and their actual ones).
 //
 // A mirror made by another tool (cp -a, rsync -aH) verifies against its source the same way:
 // only a split needs the mirror's index to be allowed, and such a mirror has none.
