@@ -130,8 +130,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
   const owner = options.owner ?? process.getuid?.() === 0;
   const shouldStop = options.shouldStop ?? (() => false);
   const { src, dst, dstExists } = checkPaths(srcArg, dstArg);
-  const adopt = options.adopt ?? false;
-  const { mirror } = inspectDestination(dst, dstExists, adopt);
+  const { mirror } = inspectDestination(dst, dstExists, options.adopt ?? false);
   checkIndexPath(dst);
 
   if (options.dryRun) return dryRun(src, dst, dstExists, mirror, ops, progress, started);
@@ -159,6 +158,10 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     const srcBytes = Buffer.from(src);
     const dstBytes = Buffer.from(dst);
     const incremental = mirror && index.mirrorCount() > 0;
+    // An adoption that was interrupted goes on even when the next run (a cron job's plain
+    // `copy`) does not say --adopt: its duplicates are not linked yet.
+    const adopt = (options.adopt ?? false) || index.getMeta('adopting') === 'yes';
+    if (adopt) index.setMeta('adopting', 'yes');
     if (incremental || adopt || options.delete) index.indexSrcPaths();
     let adopted = 0;
     if (adopt) {
@@ -192,6 +195,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     let deleted = 0;
     let extrasKept = 0;
     if (!placed.stopped) {
+      if (adopt) index.setMeta('adopting', 'no');
       // The manifest for `verify DST`: a hash of each destination inode that has none yet.
       await recordManifest(index, dstBytes, { ops, progress, problems, owner, shouldStop });
       if (options.delete) {
