@@ -18,6 +18,7 @@ const S_IFDIR = 0o040000n;
 export function makeDirs(ops: FsOps, index: Index, dst: Buffer, progress: Progress, problems: Problems): number {
   let made = 0;
   for (const page of index.srcDirs('parents-first')) {
+    index.putMirrorDirs(page.filter((d) => d.path.length > 0).map((d) => d.path));
     for (const d of page) {
       progress.advance(1);
       if (d.path.length === 0) continue; // the destination root exists already

@@ -359,13 +359,17 @@ export class Index {
   /** Forget mirror rows: a path and, for a directory, everything below it. */
   dropMirror(paths: readonly Buffer[]): void {
     if (paths.length === 0) return;
-    const one = this.stmt('DELETE FROM mirror WHERE path = ?');
-    const below = this.stmt('DELETE FROM mirror WHERE path >= ? AND path < ?');
+    const statements = ['mirror', 'mirror_dirs'].map((table) => ({
+      one: this.stmt(`DELETE FROM ${table} WHERE path = ?`),
+      below: this.stmt(`DELETE FROM ${table} WHERE path >= ? AND path < ?`),
+    }));
     this.transaction(() => {
       for (const p of paths) {
-        one.run(p);
-        // Children sort between "p/" and "p0" ('0' is the byte after '/').
-        below.run(Buffer.concat([p, Buffer.from('/')]), Buffer.concat([p, Buffer.from('0')]));
+        for (const { one, below } of statements) {
+          one.run(p);
+          // Children sort between "p/" and "p0" ('0' is the byte after '/').
+          below.run(Buffer.concat([p, Buffer.from('/')]), Buffer.concat([p, Buffer.from('0')]));
+        }
       }
     });
   }
@@ -421,17 +425,32 @@ export class Index {
     this.guard(() => this.db.exec(SRC_PATH_INDEX));
   }
 
+  /** Record directories as made in the destination. */
+  putMirrorDirs(paths: readonly Buffer[]): void {
+    if (paths.length === 0) return;
+    const put = this.stmt('INSERT OR IGNORE INTO mirror_dirs (path) VALUES (?)');
+    this.transaction(() => {
+      for (const p of paths) put.run(p);
+    });
+  }
+
   /** Mirror paths (files and directories) that the current scan does not have. */
   mirrorNotInSrcCount(): number {
     const r = this.guard(() =>
-      this.stmt('SELECT COUNT(*) AS n FROM mirror m WHERE NOT EXISTS (SELECT 1 FROM src s WHERE s.path = m.path)').get(),
+      this.stmt(
+        `SELECT (SELECT COUNT(*) FROM mirror m WHERE NOT EXISTS (SELECT 1 FROM src s WHERE s.path = m.path))
+              + (SELECT COUNT(*) FROM mirror_dirs d WHERE NOT EXISTS (SELECT 1 FROM src s WHERE s.path = d.path)) AS n`,
+      ).get(),
     ) as Row;
     return Number(r.n);
   }
 
   /** Forget mirror rows of paths the current scan does not have (after --delete removed them). */
   dropMirrorNotInSrc(): void {
-    this.guard(() => this.stmt('DELETE FROM mirror WHERE NOT EXISTS (SELECT 1 FROM src s WHERE s.path = mirror.path)').run());
+    this.guard(() => {
+      this.stmt('DELETE FROM mirror WHERE NOT EXISTS (SELECT 1 FROM src s WHERE s.path = mirror.path)').run();
+      this.stmt('DELETE FROM mirror_dirs WHERE NOT EXISTS (SELECT 1 FROM src s WHERE s.path = mirror_dirs.path)').run();
+    });
   }
 
   srcHasPath(p: Buffer): boolean {

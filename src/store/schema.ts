@@ -64,6 +64,11 @@ CREATE TABLE IF NOT EXISTS mirror (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS mirror_by_src ON mirror (src_dev, src_ino);
 
+-- Directories the copy made in the destination, so that one the source lost is known too.
+CREATE TABLE IF NOT EXISTS mirror_dirs (
+  path BLOB PRIMARY KEY
+) WITHOUT ROWID;
+
 -- Files placed in the staging folder whose final path was occupied: renamed into place (and
 -- moved to mirror) only after every link from existing content is made, so that replacing a
 -- path never destroys the last copy of an inode that another path still needs.
