@@ -47,7 +47,9 @@ Typical use:
       process.stderr.write(`linkmirror: ${err.message}\n`);
       return exitCodeFor(err);
     }
-    process.stderr.write(`linkmirror: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
+    // One line for the user; the stack only when asked for (it helps a bug report, not a cron mail).
+    const detail = process.env.LINKMIRROR_DEBUG ? (err as Error)?.stack : (err as Error)?.message;
+    process.stderr.write(`linkmirror: unexpected error: ${detail ?? String(err)} (set LINKMIRROR_DEBUG=1 for details)\n`);
     return ExitCode.fatal;
   }
 }

@@ -4,8 +4,8 @@
 //
 // Whatever stands where a directory belongs and is not a real directory (a symlink planted in
 // the destination, say) is removed, never followed: writes below it must stay inside DST.
-import { LinkmirrorError } from '../errors.js';
-import { isErrno, NO_SPACE_CODES } from '../fs/errno.js';
+import { isErrno } from '../fs/errno.js';
+import { fatalFor, folderAlive } from './place-files.js';
 import type { FsOps } from '../fs/ops.js';
 import { joinPath, showPath } from '../fs/paths.js';
 import type { Problems } from '../problems.js';
@@ -27,9 +27,8 @@ export function makeDirs(ops: FsOps, index: Index, dst: Buffer, progress: Progre
         ops.mkdir(p, 0o700);
         made++;
       } catch (err) {
-        if (isErrno(err, ...NO_SPACE_CODES)) {
-          throw new LinkmirrorError('NO_SPACE', `destination is full while making ${showPath(d.path)}; free space and run the same command again`, { cause: err });
-        }
+        const fatal = fatalFor(err, showPath(d.path), folderAlive(ops, dst.toString()));
+        if (fatal) throw fatal;
         if (!isErrno(err, 'EEXIST')) {
           problems.add(d.path, 'cannot make directory', err);
           continue;

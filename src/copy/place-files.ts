@@ -76,14 +76,31 @@ export interface PlaceCounts {
 /** Errors from the destination that mean the run cannot go on. */
 const DST_GONE = ['EROFS', 'ENODEV', 'ENOTCONN', 'ESTALE', 'ENXIO'];
 
-export function fatalFor(err: unknown, where: string): LinkmirrorError | undefined {
+/**
+ * The fatal error `err` stands for, if any. EIO is ambiguous — a bad sector in the source, or a
+ * destination that went away (a pulled USB drive) — so `dstAlive` is asked: when the state
+ * folder cannot be read either, the destination is gone and the run stops.
+ */
+export function fatalFor(err: unknown, where: string, dstAlive?: () => boolean): LinkmirrorError | undefined {
   if (isErrno(err, ...NO_SPACE_CODES)) {
     return new LinkmirrorError('NO_SPACE', `destination is full while writing ${where}; free space and run the same command again to continue`, { cause: err });
   }
-  if (isErrno(err, ...DST_GONE)) {
-    return new LinkmirrorError('DST_UNUSABLE', `destination stopped working while writing ${where}: ${(err as Error).message}`, { cause: err });
+  if (isErrno(err, ...DST_GONE) || (isErrno(err, 'EIO') && dstAlive && !dstAlive())) {
+    return new LinkmirrorError('DST_UNUSABLE', `destination stopped working while writing ${where} (${(err as Error).message}); reconnect it and run the same command again`, { cause: err });
   }
   return undefined;
+}
+
+/** A cheap look at the state folder: false when the destination no longer answers. */
+export function folderAlive(ops: FsOps, dir: string): () => boolean {
+  return () => {
+    try {
+      ops.readdir(dir);
+      return true;
+    } catch {
+      return false;
+    }
+  };
 }
 
 /** Paths of one destination inode tried as an anchor before its content is copied anew. */
@@ -358,7 +375,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
         startInode(e, to, true);
       }
     } catch (err) {
-      const fatal = fatalFor(err, showPath(e.path));
+      const fatal = fatalFor(err, showPath(e.path), folderAlive(ops, ctx.tmpDir));
       if (fatal) throw fatal;
       counts.failedPaths++;
       if (anchor === null) groupFailed = true;
@@ -447,7 +464,7 @@ export function renameStaged(ctx: Pick<PlaceContext, 'ops' | 'index' | 'dst' | '
           }
           done.push(item);
         } catch (err) {
-          const fatal = fatalFor(err, showPath(item.row.path));
+          const fatal = fatalFor(err, showPath(item.row.path), folderAlive(ops, path.dirname(item.tmp)));
           if (fatal) throw fatal;
           failed.push(item.tmp);
           ctx.problems.add(item.row.path, 'cannot put in place', err);
