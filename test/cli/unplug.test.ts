@@ -93,7 +93,22 @@ describe('the destination drive unplugged', () => {
     d.unplug();
     expect(await done).toBe(ExitCode.fatal);
     expect(stderr).not.toMatch(/unexpected error|\n\s+at /);
-    expect(lines(stderr).filter((l) => l.startsWith('linkmirror:'))).toEqual([expect.stringMatching(/destination/)]);
+    expect(lines(stderr).filter((l) => l.startsWith('linkmirror:')), stderr).toEqual([expect.stringMatching(/destination/)]);
+  });
+
+  // Known gap (reported): nothing is fsynced (grep fsync src/ finds nothing), so exit 0 does not
+  // mean the data is on the drive: pulled right after — no eject — most files come back zero
+  // bytes long (3903 of 4000 here). The next run repairs them (the test below), but until then
+  // the mirror is broken while the last run said it succeeded. One syncfs of the destination
+  // before the final 'complete' would do. Remove `.fails` once a finished copy is durable.
+  it.fails('right after a finished copy: every file is whole, because exit 0 means the data is on the drive', async (ctx) => {
+    const d = drive(ctx);
+    const src = source();
+    const dst = path.join(d.dir, 'mirror');
+    expect(runCli(['copy', '-q', src, dst]).status).toBe(ExitCode.ok);
+    d.unplug(true);
+    d.plugIn();
+    expect(brokenFiles(src, dst).length).toBe(0);
   });
 
   // The copy returned 0 and the user pulled the drive (no eject, no sync). The journal held the
