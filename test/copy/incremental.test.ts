@@ -336,6 +336,46 @@ describe('a new file that reuses a deleted file’s inode number is a new inode 
   });
 });
 
+describe('two filesystems in the source that hand out the same inode numbers', () => {
+  it('(dev, ino) keeps their files apart, in the first copy and in an incremental run', async (ctx) => {
+    const a = useLoopMount(ctx, 'ext4', 16);
+    const b = useLoopMount(ctx, 'ext4', 16);
+    // Both fresh: their first files get the same inode numbers. b is bound inside a's tree.
+    const spec: TreeSpec = {
+      'one': file('first file', { mtime: 1_600_000_000 }),
+      'two': file('second file', { mtime: 1_600_000_000 }),
+      'two-again': link('two'),
+    };
+    buildTree(a.dir, { ...spec, 'mnt': dir() });
+    buildTree(b.dir, { one: file('FIRST FILE', { mtime: 1_600_000_000 }), two: file('SECOND FILE', { mtime: 1_600_000_000 }), 'two-again': link('two') });
+    const inside = path.join(a.dir, 'mnt');
+    execFileSync('mount', ['--bind', b.dir, inside]);
+    try {
+      const ino = (p: string) => fs.statSync(p, { bigint: true }).ino;
+      expect(ino(path.join(inside, 'one'))).toBe(ino(path.join(a.dir, 'one')));
+      expect(ino(path.join(inside, 'two'))).toBe(ino(path.join(a.dir, 'two')));
+      const dst = path.join(temp(), 'dst');
+      const first = await copy(a.dir, dst);
+      expect(first.problemCount).toBe(0);
+      expect(first.scan.inodes).toBe(4);
+      expectSameTopology(a.dir, dst);
+      const before = dstInodesBySrc(a.dir, dst);
+
+      fs.writeFileSync(path.join(inside, 'one'), 'FIRST FILE, CHANGED'); // in place, on b only
+      const second = await copy(a.dir, dst);
+      expect(second.problemCount).toBe(0);
+      expect(second.placed.inodesCopied).toBe(1);
+      expectSameTopology(a.dir, dst);
+      expect(fs.readFileSync(path.join(dst, 'one'), 'utf8')).toBe('first file');
+      const after = dstInodesBySrc(a.dir, dst);
+      expect([...before.keys()].filter((id) => after.has(id))).toHaveLength(3); // b's 'one' is new content
+      expect(movedInodes(before, after)).toEqual([]);
+    } finally {
+      execFileSync('umount', [inside]);
+    }
+  });
+});
+
 // ---- type changes ------------------------------------------------------------------------
 
 describe('type changes between runs', () => {

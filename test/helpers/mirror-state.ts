@@ -44,10 +44,13 @@ export function indexRows(dst: string): Map<string, IndexRow> {
   return out;
 }
 
-/** A source inode as the copy identifies it: dev, ino and birth time (0 where not reported). */
+/**
+ * A source inode's content as the copy identifies it: dev, ino and birth time (0 where not
+ * reported), and size and mtime — a file rewritten in place is new content on the same inode.
+ */
 export function identityOf(abs: string): string {
   const st = fs.lstatSync(abs, { bigint: true });
-  return `${st.dev}:${st.ino}:${st.birthtimeNs}`;
+  return `${st.dev}:${st.ino}:${st.birthtimeNs}:${st.size}:${st.mtimeNs}`;
 }
 
 /** For every non-directory path of src: its identity; keyed by printable path. */
