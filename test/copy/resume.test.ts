@@ -191,7 +191,7 @@ describe('resume after a crash (the run dies mid-pass: no last flush, no rename 
       before = indexRows(dst);
       expectRowsOnDisk(dst, before);
     }
-    expect(before.size).toBeGreaterThanOrEqual(4096);
+    expect(before.size).toBeGreaterThan(0); // a commit came first (4096 rows or 2 s, whichever is sooner)
     const last = await copy(src, dst);
     expectOnlyTheRest(last, before);
     expectRowsKept(dst, before);
