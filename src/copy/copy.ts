@@ -208,6 +208,8 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
       progress.start('metadata', { items: plan.dirs });
       finishDirs(ops, index, dstBytes, owner, progress, problems);
       progress.end();
+      // Exit 0 must mean the mirror is on the drive: a user may pull it the next second.
+      ops.syncfs(dst);
       index.setMeta('state', problems.count === 0 ? 'complete' : 'complete-with-errors');
       index.setMeta('copied_at', new Date().toISOString());
     }

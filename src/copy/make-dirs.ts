@@ -4,7 +4,9 @@
 //
 // Whatever stands where a directory belongs and is not a real directory (a symlink planted in
 // the destination, say) is removed, never followed: writes below it must stay inside DST.
+import path from 'node:path';
 import { isErrno } from '../fs/errno.js';
+import { STATE_DIR } from '../state-dir.js';
 import { fatalFor, folderAlive } from './place-files.js';
 import type { FsOps } from '../fs/ops.js';
 import { joinPath, showPath } from '../fs/paths.js';
@@ -27,7 +29,7 @@ export function makeDirs(ops: FsOps, index: Index, dst: Buffer, progress: Progre
         ops.mkdir(p, 0o700);
         made++;
       } catch (err) {
-        const fatal = fatalFor(err, showPath(d.path), folderAlive(ops, dst.toString()));
+        const fatal = fatalFor(err, showPath(d.path), folderAlive(ops, path.join(dst.toString(), STATE_DIR)));
         if (fatal) throw fatal;
         if (!isErrno(err, 'EEXIST')) {
           problems.add(d.path, 'cannot make directory', err);

@@ -91,11 +91,16 @@ export function fatalFor(err: unknown, where: string, dstAlive?: () => boolean):
   return undefined;
 }
 
-/** A cheap look at the state folder: false when the destination no longer answers. */
+/**
+ * Whether the destination still takes writes: a directory made and removed in the state folder.
+ * (Reading is no test: a pulled drive's directories still list from the kernel's cache.)
+ */
 export function folderAlive(ops: FsOps, dir: string): () => boolean {
   return () => {
+    const probe = path.join(dir, `alive-${process.pid}`);
     try {
-      ops.readdir(dir);
+      ops.mkdir(probe, 0o700);
+      ops.rmdir(probe);
       return true;
     } catch {
       return false;
@@ -106,8 +111,8 @@ export function folderAlive(ops: FsOps, dir: string): () => boolean {
 /** Paths of one destination inode tried as an anchor before its content is copied anew. */
 const ANCHOR_TRIES = 16;
 
-const FLUSH_ROWS = 4096;
-const FLUSH_MS = 2000;
+const FLUSH_ROWS = 16384;
+const FLUSH_MS = 3000;
 const FLUSH_BYTES = 256n * 1024n * 1024n;
 
 export function emptyPlaceCounts(): PlaceCounts {
@@ -128,7 +133,12 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
   let staged: { tmp: string; row: MirrorRow }[] = [];
   let lastFlush = Date.now();
   let bytesSinceFlush = 0n;
+  let writtenSinceFlush = false;
   const flush = () => {
+    // Rows say "this content is in place": its data must be on the drive before they are
+    // committed, or a power cut or a pulled drive leaves files the index vouches for empty.
+    if (writtenSinceFlush) ops.syncfs(ctx.tmpDir);
+    writtenSinceFlush = false;
     index.transaction(() => {
       index.putMirror(placed);
       index.addPending(staged);
@@ -232,6 +242,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
       }
     }
     anchorIno = ino;
+    writtenSinceFlush = true;
     if (split) counts.splits++;
     counts.inodesCopied++;
     if (e.type === EntryType.file) {

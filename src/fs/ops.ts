@@ -29,6 +29,8 @@ export interface FsOps {
   /** Set atime and mtime (nanoseconds since the epoch) without following a symlink. */
   lutimes(p: Path, atimeNs: bigint, mtimeNs: bigint): void;
   statfs(p: Path): fs.BigIntStatsFs;
+  /** Write back everything cached for the filesystem holding `p` (syncfs(2)). */
+  syncfs(p: string): void;
   openRead(p: Path): number;
   read(fd: number, buf: Buffer, pos: number): number;
   close(fd: number): void;
@@ -64,6 +66,10 @@ export const realFsOps: FsOps = {
   lchown: (p, uid, gid) => fs.lchownSync(p, uid, gid),
   lutimes: (p, atimeNs, mtimeNs) => fs.lutimesSync(p, nsToSeconds(atimeNs), nsToSeconds(mtimeNs)),
   statfs: (p) => fs.statfsSync(p, { bigint: true }),
+  // Node has no syncfs(2); coreutils' `sync -f` is that one call. A few a minute cost nothing.
+  syncfs: (p) => {
+    execFileSync('sync', ['-f', p], { stdio: 'ignore' });
+  },
   openRead: (p) => openNoAtime(p),
   read: (fd, buf, pos) => fs.readSync(fd, buf, 0, buf.length, pos),
   close: (fd) => fs.closeSync(fd),

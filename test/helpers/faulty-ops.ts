@@ -54,6 +54,7 @@ const SYSCALL: Record<OpName, string> = {
   lchown: 'lchown',
   lutimes: 'lutime',
   statfs: 'statfs',
+  syncfs: 'syncfs',
   openRead: 'open',
   read: 'read',
   close: 'close',
