@@ -65,7 +65,7 @@ describe('the destination drive unplugged', () => {
     let exited = false;
     child.on('exit', () => (exited = true));
     const deadline = Date.now() + 30_000;
-    while (!exited && countFiles(dst) < 1000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    while (!exited && countFiles(dst) < 300 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     expect(exited, 'the copy ended before the unplug').toBe(false);
     d.unplug();
     expect(await done, stderr).toBe(ExitCode.fatal);
@@ -89,11 +89,37 @@ describe('the destination drive unplugged', () => {
     child.stderr.on('data', (b: Buffer) => (stderr += b));
     const done = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     const deadline = Date.now() + 30_000;
-    while (child.exitCode === null && countFiles(dst) < 1000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    while (child.exitCode === null && countFiles(dst) < 300 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     d.unplug();
     expect(await done).toBe(ExitCode.fatal);
     expect(stderr).not.toMatch(/unexpected error|\n\s+at /);
     expect(lines(stderr).filter((l) => l.startsWith('linkmirror:')), stderr).toEqual([expect.stringMatching(/destination/)]);
+  });
+
+  // After the content pass the copy hashes what it wrote, for the manifest `verify DST` checks
+  // against. A drive pulled then answers EIO to every read of it: that is the destination gone,
+  // not a few unreadable files.
+  // Known bug (reported): pulled there, the run ends in "linkmirror: unexpected error: Command
+  // failed: sync -f …/.linkmirror/tmp" (the syncfs before a commit is not mapped to
+  // DST_UNUSABLE), and when the pull comes while hashing, recordManifest first reports every
+  // file as "warning: cannot hash … EIO" (436 lines here) before an index I/O error ends the run.
+  // Remove `.fails` once both say, in one line, that the destination stopped working.
+  it.fails('after the content pass (while the manifest is hashed): exit 3, one line saying the destination stopped working, no flood of per-file warnings', async (ctx) => {
+    const d = drive(ctx);
+    const src = source();
+    const dst = path.join(d.dir, 'mirror');
+    const total = countFiles(src);
+    const child = spawn(process.execPath, [BIN, 'copy', src, dst], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b));
+    const done = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const deadline = Date.now() + 30_000;
+    while (child.exitCode === null && countFiles(dst) < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    if (child.exitCode !== null) return ctx.skip('the copy finished before the drive could be pulled');
+    d.unplug();
+    expect(await done, stderr).toBe(ExitCode.fatal);
+    expect(lines(stderr).filter((l) => l.startsWith('linkmirror:')), stderr).toEqual([expect.stringMatching(/destination/)]);
+    expect(lines(stderr).length, stderr.slice(0, 2000)).toBeLessThan(10);
   });
 
   // Each index commit that vouches for written content is preceded by a syncfs of the
