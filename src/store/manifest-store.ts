@@ -75,6 +75,13 @@ export class ManifestStore {
         if (err.code === 'SQLITE_FULL') {
           throw new LinkmirrorError('NO_SPACE', `the disk holding the index ${this.file} is full`, { cause: err });
         }
+        if (err.code.startsWith('SQLITE_IOERR')) {
+          throw new LinkmirrorError(
+            'DST_UNUSABLE',
+            `disk I/O error on the index ${this.file}: the drive holding it (the destination) stopped working; reconnect it and run the same command again`,
+            { cause: err },
+          );
+        }
         throw new LinkmirrorError('INDEX_BROKEN', `index ${this.file} failed: ${err.message}`, { cause: err });
       }
       throw err;

@@ -13,10 +13,14 @@
 // last stopped. The hash is of what the destination holds right after the copy, read back from
 // it (through the page cache when the copy was recent), so later bit rot shows as `content`;
 // a copy error already present at that moment is what `verify SRC DST` is for.
+import path from 'node:path';
+import { fatalFor, folderAlive } from '../copy/place-files.js';
+import type { LinkmirrorError } from '../errors.js';
 import type { FsOps } from '../fs/ops.js';
 import { joinPath, showPath } from '../fs/paths.js';
 import type { Problems } from '../problems.js';
 import { noProgress, type Progress } from '../progress.js';
+import { STATE_DIR } from '../state-dir.js';
 import type { Index } from '../store/index-db.js';
 import { ManifestStore, type ManifestHash } from '../store/manifest-store.js';
 import { engineFor, type HashEngine } from './hash-engine.js';
@@ -58,13 +62,19 @@ export async function recordManifest(index: Index, dst: Buffer, options: RecordM
     counts.pruned = store.prune();
     const todo = store.todoTotals();
     engine = engineFor(ops, HASH_ALGORITHM, todo.inodes, options.hashThreads);
+    const stateDir = path.join(dst.toString(), STATE_DIR);
+    let gone: LinkmirrorError | undefined;
     progress.start('hash', { items: todo.inodes, bytes: todo.bytes });
     let batch: ManifestHash[] = [];
     const pass = await hashInodes(
       dst,
       store.todoPages(),
       (t, o) => {
+        if (gone) return;
         if (!('hash' in o)) {
+          // EIO from every file is a pulled drive, not bit rot: then the copy stops, in one line.
+          gone = fatalFor(o.error, `${showPath(t.path)} (hashing it for the manifest)`, folderAlive(ops, stateDir));
+          if (gone) throw gone;
           counts.skipped++;
           if (options.problems) options.problems.add(t.path, 'cannot hash for the manifest', o.error);
           else progress.warn(`cannot hash ${showPath(t.path)} for the manifest: ${(o.error as Error)?.message ?? String(o.error)}`);
@@ -87,6 +97,7 @@ export async function recordManifest(index: Index, dst: Buffer, options: RecordM
         shouldStop: options.shouldStop,
         // The path must still hold the inode the copy put there (compared as stored: signed).
         accept: (t) => {
+          if (gone) return false;
           try {
             return BigInt.asIntN(64, ops.lstat(joinPath(dst, t.path)).ino) === t.dstIno;
           } catch {

@@ -1,0 +1,73 @@
+// recordManifest, the copy's last content step: it hashes only what has no hash yet (so a run
+// over a finished mirror reads nothing, and an incremental one only what it wrote), a file it
+// cannot read is one problem and the run goes on, and EIO from a destination that no longer
+// takes writes (a pulled drive) stops the copy with one fatal error instead of a line per file.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { copy } from '../../src/copy/copy.js';
+import { isLinkmirrorError } from '../../src/errors.js';
+import { realFsOps } from '../../src/fs/ops.js';
+import { Index } from '../../src/store/index-db.js';
+import { recordManifest } from '../../src/verify/record-manifest.js';
+import { verifyMirror } from '../../src/verify/verify.js';
+import { faultyOps } from '../helpers/faulty-ops.js';
+import { buildTree, file, link, tempDirs } from '../helpers/tree.js';
+import { T } from './mirrors.js';
+
+const temp = tempDirs();
+
+function tree(): { src: string; dst: string } {
+  const base = temp();
+  const src = path.join(base, 'src');
+  const spec: Record<string, ReturnType<typeof file>> = {};
+  for (let i = 0; i < 30; i++) spec[`s/${i}`] = file(`content ${i}`, { mtime: T(i) });
+  for (let i = 0; i < 30; i++) spec[`t/${i}`] = link(`s/${i}`);
+  buildTree(src, spec);
+  return { src, dst: path.join(base, 'dst') };
+}
+
+describe('recordManifest', () => {
+  it('hashes each source inode once, and nothing again on a mirror that has them all', async () => {
+    const { src, dst } = tree();
+    await copy(src, dst);
+    const index = Index.open(path.join(dst, '.linkmirror/index.db'));
+    try {
+      const again = await recordManifest(index, Buffer.from(fs.realpathSync(dst)), { ops: realFsOps, owner: true });
+      expect(again).toMatchObject({ inodesHashed: 0, bytesHashed: 0n, skipped: 0, stopped: false });
+    } finally {
+      index.close();
+    }
+    // A new file in the source: the next copy hashes that one only.
+    buildTree(src, { 'u/new': file('new content', { mtime: T(100) }) });
+    const reads: string[] = [];
+    const ops = faultyOps(realFsOps, { op: 'openRead', code: 'EIO', when: (p: Buffer | string) => (reads.push(p.toString()), false) });
+    await copy(src, dst, { ops });
+    expect(reads.map((p) => path.relative(fs.realpathSync(dst), p))).toEqual(['u/new']);
+    expect((await verifyMirror(dst)).match).toBe(true);
+  });
+
+  it('a mirror file it cannot read is one problem; the copy finishes and verify DST leaves that file unchecked', async () => {
+    const { src, dst } = tree();
+    const ops = faultyOps(realFsOps, { op: 'openRead', code: 'EIO', path: (p) => p.toString().endsWith('dst/s/3') });
+    const summary = await copy(src, dst, { ops });
+    expect(summary.problemCount).toBe(1);
+    expect(summary.problems[0].message).toMatch(/cannot hash for the manifest s\/3/);
+    const r = await verifyMirror(dst);
+    expect(r).toMatchObject({ match: true, contentUnchecked: 1, inodesHashed: 29 });
+  });
+
+  it('EIO on every read while the state folder takes no writes either: the destination is gone, one fatal error', async () => {
+    const { src, dst } = tree();
+    const warnings: string[] = [];
+    const progress = { start() {}, advance() {}, end() {}, warn: (m: string) => warnings.push(m) };
+    const ops = faultyOps(realFsOps, [
+      { op: 'openRead', code: 'EIO', path: (p) => p.toString().includes('/dst/') },
+      { op: 'mkdir', code: 'EIO', path: /\/\.linkmirror\/alive-/ },
+    ]);
+    const err = await copy(src, dst, { ops, progress }).catch((e: unknown) => e);
+    expect(isLinkmirrorError(err, 'DST_UNUSABLE')).toBe(true);
+    expect((err as Error).message).toMatch(/destination stopped working/);
+    expect(warnings).toEqual([]);
+  });
+});
