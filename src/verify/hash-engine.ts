@@ -112,7 +112,6 @@ export function workerEngine(threads: number, algorithm: string): HashEngine {
   let nextId = 0;
   const workers = Array.from({ length: threads }, (_, i) => {
     const w = new Worker(WORKER_CODE, { eval: true, workerData: { algorithm } });
-    w.unref();
     w.on('message', (m: WorkerAnswer) => {
       const job = pending.get(m.id);
       if (!job) return;
