@@ -22,7 +22,7 @@ import { checkPaths } from './check-paths.js';
 import { finishDirs } from './finish-dirs.js';
 import { acquireLock } from './lock.js';
 import { makeDirs } from './make-dirs.js';
-import { emptyPlaceCounts, placeFiles, renameStaged, type PlaceCounts } from './place-files.js';
+import { emptyPlaceCounts, placeFiles, renameStaged, syncOrStop, type PlaceCounts } from './place-files.js';
 import { adoptExisting } from './adopt.js';
 import { deleteExtras } from './delete-extras.js';
 import { makePlan, type Plan } from './plan.js';
@@ -209,7 +209,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
       finishDirs(ops, index, dstBytes, owner, progress, problems);
       progress.end();
       // Exit 0 must mean the mirror is on the drive: a user may pull it the next second.
-      ops.syncfs(dst);
+      syncOrStop(ops, dst);
       index.setMeta('state', problems.count === 0 ? 'complete' : 'complete-with-errors');
       index.setMeta('copied_at', new Date().toISOString());
     }

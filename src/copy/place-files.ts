@@ -108,6 +108,15 @@ export function folderAlive(ops: FsOps, dir: string): () => boolean {
   };
 }
 
+/** syncfs, where a failure means the destination is gone: the run stops with one clear line. */
+export function syncOrStop(ops: FsOps, dir: string): void {
+  try {
+    ops.syncfs(dir);
+  } catch (err) {
+    throw new LinkmirrorError('DST_UNUSABLE', `destination stopped working: cannot write back its data (${(err as Error).message}); reconnect it and run the same command again`, { cause: err });
+  }
+}
+
 /** Paths of one destination inode tried as an anchor before its content is copied anew. */
 const ANCHOR_TRIES = 16;
 
@@ -137,7 +146,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
   const flush = () => {
     // Rows say "this content is in place": its data must be on the drive before they are
     // committed, or a power cut or a pulled drive leaves files the index vouches for empty.
-    if (writtenSinceFlush) ops.syncfs(ctx.tmpDir);
+    if (writtenSinceFlush) syncOrStop(ops, ctx.tmpDir);
     writtenSinceFlush = false;
     index.transaction(() => {
       index.putMirror(placed);

@@ -68,7 +68,12 @@ export const realFsOps: FsOps = {
   statfs: (p) => fs.statfsSync(p, { bigint: true }),
   // Node has no syncfs(2); coreutils' `sync -f` is that one call. A few a minute cost nothing.
   syncfs: (p) => {
-    execFileSync('sync', ['-f', p], { stdio: 'ignore' });
+    try {
+      execFileSync('sync', ['-f', p], { stdio: 'ignore' });
+    } catch (err) {
+      // sync(1) failing means the filesystem could not write back what it holds.
+      throw Object.assign(new Error(`sync -f ${p} failed: ${(err as Error).message.split('\n')[0]}`), { code: 'EIO', syscall: 'syncfs', cause: err });
+    }
   },
   openRead: (p) => openNoAtime(p),
   read: (fd, buf, pos) => fs.readSync(fd, buf, 0, buf.length, pos),

@@ -16,7 +16,7 @@ import { SCHEMA, SCHEMA_VERSION, SRC_GROUP_INDEX, SRC_PATH_INDEX } from './schem
 type Row = Record<string, unknown>;
 
 const toDb = (v: bigint): bigint => BigInt.asIntN(64, v);
-const fromDb = (v: unknown): bigint => BigInt.asUintN(64, v as bigint);
+const fromDb = (v: unknown): bigint => ((v as bigint) < 0n ? BigInt.asUintN(64, v as bigint) : (v as bigint));
 const num = (v: unknown): number => Number(v as bigint);
 
 export interface ScanTotals {
@@ -226,24 +226,32 @@ export class Index {
     });
   }
 
-  private static entryFrom(r: Row): StoredEntry {
+  /** The columns of a src row, in the order entryFrom() reads them from a raw row. */
+  private static readonly SRC_COLUMNS = 'id, path, type, dev, ino, nlink, size, mode, uid, gid, mtime_ns, atime_ns, birth_ns, target, rdev';
+
+  /** Raw rows (arrays) spare better-sqlite3 an object per row: this runs once per path. */
+  private static entryFrom(r: unknown[]): StoredEntry {
     return {
-      id: num(r.id),
-      path: r.path as Buffer,
-      type: num(r.type) as EntryType,
-      dev: fromDb(r.dev),
-      ino: fromDb(r.ino),
-      nlink: num(r.nlink),
-      size: r.size as bigint,
-      mode: num(r.mode),
-      uid: num(r.uid),
-      gid: num(r.gid),
-      mtimeNs: r.mtime_ns as bigint,
-      atimeNs: r.atime_ns as bigint,
-      birthNs: r.birth_ns as bigint,
-      target: (r.target as Buffer | null) ?? null,
-      rdev: fromDb(r.rdev),
+      id: num(r[0]),
+      path: r[1] as Buffer,
+      type: num(r[2]) as EntryType,
+      dev: fromDb(r[3]),
+      ino: fromDb(r[4]),
+      nlink: num(r[5]),
+      size: r[6] as bigint,
+      mode: num(r[7]),
+      uid: num(r[8]),
+      gid: num(r[9]),
+      mtimeNs: r[10] as bigint,
+      atimeNs: r[11] as bigint,
+      birthNs: r[12] as bigint,
+      target: (r[13] as Buffer | null) ?? null,
+      rdev: fromDb(r[14]),
     };
+  }
+
+  private srcQuery(where: string): Database.Statement {
+    return this.stmt(`SELECT ${Index.SRC_COLUMNS} FROM src ${where}`).safeIntegers(true).raw(true);
   }
 
   /**
@@ -253,11 +261,10 @@ export class Index {
    */
   *srcDirs(order: 'parents-first' | 'children-first', pageSize = 4096): Generator<StoredEntry[]> {
     const asc = order === 'parents-first';
-    const sql = `SELECT * FROM src WHERE type = ${EntryType.dir} AND id ${asc ? '>' : '<'} ? ORDER BY id ${asc ? 'ASC' : 'DESC'} LIMIT ?`;
-    const s = this.stmt(sql).safeIntegers(true);
+    const s = this.srcQuery(`WHERE type = ${EntryType.dir} AND id ${asc ? '>' : '<'} ? ORDER BY id ${asc ? 'ASC' : 'DESC'} LIMIT ?`);
     let after = asc ? 0n : 2n ** 62n;
     for (;;) {
-      const rows = this.guard(() => s.all(after, pageSize)) as Row[];
+      const rows = this.guard(() => s.all(after, pageSize)) as unknown[][];
       if (rows.length === 0) return;
       const page = rows.map(Index.entryFrom);
       after = BigInt(page[page.length - 1].id);
@@ -267,26 +274,25 @@ export class Index {
 
   /** Non-directory entries grouped by inode: all paths of one inode are consecutive, first path first. */
   *srcByInode(pageSize = 4096): Generator<StoredEntry[]> {
-    const s = this.stmt(
-      `SELECT * FROM src INDEXED BY src_by_inode WHERE type <> ${EntryType.dir} AND (dev, ino, id) > (?, ?, ?)
-       ORDER BY dev, ino, id LIMIT ?`,
-    ).safeIntegers(true);
+    const s = this.srcQuery(
+      `INDEXED BY src_by_inode WHERE type <> ${EntryType.dir} AND (dev, ino, id) > (?, ?, ?) ORDER BY dev, ino, id LIMIT ?`,
+    );
     let key: [bigint, bigint, bigint] = [-(2n ** 63n), -(2n ** 63n), -1n];
     for (;;) {
-      const rows = this.guard(() => s.all(...key, pageSize)) as Row[];
+      const rows = this.guard(() => s.all(...key, pageSize)) as unknown[][];
       if (rows.length === 0) return;
       const last = rows[rows.length - 1];
-      key = [last.dev as bigint, last.ino as bigint, last.id as bigint];
+      key = [last[3] as bigint, last[4] as bigint, last[0] as bigint];
       yield rows.map(Index.entryFrom);
     }
   }
 
   /** All source entries in scan order (for verify and listings). */
   *srcAll(pageSize = 4096): Generator<StoredEntry[]> {
-    const s = this.stmt('SELECT * FROM src WHERE id > ? ORDER BY id LIMIT ?').safeIntegers(true);
+    const s = this.srcQuery('WHERE id > ? ORDER BY id LIMIT ?');
     let after = 0n;
     for (;;) {
-      const rows = this.guard(() => s.all(after, pageSize)) as Row[];
+      const rows = this.guard(() => s.all(after, pageSize)) as unknown[][];
       if (rows.length === 0) return;
       const page = rows.map(Index.entryFrom);
       after = BigInt(page[page.length - 1].id);
@@ -295,7 +301,7 @@ export class Index {
   }
 
   srcByPath(p: Buffer): StoredEntry | undefined {
-    const r = this.guard(() => this.stmt('SELECT * FROM src WHERE path = ?').safeIntegers(true).get(p)) as Row | undefined;
+    const r = this.guard(() => this.srcQuery('WHERE path = ?').get(p)) as unknown[] | undefined;
     return r ? Index.entryFrom(r) : undefined;
   }
 
