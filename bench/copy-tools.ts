@@ -43,7 +43,8 @@ export function linkmirrorTool(repoRoot: string): CopyTool {
     key: 'linkmirror',
     label: 'linkmirror copy',
     missing: () => (fs.existsSync(bin) ? null : `${path.relative(repoRoot, bin)} not found (the CLI is not there yet)`),
-    copy: (src, dst, timeoutS) => runTimed([process.execPath, bin, 'copy', src, dst, '--quiet'], { timeoutS }),
+    // Run as a user runs it (npx linkmirror): through its shebang, which sets the V8 flags.
+    copy: (src, dst, timeoutS) => runTimed([bin, 'copy', src, dst, '--quiet'], { timeoutS }),
   };
 }
 
