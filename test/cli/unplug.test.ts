@@ -99,12 +99,8 @@ describe('the destination drive unplugged', () => {
   // After the content pass the copy hashes what it wrote, for the manifest `verify DST` checks
   // against. A drive pulled then answers EIO to every read of it: that is the destination gone,
   // not a few unreadable files.
-  // Known bug (reported): pulled there, the run ends in "linkmirror: unexpected error: Command
-  // failed: sync -f …/.linkmirror/tmp" (the syncfs before a commit is not mapped to
-  // DST_UNUSABLE), and when the pull comes while hashing, recordManifest first reports every
-  // file as "warning: cannot hash … EIO" (436 lines here) before an index I/O error ends the run.
-  // Remove `.fails` once both say, in one line, that the destination stopped working.
-  it.fails('after the content pass (while the manifest is hashed): exit 3, one line saying the destination stopped working, no flood of per-file warnings', async (ctx) => {
+  // Both the syncfs before a commit and the manifest's reads stop the run with one DST_UNUSABLE line.
+  it('after the content pass (while the manifest is hashed): exit 3, one line saying the destination stopped working, no flood of per-file warnings', async (ctx) => {
     const d = drive(ctx);
     const src = source();
     const dst = path.join(d.dir, 'mirror');
