@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { LinkmirrorError } from '../errors.js';
+import { indexError } from './sqlite-error.js';
 import { isErrno } from '../fs/errno.js';
 import { EntryType, type Entry, type StoredEntry } from './entry.js';
 import { SCHEMA, SCHEMA_VERSION, SRC_GROUP_INDEX, SRC_PATH_INDEX } from './schema.js';
@@ -141,20 +142,7 @@ export class Index {
     try {
       return fn();
     } catch (err) {
-      if (err instanceof Database.SqliteError) {
-        if (err.code === 'SQLITE_FULL') {
-          throw new LinkmirrorError('NO_SPACE', `the disk holding the index ${this.file} is full`, { cause: err });
-        }
-        if (err.code.startsWith('SQLITE_IOERR')) {
-          throw new LinkmirrorError(
-            'DST_UNUSABLE',
-            `disk I/O error on the index ${this.file}: the drive holding it (the destination) stopped working; reconnect it and run the same command again`,
-            { cause: err },
-          );
-        }
-        throw new LinkmirrorError('INDEX_BROKEN', `index ${this.file} failed: ${err.message}`, { cause: err });
-      }
-      throw err;
+      throw indexError(err, this.file) ?? err;
     }
   }
 

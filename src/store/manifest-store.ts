@@ -8,6 +8,7 @@
 // the copy's own connection is inside a transaction), so that index-db.ts stays the copy's.
 import Database from 'better-sqlite3';
 import { LinkmirrorError } from '../errors.js';
+import { indexError } from './sqlite-error.js';
 import { EntryType } from './entry.js';
 
 type Row = Record<string, unknown>;
@@ -71,20 +72,7 @@ export class ManifestStore {
     try {
       return fn();
     } catch (err) {
-      if (err instanceof Database.SqliteError) {
-        if (err.code === 'SQLITE_FULL') {
-          throw new LinkmirrorError('NO_SPACE', `the disk holding the index ${this.file} is full`, { cause: err });
-        }
-        if (err.code.startsWith('SQLITE_IOERR')) {
-          throw new LinkmirrorError(
-            'DST_UNUSABLE',
-            `disk I/O error on the index ${this.file}: the drive holding it (the destination) stopped working; reconnect it and run the same command again`,
-            { cause: err },
-          );
-        }
-        throw new LinkmirrorError('INDEX_BROKEN', `index ${this.file} failed: ${err.message}`, { cause: err });
-      }
-      throw err;
+      throw indexError(err, this.file) ?? err;
     }
   }
 
