@@ -197,7 +197,9 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     if (!placed.stopped) {
       if (adopt) index.setMeta('adopting', 'no');
       // The manifest for `verify DST`: a hash of each destination inode that has none yet.
-      await recordManifest(index, dstBytes, { ops, progress, problems, owner, shouldStop });
+      // Two hashing threads: what the copy just wrote is in the page cache, and two threads hash it
+      // as fast as four there (verify reads a cold drive and uses more) for less memory.
+      await recordManifest(index, dstBytes, { ops, progress, problems, owner, shouldStop, hashThreads: ops === realFsOps ? 2 : undefined });
       if (options.delete) {
         progress.start('delete', {});
         deleted = await deleteExtras(ops, index, dstBytes, progress, problems);

@@ -111,7 +111,13 @@ export function workerEngine(threads: number, algorithm: string): HashEngine {
   let failed: unknown;
   let nextId = 0;
   const workers = Array.from({ length: threads }, (_, i) => {
-    const w = new Worker(WORKER_CODE, { eval: true, workerData: { algorithm } });
+    // A hashing thread holds a read buffer and little else: a small heap keeps the process's
+    // memory flat (each thread's V8 would otherwise grow its own nursery to tens of MB).
+    const w = new Worker(WORKER_CODE, {
+      eval: true,
+      workerData: { algorithm },
+      resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 64 },
+    });
     w.on('message', (m: WorkerAnswer) => {
       const job = pending.get(m.id);
       if (!job) return;
