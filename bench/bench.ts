@@ -18,6 +18,7 @@ import { measureFullCopies, type RunRecord, type SizeContext } from './measureme
 import { markdownTable, treeHeading } from './report.js';
 import { GNU_TIME } from './timed-run.js';
 import { removeTree, sourceTree, type SourceTree } from './source-trees.js';
+import { lockWorkDir } from './work-lock.js';
 
 /** What runs for each tree, in order. Later: measureIncrementalAfterRotation, measureKillAndResume, measureVerify. */
 const MEASUREMENTS: ((ctx: SizeContext, tools: CopyTool[]) => RunRecord[])[] = [measureFullCopies];
@@ -70,6 +71,7 @@ function main(): void {
   const opts = options();
   if (!fs.existsSync(GNU_TIME)) throw new Error(`${GNU_TIME} not found: install GNU time (Debian package "time")`);
   fs.mkdirSync(opts.workDir, { recursive: true });
+  const unlock = lockWorkDir(opts.workDir);
   const started = new Date();
   const results: SizeResult[] = [];
   let cachesDropped: boolean | undefined;
@@ -93,6 +95,12 @@ function main(): void {
   const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release(), node: process.version };
   fs.writeFileSync(file, JSON.stringify({ started: started.toISOString(), machine, cachesDropped, seed: opts.seed, results }, null, 2) + '\n');
   log(`results written to ${file}`);
+  unlock();
 }
 
-main();
+try {
+  main();
+} catch (err) {
+  process.stderr.write(`bench: ${(err as Error).message}\n`);
+  process.exit(1);
+}
