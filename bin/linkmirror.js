@@ -1,6 +1,7 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
-// A small young generation keeps the process's memory flat: linkmirror allocates many short-lived
-// objects (one lstat per path) and V8 would otherwise grow its nursery to tens of megabytes.
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=2
+// Flat memory: a small young generation (linkmirror allocates many short-lived objects, one lstat
+// per path, and V8 would otherwise grow its nursery to tens of megabytes), and two malloc arenas
+// (libuv's and the hashing threads would otherwise each keep one of their own).
 import { main } from '../dist/src/cli/main.js';
 
 main(process.argv.slice(2)).then((code) => {

@@ -97,8 +97,8 @@ export class Index {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       db.pragma('busy_timeout = 0');
-      // A bounded page cache (16 MiB): the index may be gigabytes, the process stays small.
-      db.pragma('cache_size = -16384');
+      // A bounded page cache (8 MiB): the index may be gigabytes, the process stays small.
+      db.pragma('cache_size = -8192');
       db.pragma('temp_store = FILE');
       const version = db.pragma('user_version', { simple: true }) as number;
       if (version > SCHEMA_VERSION) {

@@ -56,7 +56,7 @@ export class ManifestStore {
       db = new Database(file, { fileMustExist: true });
       db.pragma('busy_timeout = 10000');
       db.pragma('synchronous = NORMAL');
-      db.pragma('cache_size = -16384');
+      db.pragma('cache_size = -8192');
       return new ManifestStore(file, db);
     } catch (err) {
       db?.close();
