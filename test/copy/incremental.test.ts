@@ -18,6 +18,7 @@ import { dstInodesBySrc, identityOf, tmpLeft } from '../helpers/mirror-state.js'
 import {
   buildTree, dir, expectSameTopology, file, inodeKey, link, readTree, symlink, tempDirs, utimesSeconds, type TreeSpec,
 } from '../helpers/tree.js';
+import { writeRsnapshotConfig } from '../helpers/rsnapshot.js';
 
 const temp = tempDirs();
 const RSNAPSHOT = '/usr/bin/rsnapshot';
@@ -49,24 +50,6 @@ function movedInodes(before: Map<string, Set<bigint>>, after: Map<string, Set<bi
 
 // ---- rsnapshot ----------------------------------------------------------------------------
 
-/** Write an rsnapshot config (fields separated by TABs, as it insists) for data -> root. */
-function rsnapshotConfig(base: string, data: string, root: string, linkDest: boolean): string {
-  const conf = path.join(base, 'rsnapshot.conf');
-  const lines = [
-    ['config_version', '1.2'],
-    ['snapshot_root', `${root}/`],
-    ['no_create_root', '0'],
-    ['cmd_cp', '/bin/cp'],
-    ['cmd_rm', '/bin/rm'],
-    ['cmd_rsync', '/usr/bin/rsync'],
-    ['link_dest', linkDest ? '1' : '0'],
-    ['lockfile', path.join(base, 'rsnapshot.pid')],
-    ['retain', 'hourly', '3'],
-    ['backup', `${data}/`, 'localhost/'],
-  ];
-  fs.writeFileSync(conf, lines.map((l) => l.join('\t')).join('\n') + '\n');
-  return conf;
-}
 
 /** Every regular file under dir, relative, sorted. */
 function filesUnder(dir: string): string[] {
@@ -150,7 +133,7 @@ describe('incremental runs after real rsnapshot rotations', () => {
       const root = path.join(base, 'snapshots');
       const dst = path.join(base, 'mirror');
       makeData(data);
-      const conf = rsnapshotConfig(base, data, root, linkDest);
+      const conf = writeRsnapshotConfig({ dir: base, data, root, linkDest, retain: 3 });
       const prng = createPrng(linkDest ? 31 : 30);
 
       let known = new Map<string, Set<bigint>>(); // source identity -> dst inodes, after the last run

@@ -8,31 +8,12 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { copy } from '../../src/copy/copy.js';
 import { buildTree, expectSameTopology, file, inodeKey, link, readTree, symlink, tempDirs } from '../helpers/tree.js';
+import { writeRsnapshotConfig } from '../helpers/rsnapshot.js';
 
 const temp = tempDirs();
 const RSNAPSHOT = '/usr/bin/rsnapshot';
 const missing = !fs.existsSync(RSNAPSHOT) || !fs.existsSync('/usr/bin/rsync') ? 'rsnapshot or rsync not installed' : undefined;
 
-/** rsnapshot.conf wants TABs between fields, and directories with a trailing slash. */
-function writeConf(dir: string, root: string, data: string, linkDest: boolean): string {
-  const conf = path.join(dir, 'rsnapshot.conf');
-  const lines = [
-    ['config_version', '1.2'],
-    ['snapshot_root', `${root}/`],
-    ['no_create_root', '0'],
-    ['cmd_cp', '/bin/cp'],
-    ['cmd_rm', '/bin/rm'],
-    ['cmd_rsync', '/usr/bin/rsync'],
-    ['link_dest', linkDest ? '1' : '0'],
-    // -H: hard links inside the source are kept inside each snapshot too.
-    ['rsync_short_args', '-aH'],
-    ['retain', 'hourly', '4'],
-    ['verbose', '1'],
-    ['backup', `${data}/`, 'localhost/'],
-  ];
-  fs.writeFileSync(conf, lines.map((l) => l.join('\t')).join('\n') + '\n');
-  return conf;
-}
 
 function rsnapshot(conf: string): void {
   execFileSync(RSNAPSHOT, ['-c', conf, 'hourly'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -52,7 +33,7 @@ function snapshots(linkDest: boolean): { base: string; root: string; data: strin
     'etc/hosts': file('127.0.0.1 localhost\n', { mtime: 1_600_000_003 }),
     'etc/empty': file(''),
   });
-  const conf = writeConf(base, root, data, linkDest);
+  const conf = writeRsnapshotConfig({ dir: base, data, root, linkDest, retain: 4 });
   const change: (() => void)[] = [
     () => {},
     () => {
