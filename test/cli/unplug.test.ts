@@ -53,22 +53,31 @@ function source(): string {
   return src;
 }
 
+/**
+ * Start `linkmirror copy src dst` and wait until dst holds `files` files (or 30 s, or the run
+ * ended), so that the drive can be pulled under a copy that is still running.
+ */
+async function copyUntil(src: string, dst: string, files: number, pollMs = 10) {
+  const child = spawn(process.execPath, [BIN, 'copy', src, dst], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => (stderr += b));
+  const done = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  let exited = false;
+  child.on('exit', () => (exited = true));
+  const deadline = Date.now() + 30_000;
+  while (!exited && countFiles(dst) < files && Date.now() < deadline) await new Promise((r) => setTimeout(r, pollMs));
+  return { exited: () => exited, stderr: () => stderr, done };
+}
+
 describe('the destination drive unplugged', () => {
   it('mid-copy: the run stops with exit 3; plugged back in, the same command finishes an identical mirror', async (ctx) => {
     const d = drive(ctx);
     const src = source();
     const dst = path.join(d.dir, 'mirror');
-    const child = spawn(process.execPath, [BIN, 'copy', src, dst], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (b: Buffer) => (stderr += b));
-    const done = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-    let exited = false;
-    child.on('exit', () => (exited = true));
-    const deadline = Date.now() + 30_000;
-    while (!exited && countFiles(dst) < 300 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    expect(exited, 'the copy ended before the unplug').toBe(false);
+    const run = await copyUntil(src, dst, 300);
+    expect(run.exited(), 'the copy ended before the unplug').toBe(false);
     d.unplug();
-    expect(await done, stderr).toBe(ExitCode.fatal);
+    expect(await run.done, run.stderr()).toBe(ExitCode.fatal);
 
     d.plugIn();
     const again = runCli(['copy', '--json', src, dst]);
@@ -84,14 +93,10 @@ describe('the destination drive unplugged', () => {
     const d = drive(ctx);
     const src = source();
     const dst = path.join(d.dir, 'mirror');
-    const child = spawn(process.execPath, [BIN, 'copy', src, dst], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (b: Buffer) => (stderr += b));
-    const done = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-    const deadline = Date.now() + 30_000;
-    while (child.exitCode === null && countFiles(dst) < 300 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    const run = await copyUntil(src, dst, 300);
     d.unplug();
-    expect(await done).toBe(ExitCode.fatal);
+    expect(await run.done).toBe(ExitCode.fatal);
+    const stderr = run.stderr();
     expect(stderr).not.toMatch(/unexpected error|\n\s+at /);
     expect(lines(stderr).filter((l) => l.startsWith('linkmirror:')), stderr).toEqual([expect.stringMatching(/destination/)]);
   });
@@ -105,15 +110,11 @@ describe('the destination drive unplugged', () => {
     const src = source();
     const dst = path.join(d.dir, 'mirror');
     const total = countFiles(src);
-    const child = spawn(process.execPath, [BIN, 'copy', src, dst], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (b: Buffer) => (stderr += b));
-    const done = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-    const deadline = Date.now() + 30_000;
-    while (child.exitCode === null && countFiles(dst) < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-    if (child.exitCode !== null) return ctx.skip('the copy finished before the drive could be pulled');
+    const run = await copyUntil(src, dst, total, 5);
+    if (run.exited()) return ctx.skip('the copy finished before the drive could be pulled');
     d.unplug();
-    expect(await done, stderr).toBe(ExitCode.fatal);
+    expect(await run.done, run.stderr()).toBe(ExitCode.fatal);
+    const stderr = run.stderr();
     expect(lines(stderr).filter((l) => l.startsWith('linkmirror:')), stderr).toEqual([expect.stringMatching(/destination/)]);
     expect(lines(stderr).length, stderr.slice(0, 2000)).toBeLessThan(10);
   });
