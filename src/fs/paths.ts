@@ -15,18 +15,6 @@ export function childPath(dir: Buffer, name: Buffer): Buffer {
   return Buffer.concat([dir, SLASH, name], dir.length + 1 + name.length);
 }
 
-/** The relative parent of a relative path ('' for a top-level name). */
-export function parentPath(rel: Buffer): Buffer {
-  const i = rel.lastIndexOf(0x2f);
-  return i < 0 ? Buffer.alloc(0) : rel.subarray(0, i);
-}
-
-/** The last component of a relative path. */
-export function baseName(rel: Buffer): Buffer {
-  const i = rel.lastIndexOf(0x2f);
-  return i < 0 ? rel : rel.subarray(i + 1);
-}
-
 /** Printable form of a byte path: valid UTF-8 as is, other bytes as \xNN so a user can find it. */
 export function showPath(p: Buffer | string): string {
   if (typeof p === 'string') return p;
