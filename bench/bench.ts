@@ -3,6 +3,7 @@
 //   node dist/bench/bench.js [--sizes 100k,1M,3M | --quick] [--dir .bench-work] [--seed 1]
 //                            [--tools cp,rsync,tar,linkmirror] [--content | --no-content]
 //                            [--timeout SECONDS] [--no-drop-caches] [--fresh] [--remove-trees]
+//                            [--measurements full,...]
 //
 // For each size: generate the source tree (or reuse the one from an earlier run), then run every
 // measurement in MEASUREMENTS, print a markdown table, and at the end write all figures to
@@ -20,8 +21,18 @@ import { GNU_TIME } from './timed-run.js';
 import { removeTree, sourceTree, type SourceTree } from './source-trees.js';
 import { lockWorkDir } from './work-lock.js';
 
-/** What runs for each tree, in order. Later: measureIncrementalAfterRotation, measureKillAndResume, measureVerify. */
-const MEASUREMENTS: ((ctx: SizeContext, tools: CopyTool[]) => RunRecord[])[] = [measureFullCopies];
+/**
+ * What runs for each tree, in order. `key` is what --measurements names; `table` prints the rows
+ * of a measurement whose figures are not the full-copy columns (default: markdownTable).
+ */
+interface Measurement {
+  key: string;
+  run: (ctx: SizeContext, tools: CopyTool[]) => RunRecord[];
+  table?: (runs: RunRecord[]) => string;
+}
+const MEASUREMENTS: Measurement[] = [
+  { key: 'full', run: measureFullCopies },
+];
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DEFAULT_SIZES = '100k,1M,3M';
@@ -53,14 +64,19 @@ function options() {
       'no-drop-caches': { type: 'boolean', default: false },
       fresh: { type: 'boolean', default: false },
       'remove-trees': { type: 'boolean', default: false },
+      measurements: { type: 'string' },
     },
   });
   const sizes = (values.sizes ?? (values.quick ? QUICK_SIZES : DEFAULT_SIZES)).split(',').map(parseCount);
   const wanted = values.tools.split(',');
   const tools = allTools(REPO_ROOT).filter((t) => wanted.includes(t.key));
   if (tools.length === 0) throw new Error(`no known tool in --tools ${values.tools} (cp, rsync, tar, linkmirror)`);
+  const keys = MEASUREMENTS.map((m) => m.key);
+  const chosen = values.measurements === undefined ? keys : values.measurements.split(',');
+  const unknown = chosen.filter((k) => !keys.includes(k));
+  if (unknown.length > 0) throw new Error(`unknown --measurements ${unknown.join(',')} (known: ${keys.join(', ')})`);
   return {
-    sizes, tools, seed: Number(values.seed), workDir: path.resolve(values.dir),
+    sizes, tools, measurements: MEASUREMENTS.filter((m) => chosen.includes(m.key)), seed: Number(values.seed), workDir: path.resolve(values.dir),
     content: (paths: number) => (values.content ? true : values['no-content'] ? false : paths <= CONTENT_CHECK_MAX),
     dropCaches: !values['no-drop-caches'], fresh: values.fresh, removeTrees: values['remove-trees'],
     timeoutS: values.timeout === undefined ? undefined : Number(values.timeout),
@@ -79,12 +95,15 @@ function main(): void {
     const tree = sourceTree(opts.workDir, paths, opts.seed, { fresh: opts.fresh, log });
     log(`${formatCount(paths)}: ${tree.stats.paths} paths, ${tree.stats.inodes} inodes in ${tree.dir}`);
     const ctx: SizeContext = { tree, workDir: opts.workDir, content: opts.content(paths), dropCaches: opts.dropCaches, timeoutS: opts.timeoutS, log };
-    const runs = MEASUREMENTS.flatMap((measure) => measure(ctx, opts.tools));
+    const runs = opts.measurements.flatMap((m) => m.run(ctx, opts.tools));
     cachesDropped ??= runs.find((r) => r.cachesDropped !== undefined)?.cachesDropped;
     results.push({ paths, tree, runs });
     process.stdout.write(`\n${treeHeading(tree)}\n`);
-    for (const name of new Set(runs.map((r) => r.measurement))) {
-      process.stdout.write(`\n${name}:\n\n${markdownTable(runs.filter((r) => r.measurement === name))}\n`);
+    for (const m of opts.measurements) {
+      for (const name of new Set(runs.filter((r) => r.measurement.startsWith(m.key)).map((r) => r.measurement))) {
+        const rows = runs.filter((r) => r.measurement === name);
+        process.stdout.write(`\n${name}:\n\n${(m.table ?? markdownTable)(rows)}\n`);
+      }
     }
     if (opts.removeTrees) removeTree(tree.dir);
   }

@@ -51,6 +51,8 @@ export interface RunRecord {
   cachesDropped?: boolean;
   parts?: Record<string, Timing>;
   check?: CheckRecord;
+  /** A measurement's own figures (bytes written, MB/s, ratios…), printed by its own table. */
+  figures?: Record<string, number | string | boolean>;
 }
 
 const METADATA_KINDS: TopologyDiffKind[] = ['mode', 'mtime'];
