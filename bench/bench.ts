@@ -7,7 +7,8 @@
 //
 // For each size: generate the source tree (or reuse the one from an earlier run), then run every
 // measurement in MEASUREMENTS, print a markdown table, and at the end write all figures to
-// <dir>/results-<date>.json. Progress goes to stderr, tables to stdout.
+// <dir>/results-<date>.json. Progress goes to stderr, tables to stdout. The verify measurement
+// hashes the same bytes with sha256sum and b3sum for reference (Debian packages coreutils, b3sum).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { formatCount, parseCount } from '../fixtures/counts.js';
 import { allTools, type CopyTool } from './copy-tools.js';
 import { measureFullCopies, type RunRecord, type SizeContext } from './measurements.js';
+import { measureVerify, verifyTable } from './measure-verify.js';
 import { markdownTable, treeHeading } from './report.js';
 import { GNU_TIME } from './timed-run.js';
 import { removeTree, sourceTree, type SourceTree } from './source-trees.js';
@@ -32,6 +34,7 @@ interface Measurement {
 }
 const MEASUREMENTS: Measurement[] = [
   { key: 'full', run: measureFullCopies },
+  { key: 'verify', run: measureVerify, table: verifyTable },
 ];
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
