@@ -144,6 +144,8 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
   try {
     index = Index.open(path.join(stateDir, INDEX_FILE));
     const problems = new Problems(progress);
+    // Rows an interrupted pass committed but did not fold into mirror yet (see store/schema.ts).
+    index.foldPlaced();
     // A run that died while renaming staged files into place: finish those renames first. A
     // staged file may be the last link to an inode whose other paths were already replaced.
     renameStaged({ ops, index, dst: Buffer.from(dst), problems }, true);

@@ -20,7 +20,8 @@
 //
 // Temp files live in the state folder and are renamed across directories (same filesystem), so
 // a kill leaves no half-written file under a final name and leftovers are in one place. A path
-// is recorded in the index's `mirror` table after it is in place.
+// is recorded in the index after it is in place: appended to `placed` during the pass (cheap),
+// folded into `mirror` at its end.
 import type { BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { LinkmirrorError } from '../errors.js';
@@ -30,7 +31,7 @@ import { joinPath, showPath } from '../fs/paths.js';
 import type { Problems } from '../problems.js';
 import type { Progress } from '../progress.js';
 import { EntryType, typeFromMode, type StoredEntry } from '../store/entry.js';
-import { mirrorRowFor, sameContent, type Index, type MirrorRow } from '../store/index-db.js';
+import { mirrorRowFor, sameContent, type Index, type InodeEntry, type MirrorRow, type PlacedRow } from '../store/index-db.js';
 import { Pacer, yieldNow } from '../yield.js';
 import { applyMeta } from './apply-meta.js';
 import { Prefetcher, type Prefetched } from './prefetch.js';
@@ -138,7 +139,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
   const tmpName = () => path.join(ctx.tmpDir, `${process.pid}.${(++tmpSeq).toString().padStart(10, '0')}`);
 
   // Rows go to the index in batches, after the files they describe are on disk.
-  let placed: MirrorRow[] = [];
+  let placed: PlacedRow[] = [];
   let staged: { tmp: string; row: MirrorRow }[] = [];
   let lastFlush = Date.now();
   let bytesSinceFlush = 0n;
@@ -149,7 +150,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     if (writtenSinceFlush) syncOrStop(ops, ctx.tmpDir);
     writtenSinceFlush = false;
     index.transaction(() => {
-      index.putMirror(placed);
+      index.putPlaced(placed);
       index.addPending(staged);
     });
     placed = [];
@@ -157,6 +158,11 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     lastFlush = Date.now();
     bytesSinceFlush = 0n;
   };
+
+  // A first copy reads only id, path, type, dev and ino of each path (most become links) and
+  // fetches the rest for the paths whose content it writes; other runs compare every path.
+  const lean = !ctx.mirrorHasRows && !ctx.adopt;
+  const full = (e: InodeEntry): StoredEntry => ('size' in e ? (e as StoredEntry) : index.srcById(e.id));
 
   // The group being placed.
   let gDev = -1n;
@@ -230,14 +236,13 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
   const startInode = (e: StoredEntry, to: Buffer, split: boolean) => {
     const from = split && e.type === EntryType.file && anchor !== null ? anchor : joinPath(ctx.src, e.path);
     const { tmp, ino } = writeTemp(e, from, split);
-    const row = mirrorRowFor(e, ino, true);
     if (occupied(to)) {
-      stage(tmp, row);
+      stage(tmp, mirrorRowFor(e, ino, true));
       anchor = tmp;
     } else {
       try {
         ops.rename(tmp, to);
-        placed.push(row);
+        placed.push({ srcId: e.id, dstIno: ino, written: true });
         anchor = to;
       } catch (err) {
         // A directory left where the source now has a file (a resumed first copy whose
@@ -246,7 +251,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
           dropTmp(tmp);
           throw err;
         }
-        stage(tmp, row);
+        stage(tmp, mirrorRowFor(e, ino, true));
         anchor = tmp;
       }
     }
@@ -261,8 +266,8 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
   };
 
   /** Link `to` to the anchor; false when the anchor is full (EMLINK) and a split is needed. */
-  const linkToAnchor = (e: StoredEntry, to: Buffer): boolean => {
-    const row = mirrorRowFor(e, anchorIno, false);
+  const linkToAnchor = (e: InodeEntry, to: Buffer): boolean => {
+    const row: PlacedRow = { srcId: e.id, dstIno: anchorIno, written: false };
     try {
       ops.link(anchor!, to);
       placed.push(row);
@@ -280,7 +285,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
           if (isErrno(err2, 'EMLINK')) return false;
           throw err2;
         }
-        stage(tmp, row);
+        stage(tmp, mirrorRowFor(full(e), anchorIno, false));
       }
     }
     counts.linksMade++;
@@ -345,7 +350,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     }
     if (m.mode !== e.mode || (ctx.owner && (m.uid !== e.uid || m.gid !== e.gid))) {
       applyMeta(ops, to, e, ctx.owner);
-      placed.push(mirrorRowFor(e, st.ino, m.written));
+      placed.push({ srcId: e.id, dstIno: st.ino, written: m.written });
       counts.metadataFixed++;
     }
     counts.alreadyPresent++;
@@ -353,15 +358,15 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
   };
 
   /** Link to the anchor; when it is full, to another part of a split group that has room. */
-  const linkToFreeAnchor = (e: StoredEntry, to: Buffer): boolean => {
+  const linkToFreeAnchor = (e: InodeEntry, to: Buffer): boolean => {
     for (;;) {
       if (linkToAnchor(e, to)) return true;
       fullInodes.add(anchorIno);
-      if (!ctx.mirrorHasRows || !findAnchor(e)) return false;
+      if (!ctx.mirrorHasRows || !findAnchor(full(e))) return false;
     }
   };
 
-  const placeOne = (e: StoredEntry) => {
+  const placeOne = (e: InodeEntry) => {
     const to = joinPath(ctx.dst, e.path);
     if (e.dev !== gDev || e.ino !== gIno) {
       gDev = e.dev;
@@ -369,7 +374,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
       anchor = null;
       groupFailed = false;
       fullInodes.clear();
-      if (ctx.mirrorHasRows) findAnchor(e);
+      if (ctx.mirrorHasRows) findAnchor(full(e));
     }
     if (e.type === EntryType.socket) {
       counts.skippedSockets++;
@@ -381,18 +386,18 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
       problems.add(e.path, 'not copied', new Error('the content of its inode could not be read (see its first path)'));
       return;
     }
-    const kept = ctx.mirrorHasRows ? keepIfPlaced(e, to) : 'no';
+    const kept = ctx.mirrorHasRows ? keepIfPlaced(full(e), to) : 'no';
     if (kept === 'kept') return;
     try {
       if (anchor === null) {
-        startInode(e, to, false);
+        startInode(full(e), to, false);
       } else if (linkToFreeAnchor(e, to)) {
         if (kept === 'duplicate') {
           counts.deduplicated++;
-          counts.bytesReclaimed += e.size;
+          counts.bytesReclaimed += full(e).size;
         }
       } else {
-        startInode(e, to, true);
+        startInode(full(e), to, true);
       }
     } catch (err) {
       const fatal = fatalFor(err, showPath(e.path), folderAlive(ops, ctx.tmpDir));
@@ -405,12 +410,12 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
 
   // Prefetching only on a first copy: there every group's first path needs its content.
   const prefetcher = ctx.prefetch > 0 && !ctx.mirrorHasRows && !ctx.adopt ? new Prefetcher(ctx.prefetch) : undefined;
-  let previous: StoredEntry | undefined;
-  const startsGroup = (e: StoredEntry, prev: StoredEntry | undefined) => !prev || prev.dev !== e.dev || prev.ino !== e.ino;
+  let previous: InodeEntry | undefined;
+  const startsGroup = (e: InodeEntry, prev: InodeEntry | undefined) => !prev || prev.dev !== e.dev || prev.ino !== e.ino;
 
   const pacer = new Pacer();
   try {
-    outer: for (const page of index.srcByInode()) {
+    outer: for (const page of lean ? index.srcByInodeLean() : index.srcByInode()) {
       let ahead = 0;
       for (let i = 0; i < page.length; i++) {
         const e = page[i];
@@ -454,6 +459,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     await prefetcher?.drain();
   }
   flush();
+  index.foldPlaced();
   // Staged files are complete: put them in place even when stopping, so no work is lost.
   renameStaged(ctx);
   return counts;

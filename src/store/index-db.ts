@@ -12,7 +12,7 @@ import { LinkmirrorError } from '../errors.js';
 import { indexError } from './sqlite-error.js';
 import { isErrno } from '../fs/errno.js';
 import { EntryType, type Entry, type StoredEntry } from './entry.js';
-import { SCHEMA, SCHEMA_VERSION, SRC_GROUP_INDEX, SRC_PATH_INDEX } from './schema.js';
+import { MIRROR_SRC_INDEX, SCHEMA, SCHEMA_VERSION, SRC_GROUP_INDEX, SRC_PATH_INDEX } from './schema.js';
 
 type Row = Record<string, unknown>;
 
@@ -66,6 +66,16 @@ export interface MirrorRow {
 }
 
 /** The mirror row that records `e` placed at its path on destination inode `dstIno`. */
+/** A path as the by-inode pass of a first copy reads it (see srcByInodeLean). */
+export type InodeEntry = Pick<StoredEntry, 'id' | 'path' | 'type' | 'dev' | 'ino'>;
+
+/** A path placed by the running pass (see foldPlaced). */
+export interface PlacedRow {
+  srcId: number;
+  dstIno: bigint;
+  written: boolean;
+}
+
 export function mirrorRowFor(e: Entry, dstIno: bigint, written: boolean): MirrorRow {
   return {
     path: e.path, type: e.type, srcDev: e.dev, srcIno: e.ino, birthNs: e.birthNs, size: e.size, mtimeNs: e.mtimeNs,
@@ -159,6 +169,7 @@ export class Index {
 
   /** Forget the previous scan, before a new one. */
   clearSrc(): void {
+    this.foldPlaced(); // placed rows name src ids of the scan about to go
     this.guard(() => {
       this.db.exec('DROP INDEX IF EXISTS src_by_inode; DROP INDEX IF EXISTS src_by_path; DELETE FROM src; DELETE FROM groups;');
     });
@@ -261,18 +272,41 @@ export class Index {
   }
 
   /** Non-directory entries grouped by inode: all paths of one inode are consecutive, first path first. */
-  *srcByInode(pageSize = 4096): Generator<StoredEntry[]> {
-    const s = this.srcQuery(
-      `INDEXED BY src_by_inode WHERE type <> ${EntryType.dir} AND (dev, ino, id) > (?, ?, ?) ORDER BY dev, ino, id LIMIT ?`,
-    );
+  srcByInode(pageSize = 4096): Generator<StoredEntry[]> {
+    return this.byInodePages(Index.SRC_COLUMNS, Index.entryFrom, pageSize);
+  }
+
+  /**
+   * The same order with only what a first copy needs of every path: a link needs nothing more,
+   * and each full row costs a lookup in src and a dozen BigInts. srcById() gives the rest.
+   */
+  srcByInodeLean(pageSize = 4096): Generator<InodeEntry[]> {
+    return this.byInodePages('id, path, type, dev, ino', Index.inodeEntryFrom, pageSize);
+  }
+
+  private *byInodePages<T>(columns: string, from: (r: unknown[]) => T, pageSize: number): Generator<T[]> {
+    // Columns 0, 3 and 4 are id, dev and ino in both column lists: the key of the next page.
+    const s = this.stmt(
+      `SELECT ${columns} FROM src INDEXED BY src_by_inode WHERE type <> ${EntryType.dir} AND (dev, ino, id) > (?, ?, ?) ORDER BY dev, ino, id LIMIT ?`,
+    ).safeIntegers(true).raw(true);
     let key: [bigint, bigint, bigint] = [-(2n ** 63n), -(2n ** 63n), -1n];
     for (;;) {
       const rows = this.guard(() => s.all(...key, pageSize)) as unknown[][];
       if (rows.length === 0) return;
       const last = rows[rows.length - 1];
       key = [last[3] as bigint, last[4] as bigint, last[0] as bigint];
-      yield rows.map(Index.entryFrom);
+      yield rows.map(from);
     }
+  }
+
+  private static inodeEntryFrom(r: unknown[]): InodeEntry {
+    return { id: num(r[0]), path: r[1] as Buffer, type: num(r[2]) as EntryType, dev: fromDb(r[3]), ino: fromDb(r[4]) };
+  }
+
+  srcById(id: number): StoredEntry {
+    const r = this.guard(() => this.srcQuery('WHERE id = ?').get(id)) as unknown[] | undefined;
+    if (!r) throw new LinkmirrorError('INDEX_BROKEN', `index ${this.file} lost source row ${id} during the run; run the same command again`);
+    return Index.entryFrom(r);
   }
 
   /** All source entries in scan order (for verify and listings). */
@@ -354,6 +388,40 @@ export class Index {
       for (const m of rows) {
         put.run(m.path, m.type, toDb(m.srcDev), toDb(m.srcIno), m.birthNs, m.size, m.mtimeNs, m.mode, m.uid, m.gid, toDb(m.dstIno), m.written ? 1 : 0);
       }
+    });
+  }
+
+  /** Record paths placed by this pass: the src row's id and the destination inode now there. */
+  putPlaced(rows: readonly PlacedRow[]): void {
+    if (rows.length === 0) return;
+    const put = this.stmt('INSERT INTO placed (src_id, dst_ino, written) VALUES (?, ?, ?)');
+    this.transaction(() => {
+      for (const r of rows) put.run(r.srcId, toDb(r.dstIno), r.written ? 1 : 0);
+    });
+  }
+
+  /**
+   * Move placed rows into mirror, taking path, identity and metadata from their src rows, in
+   * scan order (which is nearly path order, so the inserts append). Into an empty mirror (a first
+   * copy) the by-source index is built afterwards with one sort instead of row by row.
+   */
+  foldPlaced(): number {
+    return this.transaction(() => {
+      const has = this.stmt('SELECT EXISTS (SELECT 1 FROM placed) AS n').get() as Row;
+      if (Number(has.n) === 0) return 0;
+      const empty = this.mirrorCount() === 0;
+      if (empty) this.db.exec('DROP INDEX IF EXISTS mirror_by_src');
+      const n = this.stmt(
+        `INSERT INTO mirror (path, type, src_dev, src_ino, birth_ns, size, mtime_ns, mode, uid, gid, dst_ino, written)
+         SELECT s.path, s.type, s.dev, s.ino, s.birth_ns, s.size, s.mtime_ns, s.mode, s.uid, s.gid, p.dst_ino, p.written
+         FROM placed p JOIN src s ON s.id = p.src_id WHERE true ORDER BY p.src_id
+         ON CONFLICT (path) DO UPDATE SET type = excluded.type, src_dev = excluded.src_dev, src_ino = excluded.src_ino,
+           birth_ns = excluded.birth_ns, size = excluded.size, mtime_ns = excluded.mtime_ns, mode = excluded.mode,
+           uid = excluded.uid, gid = excluded.gid, dst_ino = excluded.dst_ino, written = excluded.written`,
+      ).run().changes;
+      this.db.exec('DELETE FROM placed');
+      if (empty) this.db.exec(MIRROR_SRC_INDEX);
+      return n;
     });
   }
 
@@ -464,6 +532,15 @@ export class Index {
       this.db.prepare('ATTACH DATABASE ? AS other').run(file);
       try {
         this.db.exec('DELETE FROM mirror; INSERT INTO mirror SELECT * FROM other.mirror;');
+        // An interrupted run's placed rows, not folded yet (that needs a write, and a dry run makes none).
+        const hasPlaced = this.db.prepare(`SELECT 1 FROM other.sqlite_master WHERE type = 'table' AND name = 'placed'`).get();
+        if (hasPlaced) {
+          this.db.exec(
+            `INSERT OR REPLACE INTO mirror (path, type, src_dev, src_ino, birth_ns, size, mtime_ns, mode, uid, gid, dst_ino, written)
+             SELECT s.path, s.type, s.dev, s.ino, s.birth_ns, s.size, s.mtime_ns, s.mode, s.uid, s.gid, p.dst_ino, p.written
+             FROM other.placed p JOIN other.src s ON s.id = p.src_id ORDER BY p.src_id`,
+          );
+        }
       } finally {
         this.db.exec('DETACH DATABASE other');
       }

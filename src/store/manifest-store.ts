@@ -35,12 +35,16 @@ export interface ManifestHash {
   hash: Buffer;
 }
 
+// The mirror path to hash for a group: its first path when the mirror holds it with this content
+// (nearly always: one lookup by primary key), else any path of the group, one written anew first.
+// COALESCE stops at its first non-null argument, so the search by source inode, which visits
+// every path of the group, runs only for the rest.
+const SAME = (m: string) => `${m}.src_dev = g.dev AND ${m}.src_ino = g.ino AND ${m}.birth_ns = s.birth_ns AND ${m}.size = s.size AND ${m}.mtime_ns = s.mtime_ns`;
 const TODO_FROM = `
   FROM groups g JOIN src s ON s.id = g.first_id
-  JOIN mirror m ON m.path = (
-    SELECT m2.path FROM mirror m2
-    WHERE m2.src_dev = g.dev AND m2.src_ino = g.ino AND m2.birth_ns = s.birth_ns AND m2.size = s.size AND m2.mtime_ns = s.mtime_ns
-    ORDER BY m2.written DESC LIMIT 1)
+  JOIN mirror m ON m.path = COALESCE(
+    (SELECT m1.path FROM mirror m1 WHERE m1.path = s.path AND ${SAME('m1')}),
+    (SELECT m2.path FROM mirror m2 WHERE ${SAME('m2')} ORDER BY m2.written DESC LIMIT 1))
   WHERE s.type = ${EntryType.file} AND NOT EXISTS (SELECT 1 FROM hashes h WHERE h.dev = g.dev AND h.ino = g.ino)`;
 
 export class ManifestStore {

@@ -10,6 +10,9 @@ export const SCHEMA_VERSION = 1;
 /** Built when a run needs source lookups by path (incremental runs, --delete). */
 export const SRC_PATH_INDEX = `CREATE INDEX IF NOT EXISTS src_by_path ON src (path)`;
 
+/** Dropped and built again when a fold fills an empty mirror: one sort beats a million inserts. */
+export const MIRROR_SRC_INDEX = `CREATE INDEX IF NOT EXISTS mirror_by_src ON mirror (src_dev, src_ino)`;
+
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
   key   TEXT PRIMARY KEY,
@@ -62,7 +65,17 @@ CREATE TABLE IF NOT EXISTS mirror (
   -- 1 when this path's content was written anew (a group's first path or a split), 0 for a link
   written  INTEGER NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS mirror_by_src ON mirror (src_dev, src_ino);
+${MIRROR_SRC_INDEX};
+
+-- Paths placed by the running pass, appended as their files are made: an append costs little,
+-- where an insert into mirror (keyed by path, indexed by source inode) costs a B-tree descent
+-- and a dirty page per row in by-inode order. foldPlaced() moves them into mirror in one sorted
+-- statement at the end of the pass, or in the next run before its scan replaces src.
+CREATE TABLE IF NOT EXISTS placed (
+  src_id  INTEGER NOT NULL,
+  dst_ino INTEGER NOT NULL,
+  written INTEGER NOT NULL
+);
 
 -- Directories the copy made in the destination, so that one the source lost is known too.
 CREATE TABLE IF NOT EXISTS mirror_dirs (

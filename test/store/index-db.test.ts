@@ -143,6 +143,55 @@ describe('Index', () => {
     });
   });
 
+  it('reads the lean by-inode pages in the same order, and a full row by id', () => {
+    withIndex((index) => {
+      const dev = 2n ** 64n - 3n;
+      index.insertSrc([
+        entry('', EntryType.dir, dev, 2n),
+        ...BIG.flatMap((ino, i) => [entry(`f${i}a`, EntryType.file, dev, ino, { size: 9n }), entry(`f${i}b`, EntryType.symlink, dev, ino)]),
+      ]);
+      index.finishScan();
+      const full = all(index.srcByInode(1));
+      const lean = all(index.srcByInodeLean(3));
+      expect(lean).toEqual(full.map(({ id, path, type, dev, ino }) => ({ id, path, type, dev, ino })));
+      expect(index.srcById(full[0].id)).toEqual(full[0]);
+      expect(() => index.srcById(10_000)).toThrow(expect.objectContaining({ code: 'INDEX_BROKEN' }));
+    });
+  });
+
+  it('folds placed rows into mirror with their src data, before a new scan replaces src', () => {
+    const file = path.join(temp(), 'index.db');
+    const index = Index.open(file);
+    const dev = 2n ** 64n - 1n;
+    index.insertSrc([
+      entry('', EntryType.dir, dev, 2n),
+      entry('a', EntryType.file, dev, 2n ** 63n + 5n, { size: 3n, mode: 0o4755, uid: 2 ** 32 - 2 }),
+      entry('b', EntryType.file, dev, 2n ** 63n + 5n, { size: 3n, mode: 0o4755, uid: 2 ** 32 - 2 }),
+    ]);
+    index.finishScan();
+    const [a, b] = all(index.srcByInode());
+    index.putPlaced([{ srcId: a.id, dstIno: 2n ** 64n - 2n, written: true }, { srcId: b.id, dstIno: 2n ** 64n - 2n, written: false }]);
+    expect(index.mirrorCount()).toBe(0); // appended, not folded yet
+    index.close();
+
+    // The next run opens the index and scans again: the rows of the old scan must reach mirror first.
+    const again = Index.open(file);
+    try {
+      again.clearSrc();
+      expect(again.mirrorCount()).toBe(2);
+      expect(again.mirrorByPath(Buffer.from('a'))).toEqual({
+        path: Buffer.from('a'), type: EntryType.file, srcDev: dev, srcIno: 2n ** 63n + 5n, birthNs: 0n, size: 3n,
+        mtimeNs: a.mtimeNs, mode: 0o4755, uid: 2 ** 32 - 2, gid: 0, dstIno: 2n ** 64n - 2n, written: true,
+      });
+      expect(again.mirrorByPath(Buffer.from('b'))?.written).toBe(false);
+      // The by-source index was rebuilt after filling the empty mirror.
+      expect(again.mirrorInodesOf(dev, 2n ** 63n + 5n).map((r) => r.dstIno)).toEqual([2n ** 64n - 2n]);
+      expect(again.foldPlaced()).toBe(0);
+    } finally {
+      again.close();
+    }
+  });
+
   it('keeps the data across close and open', () => {
     const file = path.join(temp(), 'index.db');
     const index = Index.open(file);
