@@ -9,6 +9,14 @@
 // measurement in MEASUREMENTS, print a markdown table, and at the end write all figures to
 // <dir>/results-<date>.json. Progress goes to stderr, tables to stdout. The verify measurement
 // hashes the same bytes with sha256sum and b3sum for reference (Debian packages coreutils, b3sum).
+//
+// resume: linkmirror copy SIGKILLed ten times, at seeded instants over the first 90 % of an
+// uninterrupted run's wall time, and run again after each kill; beside the uninterrupted run, a
+// re-run with nothing to do, and cp -a when chosen: wall, and the bytes the runs wrote as the
+// kernel counts them (/proc/<pid>/io write_bytes) against the tree's bytes. rotation: an rsnapshot
+// hourly rotation of a `cp -al` clone of the tree, re-copied by `linkmirror copy --delete` and
+// `rsync -aH --delete`: wall and kernel write_bytes against each one's first copy and the bytes of
+// the new inodes. Both need bash, GNU coreutils (timeout) and Linux's /proc/<pid>/io.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,6 +25,8 @@ import { parseArgs } from 'node:util';
 import { formatCount, parseCount } from '../fixtures/counts.js';
 import { allTools, type CopyTool } from './copy-tools.js';
 import { measureFullCopies, type RunRecord, type SizeContext } from './measurements.js';
+import { measureResume, resumeTable } from './measure-resume.js';
+import { measureRotation, rotationTable } from './measure-rotation.js';
 import { measureVerify, verifyTable } from './measure-verify.js';
 import { markdownTable, treeHeading } from './report.js';
 import { GNU_TIME } from './timed-run.js';
@@ -34,6 +44,8 @@ interface Measurement {
 }
 const MEASUREMENTS: Measurement[] = [
   { key: 'full', run: measureFullCopies },
+  { key: 'resume', run: measureResume, table: resumeTable },
+  { key: 'rotation', run: measureRotation, table: rotationTable },
   { key: 'verify', run: measureVerify, table: verifyTable },
 ];
 
