@@ -189,8 +189,10 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     const placed = await placeFiles({
       ops, index, src: srcBytes, dst: dstBytes, tmpDir, owner, adopt,
       mirrorHasRows: incremental || adopted > 0, progress, problems, shouldStop,
-      // Copies run ahead through libuv's own fs calls, which an injected ops object cannot see.
+      // Copies run ahead through libuv's own fs calls, and links on a thread of their own:
+      // neither goes through an injected ops object, so tests that inject faults get neither.
       prefetch: ops === realFsOps ? PREFETCH_DEPTH : 0,
+      linkThread: ops === realFsOps,
     });
     progress.end();
 

@@ -34,6 +34,7 @@ import { EntryType, typeFromMode, type StoredEntry } from '../store/entry.js';
 import { mirrorRowFor, sameContent, type Index, type InodeEntry, type MirrorRow, type PlacedRow } from '../store/index-db.js';
 import { Pacer, yieldNow } from '../yield.js';
 import { applyMeta } from './apply-meta.js';
+import { LinkThread } from './link-thread.js';
 import { Prefetcher, type Prefetched } from './prefetch.js';
 import { removeTree } from './remove-tree.js';
 
@@ -54,6 +55,8 @@ export interface PlaceContext {
   shouldStop: () => boolean;
   /** Copies to run ahead of the cursor on a first copy (0: none; only with the real filesystem). */
   prefetch: number;
+  /** Make a first copy's links on a thread of their own (only with the real filesystem). */
+  linkThread: boolean;
 }
 
 export interface PlaceCounts {
@@ -366,6 +369,55 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     }
   };
 
+  /** A path that could not be placed: the run stops when the destination is the cause. */
+  const failed = (e: InodeEntry, err: unknown) => {
+    const fatal = fatalFor(err, showPath(e.path), folderAlive(ops, ctx.tmpDir));
+    if (fatal) throw fatal;
+    counts.failedPaths++;
+    problems.add(e.path, 'cannot copy', err);
+  };
+
+  // Links of a first copy go to the link thread (see link-thread.ts); each carries the anchor
+  // it was sent with. A failed one is replayed here with the group's state as it was then.
+  type LinkTag = { e: InodeEntry; anchor: Buffer | string; anchorIno: bigint };
+  const links = lean && ctx.linkThread ? new LinkThread<LinkTag>() : undefined;
+  /** Anchors found full by a replay (key: the full one, as bytes) and the inode that replaced each. */
+  const splitAnchors = new Map<string, { anchor: Buffer | string; ino: bigint }>();
+  const anchorKey = (a: Buffer | string) => (typeof a === 'string' ? a : a.toString('latin1'));
+
+  const replayLink = (tag: LinkTag, to: Buffer, err: Error) => {
+    if (!isErrno(err, 'EMLINK', 'EEXIST')) return failed(tag.e, err);
+    const current = { anchor, anchorIno };
+    const key = anchorKey(tag.anchor);
+    const moved = splitAnchors.get(key);
+    anchor = moved?.anchor ?? tag.anchor;
+    anchorIno = moved?.ino ?? tag.anchorIno;
+    try {
+      if (!linkToFreeAnchor(tag.e, to)) startInode(full(tag.e), to, true);
+    } catch (err2) {
+      failed(tag.e, err2);
+    }
+    if (anchor !== (moved?.anchor ?? tag.anchor)) splitAnchors.set(key, { anchor: anchor!, ino: anchorIno });
+    // The main loop goes on with the newest anchor when it is still in this group.
+    if (tag.e.dev !== gDev || tag.e.ino !== gIno) ({ anchor, anchorIno } = current);
+  };
+
+  const settleLinks = () => {
+    for (const { jobs, failed: errors } of links!.answers()) {
+      for (let i = 0; i < jobs.length; i++) {
+        const { tag, to } = jobs[i];
+        const err = errors.get(i);
+        if (err) {
+          replayLink(tag, to, err);
+        } else {
+          placed.push({ srcId: tag.e.id, dstIno: tag.anchorIno, written: false });
+          counts.linksMade++;
+        }
+      }
+    }
+    if (links!.idle) splitAnchors.clear(); // no job left that was sent with an old anchor
+  };
+
   const placeOne = (e: InodeEntry) => {
     const to = joinPath(ctx.dst, e.path);
     if (e.dev !== gDev || e.ino !== gIno) {
@@ -391,6 +443,8 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     try {
       if (anchor === null) {
         startInode(full(e), to, false);
+      } else if (links) {
+        links.add(typeof anchor === 'string' ? Buffer.from(anchor) : anchor, to, { e, anchor, anchorIno });
       } else if (linkToFreeAnchor(e, to)) {
         if (kept === 'duplicate') {
           counts.deduplicated++;
@@ -400,11 +454,8 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
         startInode(full(e), to, true);
       }
     } catch (err) {
-      const fatal = fatalFor(err, showPath(e.path), folderAlive(ops, ctx.tmpDir));
-      if (fatal) throw fatal;
-      counts.failedPaths++;
       if (anchor === null) groupFailed = true;
-      problems.add(e.path, 'cannot copy', err);
+      failed(e, err);
     }
   };
 
@@ -452,11 +503,20 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
           ready = undefined;
         }
         progress.advance(1, counts.bytesCopied - before);
+        if (links) {
+          if (links.blocked) await links.room();
+          settleLinks();
+        }
         if (placed.length + staged.length >= FLUSH_ROWS || bytesSinceFlush >= FLUSH_BYTES || Date.now() - lastFlush >= FLUSH_MS) flush();
       }
     }
+    if (links) {
+      await links.drain();
+      settleLinks();
+    }
   } finally {
     await prefetcher?.drain();
+    await links?.close();
   }
   flush();
   index.foldPlaced();
