@@ -153,7 +153,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     fs.rmSync(tmpDir, { recursive: true, force: true });
     fs.mkdirSync(tmpDir, { mode: 0o700 });
     index.clearPending();
-    const scanned = await scan(src, index, { ops, progress, shouldStop });
+    const scanned = await scan(src, index, { ops, progress, shouldStop, walkThread: true });
     for (const p of scanned.problems) problems.kept.push(p);
     problems.count += scanned.problemCount;
 
@@ -247,7 +247,7 @@ async function dryRun(src: string, dst: string, dstExists: boolean, mirror: bool
   const index = Index.open(path.join(dir, INDEX_FILE));
   try {
     if (mirror) index.copyMirrorFrom(path.join(dst, STATE_DIR, INDEX_FILE));
-    const scanned = await scan(src, index, { ops, progress });
+    const scanned = await scan(src, index, { ops, progress, walkThread: true });
     // The facts of the filesystem the destination will be on: its nearest existing folder.
     let probe = dst;
     while (!dstExists && !fs.existsSync(probe)) probe = path.dirname(probe);

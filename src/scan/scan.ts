@@ -1,15 +1,20 @@
 // scan: walk the source once and record every entry in the index, in batched transactions,
 // then derive the inode groups ((dev, ino) -> first path) with one SQL pass. Nothing per-path
 // stays in memory.
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { LinkmirrorError } from '../errors.js';
 import { errnoCode } from '../fs/errno.js';
 import { Problems, type Problem } from '../problems.js';
 import { realFsOps, type FsOps } from '../fs/ops.js';
-import { showPath } from '../fs/paths.js';
+import { joinPath, showPath } from '../fs/paths.js';
 import { noProgress, type Progress } from '../progress.js';
 import { isStateDir } from '../state-dir.js';
 import type { Index, ScanTotals } from '../store/index-db.js';
 import { EntryType, typeFromMode, type Entry } from '../store/entry.js';
+import { CREDITS, entryOf, unpackBatch } from './walk-batch.js';
+import type { WalkJob, WalkMessage } from './walk-thread.js';
 import { walk } from './walk.js';
 import { Pacer, yieldNow } from '../yield.js';
 
@@ -20,6 +25,11 @@ export interface ScanOptions {
   batch?: number;
   /** Polled as the walk goes: true stops the scan with INTERRUPTED. */
   shouldStop?: () => boolean;
+  /**
+   * Walk on a thread of its own while this one writes the index (real filesystem only). Off for
+   * verify, whose two scans already run side by side.
+   */
+  walkThread?: boolean;
 }
 
 export interface ScanResult {
@@ -42,47 +52,26 @@ export async function scan(root: Buffer | string, index: Index, options: ScanOpt
   const onError = (rel: Buffer, err: unknown) => problems.add(rel, 'cannot read', err);
   let rootSeen = false;
   const pacer = new Pacer();
+  const source = options.walkThread && ops === realFsOps && fs.existsSync(fileURLToPath(WALK_THREAD))
+    ? walkOnThread(rootBytes, onError)
+    : walkHere(rootBytes, ops, onError);
   try {
-    for (const { rel, stat } of walk(rootBytes, { ops, onError, skip: isStateDir })) {
-      const mode = Number(stat.mode);
-      const type = typeFromMode(mode);
-      if (!rootSeen) {
-        rootSeen = true;
-        if (type !== EntryType.dir) throw new LinkmirrorError('SRC_NOT_DIR', `${showPath(rootBytes)} is not a directory`);
-      }
-      let target: Buffer | null = null;
-      if (type === EntryType.symlink) {
-        try {
-          target = ops.readlink(Buffer.concat([rootBytes, Buffer.from('/'), rel]));
-        } catch (err) {
-          onError(rel, err);
-          continue;
+    for await (const items of source) {
+      for (const e of items) {
+        if (!rootSeen) {
+          rootSeen = true;
+          if (e.type !== EntryType.dir) throw new LinkmirrorError('SRC_NOT_DIR', `${showPath(rootBytes)} is not a directory`);
+        }
+        batch.push(e);
+        if (batch.length >= batchSize) {
+          index.insertSrc(batch);
+          progress.advance(batch.length, batch.reduce((sum, e) => sum + e.size, 0n));
+          batch = [];
         }
       }
-      batch.push({
-        path: rel,
-        type,
-        dev: stat.dev,
-        ino: stat.ino,
-        nlink: Number(stat.nlink),
-        size: type === EntryType.dir ? 0n : stat.size,
-        mode: mode & 0o7777,
-        uid: Number(stat.uid),
-        gid: Number(stat.gid),
-        mtimeNs: stat.mtimeNs,
-        atimeNs: stat.atimeNs,
-        birthNs: stat.birthtimeNs,
-        target,
-        rdev: stat.rdev,
-      });
       if (pacer.due()) {
         await yieldNow();
         if (options.shouldStop?.()) throw new LinkmirrorError('INTERRUPTED', 'interrupted while scanning the source; nothing was copied yet');
-      }
-      if (batch.length >= batchSize) {
-        index.insertSrc(batch);
-        progress.advance(batch.length, batch.reduce((sum, e) => sum + e.size, 0n));
-        batch = [];
       }
     }
   } catch (err) {
@@ -96,4 +85,91 @@ export async function scan(root: Buffer | string, index: Index, options: ScanOpt
   progress.end();
   index.finishScan();
   return { totals: index.scanTotals(), problems: problems.kept, problemCount: problems.count };
+}
+
+/** Entries a few hundred at a time, walked on this thread through `ops`. */
+function* walkHere(root: Buffer, ops: FsOps, onError: (rel: Buffer, err: unknown) => void): Generator<Entry[]> {
+  let items: Entry[] = [];
+  for (const { rel, stat } of walk(root, { ops, onError, skip: isStateDir })) {
+    let target: Buffer | null = null;
+    if (typeFromMode(Number(stat.mode)) === EntryType.symlink) {
+      try {
+        target = ops.readlink(joinPath(root, rel));
+      } catch (err) {
+        onError(rel, err);
+        continue;
+      }
+    }
+    items.push(entryOf(rel, stat, target));
+    if (items.length >= 256) {
+      yield items;
+      items = [];
+    }
+  }
+  yield items;
+}
+
+/** The compiled walk thread; absent when running from the TypeScript sources (tests then walk here). */
+const WALK_THREAD = new URL('./walk-thread.js', import.meta.url);
+
+/** Entries a batch at a time from the walk thread (see walk-thread.ts), in the same walk order. */
+async function* walkOnThread(root: Buffer, onError: (rel: Buffer, err: unknown) => void): AsyncGenerator<Entry[]> {
+  const credits = new SharedArrayBuffer(8);
+  const control = new Int32Array(credits);
+  control[0] = CREDITS;
+  const worker = new Worker(WALK_THREAD, {
+    workerData: { walkRoot: root, credits } satisfies WalkJob,
+    // The thread holds one directory listing per level and one batch: a small heap will do.
+    resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 },
+  });
+  const queue: WalkMessage[] = [];
+  let failure: unknown;
+  let exited = false;
+  let wake: (() => void) | undefined;
+  const wakeUp = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  worker.on('message', (m: WalkMessage) => {
+    queue.push(m);
+    wakeUp();
+  });
+  worker.on('error', (err) => {
+    failure ??= err;
+    wakeUp();
+  });
+  worker.on('exit', () => {
+    exited = true;
+    wakeUp();
+  });
+  const asError = (m: { code?: string; message: string }) => Object.assign(new Error(m.message), { code: m.code });
+  try {
+    for (;;) {
+      while (queue.length === 0) {
+        if (failure !== undefined) throw failure;
+        if (exited) throw new Error('the walk thread stopped before the end of the walk');
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+      }
+      const m = queue.shift()!;
+      if (m.type === 'batch') {
+        const items = unpackBatch(m.batch);
+        Atomics.add(control, 0, 1);
+        Atomics.notify(control, 0);
+        yield items;
+      } else if (m.type === 'problem') {
+        onError(Buffer.from(m.rel), asError(m));
+      } else if (m.type === 'error') {
+        throw asError(m);
+      } else {
+        return;
+      }
+    }
+  } finally {
+    Atomics.store(control, 1, 1);
+    Atomics.notify(control, 0);
+    await worker.terminate();
+  }
 }

@@ -5,6 +5,9 @@ import type fs from 'node:fs';
 import { childPath, joinPath } from '../fs/paths.js';
 import type { FsOps } from '../fs/ops.js';
 
+/** What a scan keeps of a path's lstat (a BigIntStats has these and more). */
+export type StatFields = Pick<fs.BigIntStats, 'dev' | 'ino' | 'mode' | 'nlink' | 'uid' | 'gid' | 'rdev' | 'size' | 'atimeNs' | 'mtimeNs' | 'birthtimeNs'>;
+
 export interface WalkItem {
   rel: Buffer;
   stat: fs.BigIntStats;

@@ -32,7 +32,7 @@ export function registerScan(program: Command, setExit: (code: number) => void):
       const index = Index.open(flags.index ?? path.join(tmp!, 'index.db'));
       const progress = progressBar(out.bar, out.quiet);
       try {
-        const result = await scan(root, index, { progress });
+        const result = await scan(root, index, { progress, walkThread: true });
         progress.close();
         if (flags.json) out.print(toJson({ src: root, ...result.totals, problems: result.problems, problemCount: result.problemCount }));
         else if (!out.quiet) out.print([`scanned ${root}`, ...scanLines(result.totals), `problems       ${result.problemCount}`].join('\n'));

@@ -1,0 +1,121 @@
+// The walk thread's batches on the wire: a few columns of typed arrays and one buffer of names
+// and symlink targets, transferred (not copied) to the main thread, which rebuilds each entry's
+// stat fields from them. Structured cloning an object per path would cost the main thread more
+// than the lstat it saves.
+import { EntryType, typeFromMode, type Entry } from '../store/entry.js';
+import type { StatFields } from './walk.js';
+
+/** Entries per batch: large enough that a message is rare, small enough to keep memory flat. */
+export const BATCH_ENTRIES = 4096;
+
+/** Batches the walk thread may have sent that the main thread has not taken yet. */
+export const CREDITS = 4;
+
+const U64 = 4; // dev, ino, size, rdev
+const I64 = 3; // mtimeNs, atimeNs, birthtimeNs
+const U32 = 6; // mode, nlink, uid, gid, end of path, end of target (== end of path: no target)
+
+export interface WalkBatch {
+  count: number;
+  u64: BigUint64Array;
+  i64: BigInt64Array;
+  u32: Uint32Array;
+  bytes: Uint8Array;
+}
+
+/** The index entry for a path and its lstat; `target` is a symlink's, read beside the lstat. */
+export function entryOf(rel: Buffer, s: StatFields, target: Buffer | null): Entry {
+  const mode = Number(s.mode);
+  const type = typeFromMode(mode);
+  return {
+    path: rel, type, dev: s.dev, ino: s.ino, nlink: Number(s.nlink), size: type === EntryType.dir ? 0n : s.size,
+    mode: mode & 0o7777, uid: Number(s.uid), gid: Number(s.gid), mtimeNs: s.mtimeNs, atimeNs: s.atimeNs,
+    birthNs: s.birthtimeNs, target, rdev: s.rdev,
+  };
+}
+
+/** Filled on the walk thread, one entry at a time. */
+export class BatchBuilder {
+  private count = 0;
+  private used = 0;
+  private u64 = new BigUint64Array(BATCH_ENTRIES * U64);
+  private i64 = new BigInt64Array(BATCH_ENTRIES * I64);
+  private u32 = new Uint32Array(BATCH_ENTRIES * U32);
+  private bytes = Buffer.allocUnsafeSlow(256 * 1024);
+
+  get full(): boolean {
+    return this.count >= BATCH_ENTRIES;
+  }
+
+  get empty(): boolean {
+    return this.count === 0;
+  }
+
+  add(rel: Buffer, s: StatFields, target: Buffer | null): void {
+    const i = this.count++;
+    const u = i * U64;
+    const t = i * I64;
+    const w = i * U32;
+    this.u64[u] = s.dev;
+    this.u64[u + 1] = s.ino;
+    this.u64[u + 2] = s.size;
+    this.u64[u + 3] = s.rdev;
+    this.i64[t] = s.mtimeNs;
+    this.i64[t + 1] = s.atimeNs;
+    this.i64[t + 2] = s.birthtimeNs;
+    this.reserve(rel.length + (target?.length ?? 0));
+    this.used += rel.copy(this.bytes, this.used);
+    const pathEnd = this.used;
+    if (target) this.used += target.copy(this.bytes, this.used);
+    this.u32[w] = Number(s.mode);
+    this.u32[w + 1] = Number(s.nlink);
+    this.u32[w + 2] = Number(s.uid);
+    this.u32[w + 3] = Number(s.gid);
+    this.u32[w + 4] = pathEnd;
+    this.u32[w + 5] = this.used;
+  }
+
+  /** The batch so far, with the buffers to transfer; the builder starts afresh. */
+  take(): { batch: WalkBatch; transfer: ArrayBuffer[] } {
+    const batch: WalkBatch = { count: this.count, u64: this.u64, i64: this.i64, u32: this.u32, bytes: this.bytes.subarray(0, this.used) };
+    const transfer = [this.u64.buffer, this.i64.buffer, this.u32.buffer, this.bytes.buffer] as ArrayBuffer[];
+    this.count = 0;
+    this.used = 0;
+    this.u64 = new BigUint64Array(BATCH_ENTRIES * U64);
+    this.i64 = new BigInt64Array(BATCH_ENTRIES * I64);
+    this.u32 = new Uint32Array(BATCH_ENTRIES * U32);
+    this.bytes = Buffer.allocUnsafeSlow(this.bytes.length);
+    return { batch, transfer };
+  }
+
+  private reserve(n: number): void {
+    if (this.used + n <= this.bytes.length) return;
+    const bigger = Buffer.allocUnsafeSlow(Math.max(this.bytes.length * 2, this.used + n));
+    this.bytes.copy(bigger, 0, 0, this.used);
+    this.bytes = bigger;
+  }
+}
+
+/** The entries of a batch, on the main thread (as entryOf() makes them). Names are views into the batch's buffer. */
+export function unpackBatch(b: WalkBatch): Entry[] {
+  const bytes = Buffer.from(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength);
+  const out: Entry[] = new Array(b.count);
+  let start = 0;
+  for (let i = 0; i < b.count; i++) {
+    const u = i * U64;
+    const t = i * I64;
+    const w = i * U32;
+    const pathEnd = b.u32[w + 4];
+    const targetEnd = b.u32[w + 5];
+    const mode = b.u32[w];
+    const type = typeFromMode(mode);
+    out[i] = {
+      path: bytes.subarray(start, pathEnd), type, dev: b.u64[u], ino: b.u64[u + 1], nlink: b.u32[w + 1],
+      size: type === EntryType.dir ? 0n : b.u64[u + 2], mode: mode & 0o7777, uid: b.u32[w + 2], gid: b.u32[w + 3],
+      mtimeNs: b.i64[t], atimeNs: b.i64[t + 1], birthNs: b.i64[t + 2],
+      target: targetEnd > pathEnd ? bytes.subarray(pathEnd, targetEnd) : null, rdev: b.u64[u + 3],
+    };
+    start = targetEnd;
+  }
+  return out;
+}

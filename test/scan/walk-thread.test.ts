@@ -1,0 +1,70 @@
+// The walk thread (compiled code only, so through the built CLI): `linkmirror scan --index`
+// walks on its own thread; its index must hold exactly the rows a walk on the main thread
+// writes — same order, same fields, byte names and targets — across several batches.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { scan } from '../../src/scan/scan.js';
+import { Index } from '../../src/store/index-db.js';
+import type { StoredEntry } from '../../src/store/entry.js';
+import { runCli } from '../helpers/cli.js';
+import { buildTree, dir, fifo, file, link, symlink, tempDirs, type TreeSpec } from '../helpers/tree.js';
+
+const temp = tempDirs();
+
+function rows(file: string): StoredEntry[] {
+  const index = Index.open(file);
+  try {
+    return [...index.srcAll()].flat();
+  } finally {
+    index.close();
+  }
+}
+
+describe('the walk thread', () => {
+  it('writes the same index rows as a walk on the main thread, over more than one batch', async () => {
+    const base = temp();
+    const src = path.join(base, 'src');
+    const odd = Buffer.from([0x6e, 0xe9, 0xff]).toString('latin1'); // not UTF-8 once written as latin1 bytes
+    const spec: TreeSpec = {
+      'hourly.0/a.txt': file('alpha'),
+      'hourly.1/a.txt': link('hourly.0/a.txt'),
+      'hourly.0/s': symlink('a.txt'),
+      'hourly.0/dangling': symlink('../nowhere'),
+      'hourly.0/p': fifo(),
+      'hourly.0/empty': dir(),
+      'hourly.0/sub/.linkmirror/kept': file('a state folder below the top is user data'),
+      '.linkmirror/index.db': file('the state folder at the top is left out'),
+    };
+    // 5,000 more paths: the thread sends batches of 4,096.
+    for (let i = 0; i < 5000; i++) spec[`bulk/d${i % 50}/f${i}`] = i % 3 === 0 ? link('hourly.0/a.txt') : file(`content ${i}`);
+    buildTree(src, spec);
+    const oddName = Buffer.concat([Buffer.from(path.join(src, 'hourly.0')), Buffer.from('/'), Buffer.from(odd, 'latin1')]);
+    fs.writeFileSync(oddName, 'bytes');
+    fs.symlinkSync(Buffer.from([0x2e, 0x2f, 0xfe]), Buffer.concat([oddName, Buffer.from('-link')]));
+
+    const threadDb = path.join(base, 'thread.db');
+    const r = runCli(['scan', src, '--index', threadDb, '--quiet']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+
+    const hereDb = path.join(base, 'here.db');
+    const index = Index.open(hereDb);
+    try {
+      await scan(src, index); // no walkThread: the walk runs here
+    } finally {
+      index.close();
+    }
+    const fromThread = rows(threadDb);
+    // The root, bulk/ with 50 dirs and 5,000 files, hourly.0/ with its 6 entries, sub/.linkmirror/kept
+    // and the two byte-named paths, hourly.1/ with its link; not the top .linkmirror/.
+    expect(fromThread.length).toBe(1 + 1 + 50 + 5000 + 1 + 6 + 2 + 2 + 1 + 1);
+    // Reading a directory may update its atime (relatime), so the second walk sees later atimes.
+    const noAtime = (list: StoredEntry[]) => list.map((e) => ({ ...e, atimeNs: undefined }));
+    expect(noAtime(fromThread)).toEqual(noAtime(rows(hereDb)));
+    expect(fromThread.some((e) => e.path.equals(Buffer.from('.linkmirror')))).toBe(false);
+    expect(fromThread.some((e) => e.path.equals(Buffer.from('hourly.0/sub/.linkmirror/kept')))).toBe(true);
+    expect(fromThread.find((e) => e.path.equals(Buffer.concat([Buffer.from('hourly.0/'), Buffer.from(odd, 'latin1'), Buffer.from('-link')])))?.target)
+      .toEqual(Buffer.from([0x2e, 0x2f, 0xfe]));
+  });
+});
