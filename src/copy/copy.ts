@@ -45,6 +45,12 @@ export interface CopyOptions {
   adopt?: boolean;
   /** With adopt: a file matches only when its bytes are the same too. */
   checksum?: boolean;
+  /**
+   * Look at every destination path, not only at what changed: repairs paths removed or replaced
+   * in the mirror by hand. (By default a path the index vouches for is left alone, and one path
+   * per inode is looked at.)
+   */
+  recheck?: boolean;
 }
 
 export interface CopySummary {
@@ -182,13 +188,13 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     index.setMeta('state', 'copying');
 
     progress.start('dirs', { items: plan.dirs });
-    const dirsMade = makeDirs(ops, index, dstBytes, progress, problems);
+    const dirsMade = makeDirs(ops, index, dstBytes, progress, problems, incremental || adopted > 0);
     progress.end();
 
     progress.start('content', { items: plan.paths - plan.dirs, bytes: plan.bytesToCopy });
     const placed = await placeFiles({
       ops, index, src: srcBytes, dst: dstBytes, tmpDir, owner, adopt,
-      mirrorHasRows: incremental || adopted > 0, progress, problems, shouldStop,
+      mirrorHasRows: incremental || adopted > 0, recheck: options.recheck ?? false, progress, problems, shouldStop,
       // Copies run ahead through libuv's own fs calls, and links on a thread of their own:
       // neither goes through an injected ops object, so tests that inject faults get neither.
       prefetch: ops === realFsOps ? PREFETCH_DEPTH : 0,

@@ -17,10 +17,15 @@ import type { Index } from '../store/index-db.js';
 const S_IFMT = 0o170000n;
 const S_IFDIR = 0o040000n;
 
-export function makeDirs(ops: FsOps, index: Index, dst: Buffer, progress: Progress, problems: Problems): number {
+/**
+ * `mirrorHasRows`: a directory that has to be made anew in a mirror was removed behind our back,
+ * so the index rows below it describe nothing: they are dropped, and the file pass, which leaves
+ * paths the index vouches for alone, places those paths again.
+ */
+export function makeDirs(ops: FsOps, index: Index, dst: Buffer, progress: Progress, problems: Problems, mirrorHasRows = false): number {
   let made = 0;
   for (const page of index.srcDirs('parents-first')) {
-    index.putMirrorDirs(page.filter((d) => d.path.length > 0).map((d) => d.path));
+    const fresh: Buffer[] = [];
     for (const d of page) {
       progress.advance(1);
       if (d.path.length === 0) continue; // the destination root exists already
@@ -28,6 +33,7 @@ export function makeDirs(ops: FsOps, index: Index, dst: Buffer, progress: Progre
       try {
         ops.mkdir(p, 0o700);
         made++;
+        if (mirrorHasRows) fresh.push(d.path);
       } catch (err) {
         const fatal = fatalFor(err, showPath(d.path), folderAlive(ops, path.join(dst.toString(), STATE_DIR)));
         if (fatal) throw fatal;
@@ -45,6 +51,8 @@ export function makeDirs(ops: FsOps, index: Index, dst: Buffer, progress: Progre
         made++;
       }
     }
+    index.dropMirror(fresh); // before recording this page's directories, which it would drop too
+    index.putMirrorDirs(page.filter((d) => d.path.length > 0).map((d) => d.path));
   }
   return made;
 }

@@ -48,6 +48,8 @@ export interface PlaceContext {
   owner: boolean;
   /** False on a first copy into an empty destination: no lookups of earlier state are needed. */
   mirrorHasRows: boolean;
+  /** With mirrorHasRows: visit every path, not only the inodes with a path that changed. */
+  recheck: boolean;
   /** --adopt: a path already holding the right content on a separate inode is replaced by a link. */
   adopt: boolean;
   progress: Progress;
@@ -119,6 +121,17 @@ export function syncOrStop(ops: FsOps, dir: string): void {
   } catch (err) {
     throw new LinkmirrorError('DST_UNUSABLE', `destination stopped working: cannot write back its data (${(err as Error).message}); reconnect it and run the same command again`, { cause: err });
   }
+}
+
+/**
+ * What is at a row's path is what the row describes: the inode number, the type (a freed
+ * inode number comes back, e.g. as the directory made where this file was: ext4 hands out the
+ * lowest free inode) and the size. Renames are journaled before file data is written back, so
+ * after a power cut or a pulled drive a file can be under its name, zero bytes long, while the
+ * index (SQLite syncs its own files) says it is complete.
+ */
+function onDisk(st: BigIntStats, m: MirrorRow): boolean {
+  return st.ino === m.dstIno && typeFromMode(Number(st.mode)) === m.type && st.size === m.size;
 }
 
 /** Paths of one destination inode tried as an anchor before its content is copied anew. */
@@ -295,15 +308,6 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     return true;
   };
 
-  /**
-   * What is at a row's path is what the row describes: the inode number, the type (a freed
-   * inode number comes back, e.g. as the directory made where this file was: ext4 hands out the
-   * lowest free inode) and the size. Renames are journaled before file data is written back, so
-   * after a power cut or a pulled drive a file can be under its name, zero bytes long, while the
-   * index (SQLite syncs its own files) says it is complete.
-   */
-  const onDisk = (st: BigIntStats, m: MirrorRow): boolean =>
-    st.ino === m.dstIno && typeFromMode(Number(st.mode)) === m.type && st.size === m.size;
 
   /**
    * On resume or an incremental run: a destination path that already holds this source inode,
@@ -464,9 +468,19 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
   let previous: InodeEntry | undefined;
   const startsGroup = (e: InodeEntry, prev: InodeEntry | undefined) => !prev || prev.dev !== e.dev || prev.ino !== e.ino;
 
+  // An incremental run visits only the inodes with a path the mirror does not hold as it is now;
+  // of the others it looks at one path each (see leaveAlone).
+  const todoOnly = ctx.mirrorHasRows && !ctx.adopt && !ctx.recheck;
+  if (todoOnly) {
+    const left = leaveAlone(ctx);
+    counts.alreadyPresent += left;
+    progress.advance(left);
+  }
+  const pages = lean ? index.srcByInodeLean() : todoOnly ? index.srcByInodeTodo() : index.srcByInode();
+
   const pacer = new Pacer();
   try {
-    outer: for (const page of lean ? index.srcByInodeLean() : index.srcByInode()) {
+    outer: for (const page of pages) {
       let ahead = 0;
       for (let i = 0; i < page.length; i++) {
         const e = page[i];
@@ -523,6 +537,29 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
   // Staged files are complete: put them in place even when stopping, so no work is lost.
   renameStaged(ctx);
   return counts;
+}
+
+/**
+ * Mark the work of an incremental run (Index.markTodoGroups) and return how many paths it
+ * leaves alone. Those are trusted to the index, which was committed after their files were on
+ * the drive; still, of each inode one path is looked at — a file found missing, of another inode
+ * or size (a drive pulled before its data was written, a file replaced by hand) puts its inode
+ * back on the work list. `copy --recheck` looks at every path.
+ */
+function leaveAlone(ctx: PlaceContext): number {
+  const { ops, index } = ctx;
+  let todo = index.markTodoGroups(ctx.owner);
+  for (const page of index.cleanGroupSamples()) {
+    const stale = page.filter((m) => {
+      try {
+        return !onDisk(ops.lstat(joinPath(ctx.dst, m.path)), m);
+      } catch {
+        return true;
+      }
+    });
+    if (stale.length > 0) todo = index.addTodoGroups(stale.map((m) => ({ dev: m.srcDev, ino: m.srcIno })));
+  }
+  return todo.cleanPaths;
 }
 
 /** Rename every staged file over its path; a stale directory in the way is removed first. */

@@ -284,10 +284,11 @@ export class Index {
     return this.byInodePages('id, path, type, dev, ino', Index.inodeEntryFrom, pageSize);
   }
 
-  private *byInodePages<T>(columns: string, from: (r: unknown[]) => T, pageSize: number): Generator<T[]> {
+  private *byInodePages<T>(columns: string, from: (r: unknown[]) => T, pageSize: number, todoOnly = false): Generator<T[]> {
     // Columns 0, 3 and 4 are id, dev and ino in both column lists: the key of the next page.
+    const todo = todoOnly ? 'AND EXISTS (SELECT 1 FROM todo_groups t WHERE t.dev = src.dev AND t.ino = src.ino)' : '';
     const s = this.stmt(
-      `SELECT ${columns} FROM src INDEXED BY src_by_inode WHERE type <> ${EntryType.dir} AND (dev, ino, id) > (?, ?, ?) ORDER BY dev, ino, id LIMIT ?`,
+      `SELECT ${columns} FROM src INDEXED BY src_by_inode WHERE type <> ${EntryType.dir} AND (dev, ino, id) > (?, ?, ?) ${todo} ORDER BY dev, ino, id LIMIT ?`,
     ).safeIntegers(true).raw(true);
     let key: [bigint, bigint, bigint] = [-(2n ** 63n), -(2n ** 63n), -1n];
     for (;;) {
@@ -301,6 +302,70 @@ export class Index {
 
   private static inodeEntryFrom(r: unknown[]): InodeEntry {
     return { id: num(r[0]), path: r[1] as Buffer, type: num(r[2]) as EntryType, dev: fromDb(r[3]), ino: fromDb(r[4]) };
+  }
+
+  /**
+   * An incremental run's work list: the inodes (groups) with at least one path that the mirror
+   * does not hold as it is now — another source inode or content there, or another mode or
+   * owner. Kept in a temp table that srcByInodeTodo() reads; returns the paths of the rest,
+   * which the run leaves alone. One pass in SQL instead of a million lookups from JS.
+   */
+  markTodoGroups(owner: boolean): { groups: number; cleanPaths: number } {
+    return this.guard(() => {
+      this.db.exec(`DROP TABLE IF EXISTS temp.todo_groups;
+        CREATE TEMP TABLE todo_groups (dev INTEGER NOT NULL, ino INTEGER NOT NULL, PRIMARY KEY (dev, ino)) WITHOUT ROWID;`);
+      this.stmt(
+        `INSERT OR IGNORE INTO todo_groups (dev, ino)
+         SELECT s.dev, s.ino FROM src s WHERE s.type <> ${EntryType.dir} AND NOT EXISTS (
+           SELECT 1 FROM mirror m WHERE m.path = s.path AND m.type = s.type AND m.src_dev = s.dev AND m.src_ino = s.ino
+             AND m.birth_ns = s.birth_ns AND m.size = s.size AND m.mtime_ns = s.mtime_ns AND m.mode = s.mode
+             AND (? = 0 OR (m.uid = s.uid AND m.gid = s.gid)))`,
+      ).run(owner ? 1 : 0);
+      return this.todoCounts();
+    });
+  }
+
+  private todoCounts(): { groups: number; cleanPaths: number } {
+    const r = this.stmt(
+      `SELECT (SELECT COUNT(*) FROM todo_groups) AS groups,
+              (SELECT COUNT(*) FROM src WHERE type <> ${EntryType.dir}) -
+              (SELECT COUNT(*) FROM todo_groups t JOIN src s INDEXED BY src_by_inode ON s.dev = t.dev AND s.ino = t.ino WHERE s.type <> ${EntryType.dir}) AS clean`,
+    ).get() as Row;
+    return { groups: num(r.groups), cleanPaths: num(r.clean) };
+  }
+
+  /**
+   * Groups left alone by markTodoGroups, one mirror row each (its first path's): the caller
+   * checks that the destination still holds that inode, and hands back those that it does not.
+   */
+  *cleanGroupSamples(pageSize = 4096): Generator<MirrorRow[]> {
+    const s = this.stmt(
+      `SELECT m.* FROM groups g JOIN src s ON s.id = g.first_id JOIN mirror m ON m.path = s.path
+       WHERE (g.dev, g.ino) > (?, ?) AND NOT EXISTS (SELECT 1 FROM todo_groups t WHERE t.dev = g.dev AND t.ino = g.ino)
+       ORDER BY g.dev, g.ino LIMIT ?`,
+    ).safeIntegers(true);
+    let key: [bigint, bigint] = [-(2n ** 63n), -(2n ** 63n)];
+    for (;;) {
+      const rows = this.guard(() => s.all(...key, pageSize)) as Row[];
+      if (rows.length === 0) return;
+      const last = rows[rows.length - 1];
+      key = [last.src_dev as bigint, last.src_ino as bigint];
+      yield rows.map(Index.mirrorFrom);
+    }
+  }
+
+  /** Put groups on the work list after all (their sample path is not what the mirror says). */
+  addTodoGroups(groups: readonly { dev: bigint; ino: bigint }[]): { groups: number; cleanPaths: number } {
+    const put = this.stmt('INSERT OR IGNORE INTO todo_groups (dev, ino) VALUES (?, ?)');
+    return this.transaction(() => {
+      for (const g of groups) put.run(toDb(g.dev), toDb(g.ino));
+      return this.todoCounts();
+    });
+  }
+
+  /** Like srcByInode(), for the groups on markTodoGroups()'s work list only. */
+  srcByInodeTodo(pageSize = 4096): Generator<StoredEntry[]> {
+    return this.byInodePages(Index.SRC_COLUMNS, Index.entryFrom, pageSize, true);
   }
 
   srcById(id: number): StoredEntry {

@@ -11,6 +11,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createPrng, type Prng } from '../../fixtures/prng.js';
 import { copy } from '../../src/copy/copy.js';
+import { realFsOps } from '../../src/fs/ops.js';
+import { faultyOps } from '../helpers/faulty-ops.js';
 import { ExitCode } from '../../src/cli/exit-codes.js';
 import { runCli } from '../helpers/cli.js';
 import { useLoopMount } from '../helpers/loop-mount.js';
@@ -453,5 +455,38 @@ describe('a symlink planted in the mirror where the source also changed', () => 
     expect(fs.lstatSync(path.join(dst, 'snap.1/etc')).isDirectory()).toBe(true);
     expectSameTopology(src, dst);
     expect(fs.statSync(path.join(dst, 'snap.1/etc/same')).ino).toBe(fs.statSync(path.join(dst, 'snap.0/etc/same')).ino);
+  });
+});
+
+// ---- what an incremental run looks at --------------------------------------------------------
+
+describe('an incremental run visits only what changed', () => {
+  it('of the inodes whose paths all stand as the index says, one path each is looked at; --recheck looks at every path', async () => {
+    const spec: TreeSpec = { 'snap.0/big': file('one inode, many paths'), 'snap.0/solo': file('solo') };
+    for (let i = 1; i <= 40; i++) spec[`snap.${i}/big`] = link('snap.0/big');
+    const { src, dst } = await mirrored(spec);
+    fs.writeFileSync(path.join(src, 'snap.40/new'), 'a new file');
+
+    const dstLstats = (ops: ReturnType<typeof faultyOps>) => ops.calls.lstat;
+    const plain = faultyOps(realFsOps, []);
+    const summary = await copy(src, dst, { ops: plain });
+    expect(summary.placed.alreadyPresent).toBe(42);
+    expect(summary.placed.inodesCopied).toBe(1);
+    expectSameTopology(src, dst);
+
+    const rechecked = faultyOps(realFsOps, []);
+    const again = await copy(src, dst, { ops: rechecked, recheck: true });
+    expect(again.placed.alreadyPresent).toBe(43);
+    // The scans lstat every source path in both runs; the destination's 41 paths of `big` only with --recheck.
+    expect(dstLstats(rechecked) - dstLstats(plain)).toBeGreaterThanOrEqual(40);
+  });
+
+  it('a source chmod reaches every path of the inode (its mode is part of what the index vouches for)', async () => {
+    const { src, dst } = await mirrored({ 'a/f': file('f', { mode: 0o644 }), 'b/f': link('a/f'), 'c/f': link('a/f') });
+    fs.chmodSync(path.join(src, 'a/f'), 0o600);
+    const summary = await copy(src, dst);
+    expect(summary.placed.metadataFixed).toBeGreaterThanOrEqual(1);
+    expect(fs.statSync(path.join(dst, 'c/f')).mode & 0o777).toBe(0o600);
+    expectSameTopology(src, dst);
   });
 });

@@ -13,6 +13,7 @@ interface CopyFlags extends OutputFlags {
   delete?: boolean;
   adopt?: boolean;
   checksum?: boolean;
+  recheck?: boolean;
 }
 
 export function registerCopy(program: Command, setExit: (code: number) => void): void {
@@ -26,6 +27,7 @@ export function registerCopy(program: Command, setExit: (code: number) => void):
     .option('--delete', 'remove paths from the mirror that the source no longer has (the state folder is kept)')
     .option('--adopt', 'take over a destination filled without hard links (rsync -a, cp -r): keep files that match, link duplicates')
     .option('--checksum', 'with --adopt: a file matches only when its content is the same too, not just size and mtime')
+    .option('--recheck', 'look at every path of the mirror, not only what changed: puts back files removed or replaced in the mirror by hand')
     .option('-q, --quiet', 'print nothing but errors')
     .option('--json', 'print the summary as JSON')
     .option('--progress', 'draw the progress bar even when stdout is not a terminal')
@@ -48,7 +50,7 @@ Examples:
       const signals = stopOnSignals(() => progress.warn('stopping after the current file (Ctrl-C again to quit at once)'));
       try {
         const summary = await copy(src, dst, {
-          progress, dryRun: flags.dryRun, force: flags.force, delete: flags.delete, adopt: flags.adopt, checksum: flags.checksum,
+          progress, dryRun: flags.dryRun, force: flags.force, delete: flags.delete, adopt: flags.adopt, checksum: flags.checksum, recheck: flags.recheck,
           shouldStop: signals.requested,
         });
         progress.close();
