@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { LinkmirrorError } from '../errors.js';
+import { BEFORE_ALL_INODES, keysetPages } from './keyset.js';
 import { indexError } from './sqlite-error.js';
 import { isErrno } from '../fs/errno.js';
 import { EntryType, type Entry, type StoredEntry } from './entry.js';
@@ -290,14 +291,12 @@ export class Index {
     const s = this.stmt(
       `SELECT ${columns} FROM src INDEXED BY src_by_inode WHERE type <> ${EntryType.dir} AND (dev, ino, id) > (?, ?, ?) ${todo} ORDER BY dev, ino, id LIMIT ?`,
     ).safeIntegers(true).raw(true);
-    let key: [bigint, bigint, bigint] = [-(2n ** 63n), -(2n ** 63n), -1n];
-    for (;;) {
-      const rows = this.guard(() => s.all(...key, pageSize)) as unknown[][];
-      if (rows.length === 0) return;
-      const last = rows[rows.length - 1];
-      key = [last[3] as bigint, last[4] as bigint, last[0] as bigint];
-      yield rows.map(from);
-    }
+    const pages = keysetPages(
+      (key) => this.guard(() => s.all(...key, pageSize)) as unknown[][],
+      [...BEFORE_ALL_INODES, -1n],
+      (last) => [last[3], last[4], last[0]],
+    );
+    for (const rows of pages) yield rows.map(from);
   }
 
   private static inodeEntryFrom(r: unknown[]): InodeEntry {
@@ -344,14 +343,8 @@ export class Index {
        WHERE (g.dev, g.ino) > (?, ?) AND NOT EXISTS (SELECT 1 FROM todo_groups t WHERE t.dev = g.dev AND t.ino = g.ino)
        ORDER BY g.dev, g.ino LIMIT ?`,
     ).safeIntegers(true);
-    let key: [bigint, bigint] = [-(2n ** 63n), -(2n ** 63n)];
-    for (;;) {
-      const rows = this.guard(() => s.all(...key, pageSize)) as Row[];
-      if (rows.length === 0) return;
-      const last = rows[rows.length - 1];
-      key = [last.src_dev as bigint, last.src_ino as bigint];
-      yield rows.map(Index.mirrorFrom);
-    }
+    const pages = keysetPages((key) => this.guard(() => s.all(...key, pageSize)) as Row[], BEFORE_ALL_INODES, (last) => [last.src_dev, last.src_ino]);
+    for (const rows of pages) yield rows.map(Index.mirrorFrom);
   }
 
   /** Put groups on the work list after all (their sample path is not what the mirror says). */

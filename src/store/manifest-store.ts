@@ -8,6 +8,7 @@
 // the copy's own connection is inside a transaction), so that index-db.ts stays the copy's.
 import Database from 'better-sqlite3';
 import { LinkmirrorError } from '../errors.js';
+import { BEFORE_ALL_INODES, keysetPages } from './keyset.js';
 import { indexError } from './sqlite-error.js';
 import { EntryType } from './entry.js';
 
@@ -105,12 +106,8 @@ export class ManifestStore {
       `SELECT g.dev, g.ino, s.birth_ns, s.size, s.mtime_ns, m.path, m.dst_ino ${TODO_FROM} AND (g.dev, g.ino) > (?, ?)
        ORDER BY g.dev, g.ino LIMIT ?`,
     ).safeIntegers(true);
-    let key: [bigint, bigint] = [-(2n ** 63n), -(2n ** 63n)];
-    for (;;) {
-      const rows = this.guard(() => s.all(...key, pageSize)) as Row[];
-      if (rows.length === 0) return;
-      const last = rows[rows.length - 1];
-      key = [last.dev as bigint, last.ino as bigint];
+    const pages = keysetPages((key) => this.guard(() => s.all(...key, pageSize)) as Row[], BEFORE_ALL_INODES, (last) => [last.dev, last.ino]);
+    for (const rows of pages) {
       yield rows.map((r) => ({
         dev: r.dev as bigint, ino: r.ino as bigint, birthNs: r.birth_ns as bigint, size: r.size as bigint,
         mtimeNs: r.mtime_ns as bigint, path: r.path as Buffer, dstIno: r.dst_ino as bigint,

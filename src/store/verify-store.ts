@@ -16,6 +16,7 @@
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import { LinkmirrorError } from '../errors.js';
+import { BEFORE_ALL_INODES, keysetPages } from './keyset.js';
 import { EntryType } from './entry.js';
 
 type Row = Record<string, unknown>;
@@ -342,14 +343,8 @@ export class VerifyStore {
   /** The inodes to hash, in (dev, ino) order — close to disk order on most filesystems — a page at a time. */
   *todoPages(side: Side, pageSize = 1024): Generator<HashTodo[]> {
     const s = this.db.prepare(`SELECT dev, ino, path, size FROM ${side}_todo WHERE (dev, ino) > (?, ?) ORDER BY dev, ino LIMIT ?`).safeIntegers(true);
-    let key: [bigint, bigint] = [-(2n ** 63n), -(2n ** 63n)];
-    for (;;) {
-      const rows = this.guard(() => s.all(...key, pageSize)) as Row[];
-      if (rows.length === 0) return;
-      const last = rows[rows.length - 1];
-      key = [last.dev as bigint, last.ino as bigint];
-      yield rows.map((r) => ({ dev: r.dev as bigint, ino: r.ino as bigint, path: r.path as Buffer, size: r.size as bigint }));
-    }
+    const pages = keysetPages((key) => this.guard(() => s.all(...key, pageSize)) as Row[], BEFORE_ALL_INODES, (last) => [last.dev, last.ino]);
+    for (const rows of pages) yield rows.map((r) => ({ dev: r.dev as bigint, ino: r.ino as bigint, path: r.path as Buffer, size: r.size as bigint }));
   }
 
   putHashes(side: Side, rows: readonly HashResult[]): void {
