@@ -55,6 +55,7 @@ export function runTimed(argv: string[], opts: { cwd?: string; timeoutS?: number
   const file = tempTimingFile('run');
   const limit = opts.timeoutS === undefined ? [] : ['timeout', '--kill-after=10', String(opts.timeoutS)];
   const [cmd, ...args] = [...limit, ...timePrefix(file), ...argv];
+  const started = performance.now();
   try {
     const r = spawnSync(cmd, args, {
       cwd: opts.cwd,
@@ -64,8 +65,11 @@ export function runTimed(argv: string[], opts: { cwd?: string; timeoutS?: number
     if (r.error) throw r.error;
     const stderr = r.stderr.toString('utf8');
     const tail = stderr.trim().split('\n').filter((l) => !l.startsWith('Command exited with non-zero status')).slice(-5).join('\n');
-    if (opts.timeoutS !== undefined && (r.status === TIMED_OUT || r.status === 128 + 9)) {
-      return { wallS: opts.timeoutS, userS: NaN, sysS: NaN, maxRssKb: NaN, exitCode: r.status, timedOut: true, stderrTail: tail };
+    // 124 or 137 is also what a command killed on purpose returns (the resume measurement's
+    // kills): only a run that lasted until the limit was stopped by it.
+    const reachedLimit = opts.timeoutS !== undefined && (performance.now() - started) / 1000 >= opts.timeoutS;
+    if (reachedLimit && (r.status === TIMED_OUT || r.status === 128 + 9)) {
+      return { wallS: opts.timeoutS!, userS: NaN, sysS: NaN, maxRssKb: NaN, exitCode: r.status, timedOut: true, stderrTail: tail };
     }
     return { ...readTiming(file), exitCode: r.status ?? 128, timedOut: false, stderrTail: tail };
   } finally {

@@ -57,7 +57,7 @@ export interface PlaceContext {
   shouldStop: () => boolean;
   /** Copies to run ahead of the cursor on a first copy (0: none; only with the real filesystem). */
   prefetch: number;
-  /** Make a first copy's links on a thread of their own (only with the real filesystem). */
+  /** Make links on a thread of their own (only with the real filesystem). */
   linkThread: boolean;
 }
 
@@ -381,10 +381,11 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     problems.add(e.path, 'cannot copy', err);
   };
 
-  // Links of a first copy go to the link thread (see link-thread.ts); each carries the anchor
-  // it was sent with. A failed one is replayed here with the group's state as it was then.
+  // Links go to the link thread (see link-thread.ts); each carries the anchor it was sent with.
+  // A failed one is replayed here with the group's state as it was then. Not with --adopt, whose
+  // count of duplicates replaced depends on each link's outcome.
   type LinkTag = { e: InodeEntry; anchor: Buffer | string; anchorIno: bigint };
-  const links = lean && ctx.linkThread ? new LinkThread<LinkTag>() : undefined;
+  const links = ctx.linkThread && !ctx.adopt ? new LinkThread<LinkTag>() : undefined;
   /** Anchors found full by a replay (key: the full one, as bytes) and the inode that replaced each. */
   const splitAnchors = new Map<string, { anchor: Buffer | string; ino: bigint }>();
   const anchorKey = (a: Buffer | string) => (typeof a === 'string' ? a : a.toString('latin1'));
@@ -447,7 +448,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     try {
       if (anchor === null) {
         startInode(full(e), to, false);
-      } else if (links) {
+      } else if (links && kept === 'no') {
         links.add(typeof anchor === 'string' ? Buffer.from(anchor) : anchor, to, { e, anchor, anchorIno });
       } else if (linkToFreeAnchor(e, to)) {
         if (kept === 'duplicate') {

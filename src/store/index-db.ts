@@ -460,15 +460,17 @@ export class Index {
 
   /**
    * Move placed rows into mirror, taking path, identity and metadata from their src rows, in
-   * scan order (which is nearly path order, so the inserts append). Into an empty mirror (a first
-   * copy) the by-source index is built afterwards with one sort instead of row by row.
+   * scan order (which is nearly path order, so the inserts append). When the fold brings many
+   * rows (a first copy, or a resume after an early kill) the by-source index is built afterwards
+   * with one sort instead of row by row: random index inserts rewrite index pages again and
+   * again, through the WAL.
    */
   foldPlaced(): number {
     return this.transaction(() => {
-      const has = this.stmt('SELECT EXISTS (SELECT 1 FROM placed) AS n').get() as Row;
-      if (Number(has.n) === 0) return 0;
-      const empty = this.mirrorCount() === 0;
-      if (empty) this.db.exec('DROP INDEX IF EXISTS mirror_by_src');
+      const placed = Number((this.stmt('SELECT COUNT(*) AS n FROM placed').get() as Row).n);
+      if (placed === 0) return 0;
+      const rebuild = placed >= this.mirrorCount() / 4;
+      if (rebuild) this.db.exec('DROP INDEX IF EXISTS mirror_by_src');
       const n = this.stmt(
         `INSERT INTO mirror (path, type, src_dev, src_ino, birth_ns, size, mtime_ns, mode, uid, gid, dst_ino, written)
          SELECT s.path, s.type, s.dev, s.ino, s.birth_ns, s.size, s.mtime_ns, s.mode, s.uid, s.gid, p.dst_ino, p.written
@@ -478,7 +480,7 @@ export class Index {
            uid = excluded.uid, gid = excluded.gid, dst_ino = excluded.dst_ino, written = excluded.written`,
       ).run().changes;
       this.db.exec('DELETE FROM placed');
-      if (empty) this.db.exec(MIRROR_SRC_INDEX);
+      if (rebuild) this.db.exec(MIRROR_SRC_INDEX);
       return n;
     });
   }
