@@ -14,6 +14,11 @@ export type Path = Buffer | string;
 export interface FsOps {
   lstat(p: Path): fs.BigIntStats;
   readdir(p: Path): Buffer[];
+  /**
+   * The names with what the directory entry says of each (d_type): a directory or not, or
+   * undefined where the filesystem does not say (then lstat tells).
+   */
+  readdirKinds(p: Path): { name: Buffer; isDir: boolean | undefined }[];
   readlink(p: Path): Buffer;
   mkdir(p: Path, mode: number): void;
   /** Copy a regular file's content to a new file that must not exist yet (reflink if possible). */
@@ -52,6 +57,12 @@ function nsToSeconds(ns: bigint): number | string {
 export const realFsOps: FsOps = {
   lstat: (p) => fs.lstatSync(p, { bigint: true }),
   readdir: (p) => fs.readdirSync(p, { encoding: 'buffer' }),
+  readdirKinds: (p) =>
+    fs.readdirSync(p, { encoding: 'buffer', withFileTypes: true }).map((d) => ({
+      name: d.name,
+      // DT_UNKNOWN makes every is*() false.
+      isDir: d.isDirectory() ? true : d.isFile() || d.isSymbolicLink() || d.isFIFO() || d.isSocket() || d.isCharacterDevice() || d.isBlockDevice() ? false : undefined,
+    })),
   readlink: (p) => fs.readlinkSync(p, { encoding: 'buffer' }),
   mkdir: (p, mode) => fs.mkdirSync(p, { mode }),
   copyFile: (src, dst) =>

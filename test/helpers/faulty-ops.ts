@@ -41,6 +41,7 @@ export type FaultyOps = FsOps & {
 const SYSCALL: Record<OpName, string> = {
   lstat: 'lstat',
   readdir: 'scandir',
+  readdirKinds: 'scandir',
   readlink: 'readlink',
   mkdir: 'mkdir',
   copyFile: 'copyfile',
