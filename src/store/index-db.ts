@@ -66,7 +66,6 @@ export interface MirrorRow {
   written: boolean;
 }
 
-/** The mirror row that records `e` placed at its path on destination inode `dstIno`. */
 /** A path as the by-inode pass of a first copy reads it (see srcByInodeLean). */
 export type InodeEntry = Pick<StoredEntry, 'id' | 'path' | 'type' | 'dev' | 'ino'>;
 
@@ -77,6 +76,7 @@ export interface PlacedRow {
   written: boolean;
 }
 
+/** The mirror row that records `e` placed at its path on destination inode `dstIno`. */
 export function mirrorRowFor(e: Entry, dstIno: bigint, written: boolean): MirrorRow {
   return {
     path: e.path, type: e.type, srcDev: e.dev, srcIno: e.ino, birthNs: e.birthNs, size: e.size, mtimeNs: e.mtimeNs,
