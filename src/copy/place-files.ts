@@ -448,7 +448,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     try {
       if (anchor === null) {
         startInode(full(e), to, false);
-      } else if (links && kept === 'no') {
+      } else if (links) {
         links.add(typeof anchor === 'string' ? Buffer.from(anchor) : anchor, to, { e, anchor, anchorIno });
       } else if (linkToFreeAnchor(e, to)) {
         if (kept === 'duplicate') {
@@ -549,7 +549,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
  */
 function leaveAlone(ctx: PlaceContext): number {
   const { ops, index } = ctx;
-  let todo = index.markTodoGroups(ctx.owner);
+  index.markTodoGroups(ctx.owner);
   for (const page of index.cleanGroupSamples()) {
     const stale = page.filter((m) => {
       try {
@@ -558,9 +558,9 @@ function leaveAlone(ctx: PlaceContext): number {
         return true;
       }
     });
-    if (stale.length > 0) todo = index.addTodoGroups(stale.map((m) => ({ dev: m.srcDev, ino: m.srcIno })));
+    if (stale.length > 0) index.addTodoGroups(stale.map((m) => ({ dev: m.srcDev, ino: m.srcIno })));
   }
-  return todo.cleanPaths;
+  return index.todoTotals().cleanPaths;
 }
 
 /** Rename every staged file over its path; a stale directory in the way is removed first. */

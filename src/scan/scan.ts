@@ -8,14 +8,14 @@ import { LinkmirrorError } from '../errors.js';
 import { errnoCode } from '../fs/errno.js';
 import { Problems, type Problem } from '../problems.js';
 import { realFsOps, type FsOps } from '../fs/ops.js';
-import { joinPath, showPath } from '../fs/paths.js';
+import { showPath } from '../fs/paths.js';
 import { noProgress, type Progress } from '../progress.js';
 import { isStateDir } from '../state-dir.js';
 import type { Index, ScanTotals } from '../store/index-db.js';
-import { EntryType, typeFromMode, type Entry } from '../store/entry.js';
+import { EntryType, type Entry } from '../store/entry.js';
 import { CREDITS, entryOf, unpackBatch } from './walk-batch.js';
 import type { WalkJob, WalkMessage } from './walk-thread.js';
-import { walk } from './walk.js';
+import { walkWithTargets } from './walk.js';
 import { Pacer, yieldNow } from '../yield.js';
 
 export interface ScanOptions {
@@ -90,16 +90,7 @@ export async function scan(root: Buffer | string, index: Index, options: ScanOpt
 /** Entries a few hundred at a time, walked on this thread through `ops`. */
 function* walkHere(root: Buffer, ops: FsOps, onError: (rel: Buffer, err: unknown) => void): Generator<Entry[]> {
   let items: Entry[] = [];
-  for (const { rel, stat } of walk(root, { ops, onError, skip: isStateDir })) {
-    let target: Buffer | null = null;
-    if (typeFromMode(Number(stat.mode)) === EntryType.symlink) {
-      try {
-        target = ops.readlink(joinPath(root, rel));
-      } catch (err) {
-        onError(rel, err);
-        continue;
-      }
-    }
+  for (const { rel, stat, target } of walkWithTargets(root, { ops, onError, skip: isStateDir })) {
     items.push(entryOf(rel, stat, target));
     if (items.length >= 256) {
       yield items;

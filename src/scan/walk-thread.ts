@@ -6,10 +6,9 @@
 // FsOps cannot cross into a thread.
 import { parentPort, workerData } from 'node:worker_threads';
 import { realFsOps } from '../fs/ops.js';
-import { joinPath } from '../fs/paths.js';
 import { isStateDir } from '../state-dir.js';
 import { BatchBuilder, type WalkBatch } from './walk-batch.js';
-import { walk } from './walk.js';
+import { walkWithTargets } from './walk.js';
 
 export interface WalkJob {
   walkRoot: Uint8Array;
@@ -41,16 +40,7 @@ function run(port: NonNullable<typeof parentPort>, job: WalkJob): void {
     port.postMessage({ type: 'problem', rel, code: e?.code, message: e?.message ?? String(err) } satisfies WalkMessage);
   };
   try {
-    for (const { rel, stat } of walk(root, { ops: realFsOps, onError: problem, skip: isStateDir })) {
-      let target: Buffer | null = null;
-      if (stat.isSymbolicLink()) {
-        try {
-          target = realFsOps.readlink(joinPath(root, rel));
-        } catch (err) {
-          problem(rel, err);
-          continue;
-        }
-      }
+    for (const { rel, stat, target } of walkWithTargets(root, { ops: realFsOps, onError: problem, skip: isStateDir })) {
       builder.add(rel, stat, target);
       if (builder.full && !send()) return;
     }

@@ -23,6 +23,7 @@ export interface WalkOptions {
 
 const S_IFMT = 0o170000n;
 const S_IFDIR = 0o040000n;
+const S_IFLNK = 0o120000n;
 
 export function* walk(root: Buffer, options: WalkOptions): Generator<WalkItem> {
   const { ops, skip, onError } = options;
@@ -59,5 +60,24 @@ export function* walk(root: Buffer, options: WalkOptions): Generator<WalkItem> {
       const names = list(rel);
       if (names) stack.push({ rel, names, next: 0 });
     }
+  }
+}
+
+/**
+ * walk(), with each symlink's target read beside its lstat. A symlink whose target cannot be
+ * read is reported through onError and left out, as a path that cannot be read.
+ */
+export function* walkWithTargets(root: Buffer, options: WalkOptions): Generator<WalkItem & { target: Buffer | null }> {
+  for (const { rel, stat } of walk(root, options)) {
+    let target: Buffer | null = null;
+    if ((stat.mode & S_IFMT) === S_IFLNK) {
+      try {
+        target = options.ops.readlink(joinPath(root, rel));
+      } catch (err) {
+        options.onError(rel, err);
+        continue;
+      }
+    }
+    yield { rel, stat, target };
   }
 }

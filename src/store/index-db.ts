@@ -306,10 +306,10 @@ export class Index {
   /**
    * An incremental run's work list: the inodes (groups) with at least one path that the mirror
    * does not hold as it is now — another source inode or content there, or another mode or
-   * owner. Kept in a temp table that srcByInodeTodo() reads; returns the paths of the rest,
-   * which the run leaves alone. One pass in SQL instead of a million lookups from JS.
+   * owner. Kept in a temp table that srcByInodeTodo() reads and todoTotals() counts. One pass
+   * in SQL instead of a million lookups from JS.
    */
-  markTodoGroups(owner: boolean): { groups: number; cleanPaths: number } {
+  markTodoGroups(owner: boolean): void {
     return this.guard(() => {
       this.db.exec(`DROP TABLE IF EXISTS temp.todo_groups;
         CREATE TEMP TABLE todo_groups (dev INTEGER NOT NULL, ino INTEGER NOT NULL, PRIMARY KEY (dev, ino)) WITHOUT ROWID;`);
@@ -320,11 +320,11 @@ export class Index {
              AND m.birth_ns = s.birth_ns AND m.size = s.size AND m.mtime_ns = s.mtime_ns AND m.mode = s.mode
              AND (? = 0 OR (m.uid = s.uid AND m.gid = s.gid)))`,
       ).run(owner ? 1 : 0);
-      return this.todoCounts();
     });
   }
 
-  private todoCounts(): { groups: number; cleanPaths: number } {
+  /** The work list's size, and the paths it leaves alone. */
+  todoTotals(): { groups: number; cleanPaths: number } {
     const r = this.stmt(
       `SELECT (SELECT COUNT(*) FROM todo_groups) AS groups,
               (SELECT COUNT(*) FROM src WHERE type <> ${EntryType.dir}) -
@@ -348,11 +348,10 @@ export class Index {
   }
 
   /** Put groups on the work list after all (their sample path is not what the mirror says). */
-  addTodoGroups(groups: readonly { dev: bigint; ino: bigint }[]): { groups: number; cleanPaths: number } {
+  addTodoGroups(groups: readonly { dev: bigint; ino: bigint }[]): void {
     const put = this.stmt('INSERT OR IGNORE INTO todo_groups (dev, ino) VALUES (?, ?)');
-    return this.transaction(() => {
+    this.transaction(() => {
       for (const g of groups) put.run(toDb(g.dev), toDb(g.ino));
-      return this.todoCounts();
     });
   }
 
