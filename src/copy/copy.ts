@@ -112,6 +112,9 @@ function inspectDestination(dst: string, exists: boolean, adopt: boolean): { mir
   return { mirror: false };
 }
 
+/** Index meta key: 'all' when every path made in the destination has its row (see deleteExtras). */
+const TRACKED = 'tracked';
+
 /** Content copies in flight ahead of the cursor on a first copy (libuv's pool has 4 threads). */
 const PREFETCH_DEPTH = 8;
 
@@ -150,6 +153,10 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
   try {
     index = Index.open(path.join(stateDir, INDEX_FILE));
     const problems = new Problems(progress);
+    // Whether the index knows every path the copies made here (then --delete needs no walk). A
+    // pass that ended early may have made links whose rows it never wrote; so may an adoption.
+    if (!mirror) index.setMeta(TRACKED, options.adopt ? 'unsure' : 'all');
+    else if (index.getMeta('state') === 'copying') index.setMeta(TRACKED, 'unsure');
     // Rows an interrupted pass committed but did not fold into mirror yet (see store/schema.ts).
     index.foldPlaced();
     // A run that died while renaming staged files into place: finish those renames first. A
@@ -212,8 +219,11 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
       await recordManifest(index, dstBytes, { ops, progress, problems, owner, shouldStop, hashThreads: ops === realFsOps ? 2 : undefined });
       if (options.delete) {
         progress.start('delete', {});
-        deleted = await deleteExtras(ops, index, dstBytes, progress, problems);
+        const walk = (options.recheck ?? false) || adopt || index.getMeta(TRACKED) !== 'all';
+        const before = problems.count;
+        deleted = await deleteExtras(ops, index, dstBytes, progress, problems, walk);
         progress.end();
+        if (walk && problems.count === before) index.setMeta(TRACKED, 'all');
       } else if (incremental) {
         extrasKept = index.mirrorNotInSrcCount();
       }

@@ -1,19 +1,83 @@
 // --delete: remove from the destination every path the source no longer has (rsync's
-// convention), walking the destination from the top and removing a whole subtree at the first
-// path that is not in the source. The state folder is never touched.
+// convention). The state folder is never touched.
+//
+// Two ways to find them. The index knows every path the copy made (mirror, mirror_dirs), so
+// by default the extras are those rows that the new scan lacks: a query, not a walk. A walk of
+// the whole destination (readdir of every folder, a lookup per entry: 9 s of the 41 s that a 1M
+// rotation took) is kept for when the index cannot vouch for the destination: --recheck, an
+// adoption (the destination was filled by something else), and after a run that ended before
+// its pass did (links it made just before a kill may not have reached the index).
 import type { FsOps } from '../fs/ops.js';
 import { childPath, joinPath } from '../fs/paths.js';
 import type { Problems } from '../problems.js';
 import type { Progress } from '../progress.js';
 import { isStateDir } from '../state-dir.js';
+import { EntryType } from '../store/entry.js';
 import type { Index } from '../store/index-db.js';
 import { Pacer, yieldNow } from '../yield.js';
 import { removeTree } from './remove-tree.js';
 
 const S_IFMT = 0o170000n;
 const S_IFDIR = 0o040000n;
+const SLASH = 0x2f;
 
-export async function deleteExtras(ops: FsOps, index: Index, dst: Buffer, progress: Progress, problems: Problems): Promise<number> {
+export async function deleteExtras(ops: FsOps, index: Index, dst: Buffer, progress: Progress, problems: Problems, walk: boolean): Promise<number> {
+  return walk ? deleteByWalk(ops, index, dst, progress, problems) : deleteByIndex(ops, index, dst, progress, problems);
+}
+
+/**
+ * The extras the index knows of, in path order. Each is removed from its top-most ancestor
+ * that the source lacks, so that a folder goes with everything below it and counts once.
+ * Every ancestor above that is in the source and is a directory there, so the directory pass
+ * has made it a real directory in the destination: the removal never passes through a symlink.
+ */
+async function deleteByIndex(ops: FsOps, index: Index, dst: Buffer, progress: Progress, problems: Problems): Promise<number> {
+  let deleted = 0;
+  const pacer = new Pacer();
+  let removed: Buffer | undefined; // the last folder removed: the rows below it follow it in path order
+  for (const page of index.mirrorNotInSrc()) {
+    const forget: Buffer[] = [];
+    for (const rel of page) {
+      if (pacer.due()) await yieldNow();
+      progress.advance(1);
+      if (removed && rel.length > removed.length && rel[removed.length] === SLASH && rel.subarray(0, removed.length).equals(removed)) {
+        forget.push(rel);
+        continue;
+      }
+      const top = topmostExtra(index, rel);
+      // Under a source path that is no directory (a folder became a file or symlink): whatever
+      // stood below it went when the copy replaced it.
+      if (top === undefined) {
+        forget.push(rel);
+        continue;
+      }
+      if (isStateDir(top)) continue;
+      try {
+        if (removeTree(ops, joinPath(dst, top))) deleted++;
+        removed = top;
+        forget.push(rel);
+      } catch (err) {
+        problems.add(top, 'cannot delete', err);
+      }
+    }
+    index.forgetMirrorPaths(forget);
+  }
+  return deleted;
+}
+
+/** The highest ancestor-or-self of `rel` that the source does not have; undefined below a non-directory. */
+function topmostExtra(index: Index, rel: Buffer): Buffer | undefined {
+  for (let i = rel.indexOf(SLASH); i !== -1; i = rel.indexOf(SLASH, i + 1)) {
+    const up = rel.subarray(0, i);
+    const type = index.srcTypeAt(up);
+    if (type === undefined) return up;
+    if (type !== EntryType.dir) return undefined;
+  }
+  return rel;
+}
+
+/** Every entry of the destination, from the top: a whole subtree goes at its first path the source lacks. */
+async function deleteByWalk(ops: FsOps, index: Index, dst: Buffer, progress: Progress, problems: Problems): Promise<number> {
   let deleted = 0;
   const pacer = new Pacer();
   const stack: Buffer[] = [Buffer.alloc(0)];
@@ -44,8 +108,7 @@ export async function deleteExtras(ops: FsOps, index: Index, dst: Buffer, progre
         continue;
       }
       try {
-        removeTree(ops, p);
-        deleted++;
+        if (removeTree(ops, p)) deleted++;
       } catch (err) {
         problems.add(rel, 'cannot delete', err);
       }

@@ -573,6 +573,36 @@ export class Index {
     return Number(r.n);
   }
 
+  /**
+   * Mirror paths (files and directories) that the current scan does not have, in path order, a
+   * page at a time (each page read whole, so the caller may forget rows between pages).
+   */
+  *mirrorNotInSrc(pageSize = 4096): Generator<Buffer[]> {
+    const s = this.stmt(
+      `SELECT path FROM mirror m WHERE m.path > @after AND NOT EXISTS (SELECT 1 FROM src s WHERE s.path = m.path)
+       UNION
+       SELECT path FROM mirror_dirs d WHERE d.path > @after AND NOT EXISTS (SELECT 1 FROM src s WHERE s.path = d.path)
+       ORDER BY path LIMIT @limit`,
+    ).pluck(true);
+    const read = (key: readonly unknown[]) => this.guard(() => s.all({ after: key[0], limit: pageSize })) as Buffer[];
+    const pages = keysetPages(read, [Buffer.alloc(0)], (last) => [last]);
+    for (const page of pages) yield page;
+  }
+
+  /** Forget these paths' mirror rows (files and directories), and nothing below them. */
+  forgetMirrorPaths(paths: readonly Buffer[]): void {
+    const statements = ['mirror', 'mirror_dirs'].map((table) => this.stmt(`DELETE FROM ${table} WHERE path = ?`));
+    this.transaction(() => {
+      for (const p of paths) for (const del of statements) del.run(p);
+    });
+  }
+
+  /** The source type at a path, or undefined when the scan has none there. */
+  srcTypeAt(p: Buffer): EntryType | undefined {
+    const r = this.guard(() => this.stmt('SELECT type FROM src WHERE path = ?').pluck(true).get(p)) as number | undefined;
+    return r === undefined ? undefined : (r as EntryType);
+  }
+
   /** Forget mirror rows of paths the current scan does not have (after --delete removed them). */
   dropMirrorNotInSrc(): void {
     this.guard(() => {

@@ -7,6 +7,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/cli/exit-codes.js';
 import { copy } from '../../src/copy/copy.js';
+import { realFsOps } from '../../src/fs/ops.js';
+import { faultyOps } from '../helpers/faulty-ops.js';
 import { runCli } from '../helpers/cli.js';
 import { indexRows } from '../helpers/mirror-state.js';
 import { buildTree, dir, expectSameTopology, file, link, readTree, symlink, tempDirs, type TreeSpec } from '../helpers/tree.js';
@@ -91,6 +93,61 @@ describe('--delete', () => {
     expect(r.status, r.stderr).toBe(ExitCode.ok);
     expect(r.stdout).toMatch(/^deleted\s+4 paths no longer in the source$/m);
     expect(r.stdout).not.toMatch(/^kept/m);
+  });
+});
+
+describe('--delete finds the extras', () => {
+  it('in the index, without listing the destination; a file put there by hand stays until --recheck', async () => {
+    const { src, dst } = await mirrored();
+    prune(src);
+    const byHand = path.join(dst, 'snap.1/by-hand');
+    fs.writeFileSync(byHand, 'not from the source, not in the index');
+    const ops = faultyOps(realFsOps, []);
+    const summary = await copy(src, dst, { delete: true, ops });
+    expect(summary.deleted).toBe(4);
+    expect(ops.calls.readdirKinds).toBe(0);
+    expect(fs.readFileSync(byHand, 'utf8')).toBe('not from the source, not in the index');
+
+    // --recheck walks the destination, and so finds it.
+    const walked = faultyOps(realFsOps, []);
+    const again = await copy(src, dst, { delete: true, recheck: true, ops: walked });
+    expect(walked.calls.readdirKinds).toBeGreaterThan(0);
+    expect(again.deleted).toBe(1);
+    expect(fs.existsSync(byHand)).toBe(false);
+    expectSameTopology(src, dst);
+  });
+
+  it('by a walk after a run that stopped in its pass (its last links may have no rows), and by the index after that', async () => {
+    const { src, dst } = await mirrored();
+    prune(src);
+    fs.writeFileSync(path.join(src, 'snap.0/new'), 'new content, so the pass has a file to copy');
+    // Stands for a link that a killed pass made and never recorded.
+    const unrecorded = path.join(dst, 'snap.1/unrecorded');
+    fs.writeFileSync(unrecorded, 'made by a pass that died');
+    const full = faultyOps(realFsOps, { op: 'copyFile', code: 'ENOSPC', path: /snap\.0\/new$/ });
+    await expect(copy(src, dst, { ops: full })).rejects.toMatchObject({ code: 'NO_SPACE' });
+
+    const walked = faultyOps(realFsOps, []);
+    const summary = await copy(src, dst, { delete: true, ops: walked });
+    expect(walked.calls.readdirKinds).toBeGreaterThan(0);
+    expect(summary.deleted).toBe(5);
+    expect(fs.existsSync(unrecorded)).toBe(false);
+    expectSameTopology(src, dst);
+
+    const next = faultyOps(realFsOps, []);
+    await copy(src, dst, { delete: true, ops: next });
+    expect(next.calls.readdirKinds).toBe(0);
+  });
+
+  it('a folder that became a file in the source: the rows below it go, nothing else is removed', async () => {
+    const { src, dst } = await mirrored();
+    fs.rmSync(path.join(src, 'snap.2/sub'), { recursive: true });
+    fs.writeFileSync(path.join(src, 'snap.2/sub'), 'now a file');
+    const summary = await copy(src, dst, { delete: true });
+    expect(summary.problemCount).toBe(0);
+    expect(fs.readFileSync(path.join(dst, 'snap.2/sub'), 'utf8')).toBe('now a file');
+    expect([...indexRows(dst).keys()].filter((k) => k.startsWith('snap.2/sub/'))).toEqual([]);
+    expectSameTopology(src, dst);
   });
 });
 
