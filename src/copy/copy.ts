@@ -25,7 +25,7 @@ import { makeDirs } from './make-dirs.js';
 import { emptyPlaceCounts, placeFiles, renameStaged, syncOrStop, type PlaceCounts } from './place-files.js';
 import { adoptExisting } from './adopt.js';
 import { deleteExtras } from './delete-extras.js';
-import { makePlan, type Plan } from './plan.js';
+import { makePlan, pathsVisited, type Plan } from './plan.js';
 import { checkCapacity, probeHardLinks } from './preflight.js';
 
 export interface CopyOptions {
@@ -187,7 +187,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     }
     const facts = fsFacts(ops, dst);
     progress.start('plan', {});
-    const plan = makePlan(index, facts);
+    let plan = makePlan(index, facts, !incremental);
     progress.end();
     probeHardLinks(ops, stateDir, facts, plan);
     checkCapacity(facts, plan, options.force ?? false);
@@ -208,6 +208,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
       linkThread: ops === realFsOps,
     });
     progress.end();
+    if (incremental) plan = pathsVisited(plan, plan.paths - plan.dirs - placed.leftAlone);
 
     let deleted = 0;
     let extrasKept = 0;

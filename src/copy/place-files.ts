@@ -26,6 +26,7 @@ import type { BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { LinkmirrorError } from '../errors.js';
 import { isErrno, NO_SPACE_CODES } from '../fs/errno.js';
+import { lstatMany } from '../fs/lstat-many.js';
 import type { FsOps } from '../fs/ops.js';
 import { joinPath, showPath } from '../fs/paths.js';
 import type { Problems } from '../problems.js';
@@ -69,6 +70,8 @@ export interface PlaceCounts {
   linksMade: number;
   splits: number;
   alreadyPresent: number;
+  /** Of those, the paths an incremental run left alone unvisited: the index vouched for them. */
+  leftAlone: number;
   /** Paths that held other (older) content and were replaced. */
   replaced: number;
   /** --adopt: duplicate copies replaced by links, and the bytes that freed. */
@@ -143,7 +146,7 @@ const FLUSH_BYTES = 256n * 1024n * 1024n;
 
 export function emptyPlaceCounts(): PlaceCounts {
   return {
-    stopped: false, inodesCopied: 0, bytesCopied: 0n, linksMade: 0, splits: 0, alreadyPresent: 0, replaced: 0,
+    stopped: false, inodesCopied: 0, bytesCopied: 0n, linksMade: 0, splits: 0, alreadyPresent: 0, leftAlone: 0, replaced: 0,
     deduplicated: 0, bytesReclaimed: 0n, metadataFixed: 0, skippedSockets: 0, failedPaths: 0,
   };
 }
@@ -473,8 +476,9 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
   // of the others it looks at one path each (see leaveAlone).
   const todoOnly = ctx.mirrorHasRows && !ctx.adopt && !ctx.recheck;
   if (todoOnly) {
-    const left = leaveAlone(ctx);
+    const left = await leaveAlone(ctx);
     counts.alreadyPresent += left;
+    counts.leftAlone = left;
     progress.advance(left);
   }
   const pages = lean ? index.srcByInodeLean() : todoOnly ? index.srcByInodeTodo() : index.srcByInode();
@@ -547,20 +551,31 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
  * or size (a drive pulled before its data was written, a file replaced by hand) puts its inode
  * back on the work list. `copy --recheck` looks at every path.
  */
-function leaveAlone(ctx: PlaceContext): number {
+async function leaveAlone(ctx: PlaceContext): Promise<number> {
   const { ops, index } = ctx;
   index.markTodoGroups(ctx.owner);
   for (const page of index.cleanGroupSamples()) {
-    const stale = page.filter((m) => {
-      try {
-        return !onDisk(ops.lstat(joinPath(ctx.dst, m.path)), m);
-      } catch {
-        return true;
-      }
+    const paths = page.map((m) => joinPath(ctx.dst, m.path));
+    // Through libuv's pool when the real filesystem is in use (as for the copies run ahead).
+    const stats = ctx.prefetch > 0 ? await lstatMany(paths, LSTATS_IN_FLIGHT) : paths.map((p) => lstatOrError(ops, p));
+    const stale = page.filter((m, i) => {
+      const st = stats[i];
+      return st instanceof Error || !onDisk(st, m);
     });
     if (stale.length > 0) index.addTodoGroups(stale.map((m) => ({ dev: m.srcDev, ino: m.srcIno })));
   }
   return index.todoTotals().cleanPaths;
+}
+
+/** Enough to keep libuv's four threads busy. */
+const LSTATS_IN_FLIGHT = 16;
+
+function lstatOrError(ops: FsOps, p: Buffer): BigIntStats | Error {
+  try {
+    return ops.lstat(p);
+  } catch (err) {
+    return err as Error;
+  }
 }
 
 /** Rename every staged file over its path; a stale directory in the way is removed first. */

@@ -12,8 +12,9 @@ export interface Plan extends PlanTotals {
   linkMax: number;
 }
 
-export function makePlan(index: Index, facts: FsFacts): Plan {
-  const t = index.planTotals(facts.linkMax, facts.blockSize);
+/** `perPath` false: pathsToPlace is left for the pass to tell (see PlanTotals and pathsVisited). */
+export function makePlan(index: Index, facts: FsFacts, perPath = true): Plan {
+  const t = index.planTotals(facts.linkMax, facts.blockSize, perPath);
   return {
     ...t,
     linksToMake: Math.max(0, t.pathsToPlace - t.inodesToCopy),
@@ -22,4 +23,9 @@ export function makePlan(index: Index, facts: FsFacts): Plan {
     fsType: facts.type,
     linkMax: facts.linkMax,
   };
+}
+
+/** The plan of an incremental run, completed when its pass is over: the paths it visited. */
+export function pathsVisited(plan: Plan, visited: number): Plan {
+  return { ...plan, pathsToPlace: visited, linksToMake: Math.max(0, visited - plan.inodesToCopy) };
 }

@@ -37,7 +37,11 @@ export interface ScanTotals {
 export interface PlanTotals {
   paths: number;
   dirs: number;
-  /** Non-directory paths the destination does not hold yet. */
+  /**
+   * Non-directory paths the destination does not hold yet. A real incremental run does not count
+   * them up front (a join of every path with the mirror, which its pass does again): there it is
+   * the number of paths the pass visited, known when the pass is over.
+   */
   pathsToPlace: number;
   inodes: number;
   inodesToCopy: number;
@@ -389,7 +393,7 @@ export class Index {
    * done when the mirror has it with the same source inode and identity (birth time, size,
    * mtime); an inode needs its content written when no mirror path holds it yet.
    */
-  planTotals(linkMax: number, blockSize: bigint): PlanTotals {
+  planTotals(linkMax: number, blockSize: bigint, perPath = true): PlanTotals {
     const same = (m: string, s: string) =>
       `${m}.src_dev = ${s}.dev AND ${m}.src_ino = ${s}.ino AND ${m}.birth_ns = ${s}.birth_ns AND ${m}.size = ${s}.size AND ${m}.mtime_ns = ${s}.mtime_ns`;
     const max = BigInt(Number.isFinite(linkMax) && linkMax > 0 ? Math.floor(linkMax) : 2 ** 62);
@@ -410,7 +414,7 @@ export class Index {
       const p = this.stmt(
         `SELECT COUNT(*) AS paths,
                 SUM(s.type = ${EntryType.dir}) AS dirs,
-                SUM(s.type <> ${EntryType.dir} AND NOT EXISTS (SELECT 1 FROM mirror m WHERE m.path = s.path AND ${same('m', 's')})) AS todo
+                ${perPath ? `SUM(s.type <> ${EntryType.dir} AND NOT EXISTS (SELECT 1 FROM mirror m WHERE m.path = s.path AND ${same('m', 's')}))` : '0'} AS todo
          FROM src s`,
       ).safeIntegers(true).get() as Row;
       const big = (v: unknown) => (v as bigint | null) ?? 0n;

@@ -471,12 +471,16 @@ describe('an incremental run visits only what changed', () => {
     const plain = faultyOps(realFsOps, []);
     const summary = await copy(src, dst, { ops: plain });
     expect(summary.placed.alreadyPresent).toBe(42);
+    expect(summary.placed.leftAlone).toBe(42);
     expect(summary.placed.inodesCopied).toBe(1);
+    // The plan of a real incremental run counts the paths its pass visited: the new file only.
+    expect(summary.plan).toMatchObject({ pathsToPlace: 1, linksToMake: 0, inodesToCopy: 1 });
     expectSameTopology(src, dst);
 
     const rechecked = faultyOps(realFsOps, []);
     const again = await copy(src, dst, { ops: rechecked, recheck: true });
-    expect(again.placed.alreadyPresent).toBe(43);
+    expect(again.placed).toMatchObject({ alreadyPresent: 43, leftAlone: 0 });
+    expect(again.plan.pathsToPlace).toBe(43);
     // The scans lstat every source path in both runs; the destination's 41 paths of `big` only with --recheck.
     expect(dstLstats(rechecked) - dstLstats(plain)).toBeGreaterThanOrEqual(40);
   });
