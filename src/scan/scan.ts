@@ -46,7 +46,7 @@ export async function scan(root: Buffer | string, index: Index, options: ScanOpt
   const rootBytes = typeof root === 'string' ? Buffer.from(root) : root;
   const problems = new Problems(progress);
 
-  index.clearSrc();
+  index.beginScan();
   progress.start('scan', {});
   let batch: Entry[] = [];
   const onError = (rel: Buffer, err: unknown) => problems.add(rel, 'cannot read', err);
@@ -64,7 +64,7 @@ export async function scan(root: Buffer | string, index: Index, options: ScanOpt
         }
         batch.push(e);
         if (batch.length >= batchSize) {
-          index.insertSrc(batch);
+          index.writeScanned(batch);
           progress.advance(batch.length, batch.reduce((sum, e) => sum + e.size, 0n));
           batch = [];
         }
@@ -80,10 +80,10 @@ export async function scan(root: Buffer | string, index: Index, options: ScanOpt
     }
     throw err;
   }
-  index.insertSrc(batch);
+  index.writeScanned(batch);
   progress.advance(batch.length, batch.reduce((sum, e) => sum + e.size, 0n));
   progress.end();
-  index.finishScan();
+  index.endScan();
   return { totals: index.scanTotals(), problems: problems.kept, problemCount: problems.count };
 }
 

@@ -233,3 +233,69 @@ describe('Index', () => {
     expect(() => Index.open(file).close()).toThrow(expect.objectContaining({ code: 'INDEX_BROKEN', message: expect.stringContaining('schema 99') }));
   });
 });
+
+describe('a scan written over the last one', () => {
+  const tree = (mtimeOfB = 1n): Entry[] => [
+    entry('', EntryType.dir, 1n, 1n),
+    entry('a', EntryType.file, 1n, 10n, { size: 1n }),
+    entry('b', EntryType.file, 1n, 11n, { mtimeNs: mtimeOfB }),
+    entry('c', EntryType.file, 1n, 10n, { size: 1n }), // a link of a
+    entry('d', EntryType.symlink, 1n, 12n, { target: Buffer.from('a') }),
+  ];
+  /** One scan, handed over two entries at a time as the walk hands over batches. */
+  const rescan = (index: Index, entries: Entry[]): number => {
+    index.beginScan();
+    for (let i = 0; i < entries.length; i += 2) index.writeScanned(entries.slice(i, i + 2));
+    return index.endScan();
+  };
+  /** What a scan of `entries` into a new index holds. */
+  const fresh = (entries: Entry[]) => {
+    let rows: unknown[] = [];
+    withIndex((other) => {
+      other.clearSrc();
+      other.insertSrc(entries);
+      other.finishScan();
+      rows = [all(other.srcAll()), all(other.srcByInode()), other.scanTotals()];
+    });
+    return rows;
+  };
+  const state = (index: Index) => [all(index.srcAll()), all(index.srcByInode()), index.scanTotals()];
+
+  it('writes no row when the entries are what the last scan recorded (nlink and atime are not compared)', () => {
+    withIndex((index) => {
+      expect(rescan(index, tree())).toBe(5);
+      const before = state(index);
+      expect(rescan(index, tree().map((e) => ({ ...e, nlink: 7, atimeNs: 5n })))).toBe(0);
+      expect(state(index)).toEqual(before);
+      expect(before).toEqual(fresh(tree()));
+    });
+  });
+
+  it('rewrites from the first entry that differs on; a shorter or longer scan drops or adds the tail', () => {
+    withIndex((index) => {
+      rescan(index, tree());
+      expect(rescan(index, tree(2n))).toBe(3); // b and everything after it
+      expect(state(index)).toEqual(fresh(tree(2n)));
+      expect(rescan(index, tree(2n).slice(0, 3))).toBe(0);
+      expect(state(index)).toEqual(fresh(tree(2n).slice(0, 3)));
+      expect(rescan(index, tree(2n))).toBe(2);
+      expect(state(index)).toEqual(fresh(tree(2n)));
+    });
+  });
+
+  it('a scan cut off after it diverged (a kill) is completed by the next one, groups included', () => {
+    const file = path.join(temp(), 'index.db');
+    const index = Index.open(file);
+    rescan(index, tree());
+    index.beginScan();
+    index.writeScanned(tree(2n).slice(0, 3)); // diverges at b; no endScan: the process died
+    index.close();
+    const again = Index.open(file);
+    try {
+      expect(rescan(again, tree(2n))).toBe(2);
+      expect(state(again)).toEqual(fresh(tree(2n)));
+    } finally {
+      again.close();
+    }
+  });
+});
