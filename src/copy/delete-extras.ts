@@ -34,14 +34,16 @@ export async function deleteExtras(ops: FsOps, index: Index, dst: Buffer, progre
 async function deleteByIndex(ops: FsOps, index: Index, dst: Buffer, progress: Progress, problems: Problems): Promise<number> {
   let deleted = 0;
   const pacer = new Pacer();
-  let removed: Buffer | undefined; // the last folder removed: the rows below it follow it in path order
+  // The last path removed (or that failed to be): the rows below it follow it in path order,
+  // and go with it, or stay (once reported) when it could not be removed.
+  let last: { top: Buffer; removed: boolean } | undefined;
   for (const page of index.mirrorNotInSrc()) {
     const forget: Buffer[] = [];
     for (const rel of page) {
       if (pacer.due()) await yieldNow();
       progress.advance(1);
-      if (removed && rel.length > removed.length && rel[removed.length] === SLASH && rel.subarray(0, removed.length).equals(removed)) {
-        forget.push(rel);
+      if (last && rel.length > last.top.length && rel[last.top.length] === SLASH && rel.subarray(0, last.top.length).equals(last.top)) {
+        if (last.removed) forget.push(rel);
         continue;
       }
       const top = topmostExtra(index, rel);
@@ -54,9 +56,10 @@ async function deleteByIndex(ops: FsOps, index: Index, dst: Buffer, progress: Pr
       if (isStateDir(top)) continue;
       try {
         if (removeTree(ops, joinPath(dst, top))) deleted++;
-        removed = top;
+        last = { top, removed: true };
         forget.push(rel);
       } catch (err) {
+        last = { top, removed: false };
         problems.add(top, 'cannot delete', err);
       }
     }

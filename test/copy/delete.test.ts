@@ -139,6 +139,22 @@ describe('--delete finds the extras', () => {
     expect(next.calls.readdirKinds).toBe(0);
   });
 
+  it('a folder that cannot be removed is reported once, keeps its rows, and goes on the next run', async () => {
+    const { src, dst } = await mirrored();
+    prune(src);
+    const stuck = faultyOps(realFsOps, { op: 'unlink', code: 'EACCES', path: /\/snap\.2\/gone$/ });
+    const summary = await copy(src, dst, { delete: true, ops: stuck });
+    expect(summary.problemCount).toBe(1);
+    expect(summary.problems[0].message).toMatch(/^cannot delete snap\.2: EACCES/);
+    expect(fs.existsSync(path.join(dst, 'snap.2/gone'))).toBe(true);
+    // Its rows stay, so the next --delete finds what is left of it (from the index, or by a walk).
+    expect([...indexRows(dst).keys()]).toContain('snap.2/gone');
+    const again = await copy(src, dst, { delete: true });
+    expect(again.problemCount).toBe(0);
+    expect(fs.existsSync(path.join(dst, 'snap.2'))).toBe(false);
+    expectSameTopology(src, dst);
+  });
+
   it('a folder that became a file in the source: the rows below it go, nothing else is removed', async () => {
     const { src, dst } = await mirrored();
     fs.rmSync(path.join(src, 'snap.2/sub'), { recursive: true });

@@ -8,6 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { copy } from '../../src/copy/copy.js';
+import { realFsOps } from '../../src/fs/ops.js';
+import { faultyOps } from '../helpers/faulty-ops.js';
 import { isLinkmirrorError } from '../../src/errors.js';
 import { buildTree, dir, expectSameTopology, file, inodeKey, link, readTree, symlink, tempDirs } from '../helpers/tree.js';
 
@@ -108,6 +110,19 @@ describe('a symlink planted in the mirror', () => {
     expect(fs.existsSync(path.join(dst, 'extra-link'))).toBe(false);
     expect(fs.existsSync(path.join(dst, 'a/extra-link'))).toBe(false);
     expect(summary.deleted).toBe(2);
+    expectSameTopology(src, dst);
+  });
+
+  it('with delete, from the index: a folder the source lost, replaced by a symlink, goes as a link; nothing below it is followed', async () => {
+    const { src, dst, outside, outsideBefore } = await mirrored();
+    fs.rmSync(path.join(src, 'a/b'), { recursive: true });
+    plant(path.join(dst, 'a/b'), path.join(outside, 'b')); // outside/b/deep has the name of a row below a/b
+    const ops = faultyOps(realFsOps, []);
+    const summary = await copy(src, dst, { delete: true, ops });
+    expect(ops.calls.readdirKinds).toBe(0); // the index, not a walk
+    expect(snapshot(outside)).toEqual(outsideBefore);
+    expect(fs.existsSync(path.join(dst, 'a/b'))).toBe(false);
+    expect(summary.deleted).toBe(1);
     expectSameTopology(src, dst);
   });
 
