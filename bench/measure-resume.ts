@@ -101,7 +101,7 @@ function killedRuns(ctx: SizeContext, label: string, dst: string, referenceWallS
     const kills = codes.filter((c) => c === KILLED).length;
     // A resumed run can finish before the next planned instant (the instants come from one
     // uninterrupted run, and resumed runs have less to do): say how many kills there were.
-    if (kills < KILLS) record.figures!.run = `${kills} × kill -9 (of ${KILLS} planned; run ${codes.length} finished first), resumed`;
+    if (kills < KILLS && codes[codes.length - 1] === 0) record.figures!.run = `${kills} × kill -9 (of ${KILLS} planned; run ${codes.length} finished first), resumed`;
     Object.assign(record.figures!, {
       runs: codes.length, kills, writeBytes: sum(writes),
       killAtS: instants.map((d) => d.toFixed(2)).join(','), exitCodes: codes.join(','), runWallS: walls.join(','), runWriteBytes: writes.join(','),
