@@ -185,9 +185,17 @@ export class Index {
   /** Forget the previous scan, before a new one. */
   clearSrc(): void {
     this.foldPlaced(); // placed rows name src ids of the scan about to go
+    this.dropScanFrom(1);
+  }
+
+  /** Forget the src rows from `id` on, and with them the indexes and groups derived from src. */
+  private dropScanFrom(id: number): void {
     this.setMeta(SCAN_STATE, 'partial');
     this.guard(() => {
-      this.db.exec('DROP INDEX IF EXISTS src_by_inode; DROP INDEX IF EXISTS src_by_path; DELETE FROM src; DELETE FROM groups;');
+      this.db.exec('DROP INDEX IF EXISTS src_by_inode; DROP INDEX IF EXISTS src_by_path; DELETE FROM groups;');
+      // Without a WHERE, SQLite truncates the table instead of deleting row by row.
+      if (id <= 1) this.db.exec('DELETE FROM src');
+      else this.stmt('DELETE FROM src WHERE id >= ?').run(id);
     });
   }
 
@@ -257,13 +265,7 @@ export class Index {
 
   private divergeAt(id: number, r = this.rescan!): void {
     r.diverged = true;
-    this.setMeta(SCAN_STATE, 'partial');
-    this.guard(() => {
-      this.db.exec('DROP INDEX IF EXISTS src_by_inode; DROP INDEX IF EXISTS src_by_path; DELETE FROM groups;');
-      // Without a WHERE, SQLite truncates the table instead of deleting row by row.
-      if (id <= 1) this.db.exec('DELETE FROM src');
-      else this.stmt('DELETE FROM src WHERE id >= ?').run(id);
-    });
+    this.dropScanFrom(id);
   }
 
   /** The columns writeScanned() compares, id first. */
@@ -364,14 +366,13 @@ export class Index {
   *srcDirs(order: 'parents-first' | 'children-first', pageSize = 4096): Generator<StoredEntry[]> {
     const asc = order === 'parents-first';
     const s = this.srcQuery(`WHERE type = ${EntryType.dir} AND id ${asc ? '>' : '<'} ? ORDER BY id ${asc ? 'ASC' : 'DESC'} LIMIT ?`);
-    let after = asc ? 0n : 2n ** 62n;
-    for (;;) {
-      const rows = this.guard(() => s.all(after, pageSize)) as unknown[][];
-      if (rows.length === 0) return;
-      const page = rows.map(Index.entryFrom);
-      after = BigInt(page[page.length - 1].id);
-      yield page;
-    }
+    yield* this.srcPages(s, asc ? 0n : 2n ** 62n, pageSize);
+  }
+
+  /** Pages of src rows by id, as entries (keyset paging; column 0 is the id). */
+  private *srcPages(s: Database.Statement, first: bigint, pageSize: number): Generator<StoredEntry[]> {
+    const pages = keysetPages((key) => this.guard(() => s.all(key[0], pageSize)) as unknown[][], [first], (last) => [last[0]]);
+    for (const rows of pages) yield rows.map(Index.entryFrom);
   }
 
   /** Non-directory entries grouped by inode: all paths of one inode are consecutive, first path first. */
@@ -470,15 +471,7 @@ export class Index {
 
   /** All source entries in scan order (for verify and listings). */
   *srcAll(pageSize = 4096): Generator<StoredEntry[]> {
-    const s = this.srcQuery('WHERE id > ? ORDER BY id LIMIT ?');
-    let after = 0n;
-    for (;;) {
-      const rows = this.guard(() => s.all(after, pageSize)) as unknown[][];
-      if (rows.length === 0) return;
-      const page = rows.map(Index.entryFrom);
-      after = BigInt(page[page.length - 1].id);
-      yield page;
-    }
+    yield* this.srcPages(this.srcQuery('WHERE id > ? ORDER BY id LIMIT ?'), 0n, pageSize);
   }
 
   srcByPath(p: Buffer): StoredEntry | undefined {
@@ -631,13 +624,8 @@ export class Index {
   /** Staged files, a page at a time, in path order (the caller removes each page as it is done). */
   *pendingPages(pageSize = 1024): Generator<{ tmp: string; row: MirrorRow }[]> {
     const s = this.stmt('SELECT * FROM pending WHERE tmp > ? ORDER BY tmp LIMIT ?').safeIntegers(true);
-    let after = '';
-    for (;;) {
-      const rows = this.guard(() => s.all(after, pageSize)) as Row[];
-      if (rows.length === 0) return;
-      after = rows[rows.length - 1].tmp as string;
-      yield rows.map((r) => ({ tmp: r.tmp as string, row: Index.mirrorFrom(r) }));
-    }
+    const pages = keysetPages((key) => this.guard(() => s.all(key[0], pageSize)) as Row[], [''], (last) => [last.tmp]);
+    for (const rows of pages) yield rows.map((r) => ({ tmp: r.tmp as string, row: Index.mirrorFrom(r) }));
   }
 
   /** Move staged files that are in place to the mirror table and forget failed ones, in one transaction. */
@@ -714,7 +702,7 @@ export class Index {
   }
 
   srcHasPath(p: Buffer): boolean {
-    return this.guard(() => this.stmt('SELECT 1 FROM src WHERE path = ?').get(p)) !== undefined;
+    return this.srcTypeAt(p) !== undefined;
   }
 
   /** Fill this index's mirror table from another index file, opened read-only (for dry runs). */
