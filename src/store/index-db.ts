@@ -554,7 +554,11 @@ export class Index {
 
   /**
    * Move placed rows into mirror, taking path, identity and metadata from their src rows, in
-   * scan order (which is nearly path order, so the inserts append). When the fold brings many
+   * scan order (which is nearly path order, so the inserts append). The placed rows are sorted
+   * alone, before the join: sorting the joined rows, paths and all, took twice as long (1M rows:
+   * 5.7 s and 561 MiB written, against 2.8 s and 479 MiB). A path placed twice by one pass (a
+   * metadata fix, then a replacement) keeps its last row: ties go in the order they were put.
+   * When the fold brings many
    * rows (a first copy, or a resume after an early kill) the by-source index is built afterwards
    * with one sort instead of row by row: random index inserts rewrite index pages again and
    * again, through the WAL.
@@ -567,8 +571,9 @@ export class Index {
       if (rebuild) this.db.exec('DROP INDEX IF EXISTS mirror_by_src');
       const n = this.stmt(
         `INSERT INTO mirror (path, type, src_dev, src_ino, birth_ns, size, mtime_ns, mode, uid, gid, dst_ino, written)
+         WITH p AS MATERIALIZED (SELECT src_id, dst_ino, written FROM placed ORDER BY src_id, rowid)
          SELECT s.path, s.type, s.dev, s.ino, s.birth_ns, s.size, s.mtime_ns, s.mode, s.uid, s.gid, p.dst_ino, p.written
-         FROM placed p JOIN src s ON s.id = p.src_id WHERE true ORDER BY p.src_id
+         FROM p CROSS JOIN src s ON s.id = p.src_id WHERE true
          ON CONFLICT (path) DO UPDATE SET type = excluded.type, src_dev = excluded.src_dev, src_ino = excluded.src_ino,
            birth_ns = excluded.birth_ns, size = excluded.size, mtime_ns = excluded.mtime_ns, mode = excluded.mode,
            uid = excluded.uid, gid = excluded.gid, dst_ino = excluded.dst_ino, written = excluded.written`,

@@ -192,6 +192,25 @@ describe('Index', () => {
     }
   });
 
+  it('folds a path placed twice by one pass with its last row', () => {
+    const index = Index.open(path.join(temp(), 'index.db'));
+    try {
+      index.insertSrc([entry('', EntryType.dir, 1n, 2n), entry('a', EntryType.file, 1n, 10n), entry('b', EntryType.file, 1n, 11n)]);
+      index.finishScan();
+      const [a, b] = all(index.srcByInode());
+      // Many rows of one path between others, in two batches: the order they were put in decides.
+      const rows = Array.from({ length: 500 }, (_, i) => ({ srcId: i % 2 === 0 ? a.id : b.id, dstIno: BigInt(100 + i), written: i % 3 === 0 }));
+      index.putPlaced(rows.slice(0, 250));
+      index.putPlaced(rows.slice(250));
+      expect(index.foldPlaced()).toBe(500);
+      expect(index.mirrorByPath(Buffer.from('a'))?.dstIno).toBe(598n);
+      expect(index.mirrorByPath(Buffer.from('b'))).toMatchObject({ dstIno: 599n, written: false });
+      expect(index.mirrorCount()).toBe(2);
+    } finally {
+      index.close();
+    }
+  });
+
   it('keeps the data across close and open', () => {
     const file = path.join(temp(), 'index.db');
     const index = Index.open(file);
