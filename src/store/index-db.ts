@@ -558,10 +558,9 @@ export class Index {
    * alone, before the join: sorting the joined rows, paths and all, took twice as long (1M rows:
    * 5.7 s and 561 MiB written, against 2.8 s and 479 MiB). A path placed twice by one pass (a
    * metadata fix, then a replacement) keeps its last row: ties go in the order they were put.
-   * When the fold brings many
-   * rows (a first copy, or a resume after an early kill) the by-source index is built afterwards
-   * with one sort instead of row by row: random index inserts rewrite index pages again and
-   * again, through the WAL.
+   * When the fold brings many rows (a first copy, or a resume after an early kill) the by-source
+   * index is built afterwards with one sort instead of row by row: random index inserts rewrite
+   * index pages again and again, through the WAL.
    */
   foldPlaced(): number {
     return this.transaction(() => {
