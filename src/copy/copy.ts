@@ -172,7 +172,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
 
     const srcBytes = Buffer.from(src);
     const dstBytes = Buffer.from(dst);
-    const incremental = mirror && index.mirrorCount() > 0;
+    const incremental = mirror && index.mirrorCountUpTo(1) > 0;
     // An adoption that was interrupted goes on even when the next run (a cron job's plain
     // `copy`) does not say --adopt: its duplicates are not linked yet.
     const adopt = (options.adopt ?? false) || index.getMeta('adopting') === 'yes';

@@ -566,7 +566,8 @@ export class Index {
     return this.transaction(() => {
       const placed = Number((this.stmt('SELECT COUNT(*) AS n FROM placed').get() as Row).n);
       if (placed === 0) return 0;
-      const rebuild = placed >= this.mirrorCount() / 4;
+      // placed >= mirror rows / 4, counting no further than that takes.
+      const rebuild = this.mirrorCountUpTo(4 * placed + 1) <= 4 * placed;
       if (rebuild) this.db.exec('DROP INDEX IF EXISTS mirror_by_src');
       const n = this.stmt(
         `INSERT INTO mirror (path, type, src_dev, src_ino, birth_ns, size, mtime_ns, mode, uid, gid, dst_ino, written)
@@ -761,6 +762,16 @@ export class Index {
 
   mirrorCount(): number {
     const r = this.guard(() => this.stmt('SELECT COUNT(*) AS n FROM mirror').get()) as Row;
+    return Number(r.n);
+  }
+
+  /**
+   * min(mirrorCount(), limit), reading at most `limit` rows: COUNT(*) reads the whole table (on a
+   * 1M-path mirror, 113 MB of B-tree pages, cold after a night), where the callers only ask
+   * whether there is any row, or more rows than some number.
+   */
+  mirrorCountUpTo(limit: number): number {
+    const r = this.guard(() => this.stmt('SELECT COUNT(*) AS n FROM (SELECT 1 FROM mirror LIMIT ?)').get(limit)) as Row;
     return Number(r.n);
   }
 

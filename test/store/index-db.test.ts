@@ -206,6 +206,7 @@ describe('Index', () => {
       expect(index.mirrorByPath(Buffer.from('a'))?.dstIno).toBe(598n);
       expect(index.mirrorByPath(Buffer.from('b'))).toMatchObject({ dstIno: 599n, written: false });
       expect(index.mirrorCount()).toBe(2);
+      expect([0, 1, 2, 3].map((n) => index.mirrorCountUpTo(n))).toEqual([0, 1, 2, 2]);
     } finally {
       index.close();
     }
