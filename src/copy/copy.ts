@@ -217,7 +217,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
       // The manifest for `verify DST`: a hash of each destination inode that has none yet.
       // One hashing thread: what the copy just wrote is in the page cache. A second one hashed a
       // 1M-path tree's 545 MiB in 2.3 s instead of 3.7, but its heap lifted the copy's peak RSS
-      // (GNU time, 1M paths) from 144-147 MB to 147-155 MB, past the 150 MB we hold to. Verify,
+      // (GNU time, 1M paths) from 137-147 MB to 146-155 MB, past the 150 MB we hold to. Verify,
       // reading a cold drive, uses four.
       await recordManifest(index, dstBytes, { ops, progress, problems, owner, shouldStop, hashThreads: ops === realFsOps ? 1 : undefined });
       if (options.delete) {

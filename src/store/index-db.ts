@@ -103,6 +103,22 @@ export function sameContent(m: MirrorRow, e: Entry): boolean {
   return m.srcDev === e.dev && m.srcIno === e.ino && m.birthNs === e.birthNs && m.size === e.size && m.mtimeNs === e.mtimeNs;
 }
 
+/**
+ * The placed rows of database `db` as mirror rows, from their src rows: in src id order, and a
+ * path placed twice by one pass (a metadata fix, then a replacement) in the order it was put, so
+ * that its last row wins. The placed rows are sorted alone, before the join: sorting the joined
+ * rows, paths and all, took longer (a 1M-path first copy's fold: 4.9-5.2 s and 558 MiB written,
+ * against 3.3-3.4 s and 479 MiB). MATERIALIZED is what keeps that sort (SQLite drops the ORDER BY
+ * of a subquery it joins); the outer ORDER BY then costs nothing (the rows come sorted) and makes
+ * the order the query's promise rather than how SQLite happens to scan its temp table. WHERE true
+ * keeps a following ON CONFLICT from parsing as the join's.
+ */
+function placedAsMirror(db: 'main' | 'other'): string {
+  return `WITH p AS MATERIALIZED (SELECT src_id, rowid AS seq, dst_ino, written FROM ${db}.placed ORDER BY src_id, seq)
+    SELECT s.path, s.type, s.dev, s.ino, s.birth_ns, s.size, s.mtime_ns, s.mode, s.uid, s.gid, p.dst_ino, p.written
+    FROM p CROSS JOIN ${db}.src s ON s.id = p.src_id WHERE true ORDER BY p.src_id, p.seq`;
+}
+
 export class Index {
   readonly file: string;
   private readonly db: Database.Database;
@@ -554,10 +570,7 @@ export class Index {
 
   /**
    * Move placed rows into mirror, taking path, identity and metadata from their src rows, in
-   * scan order (which is nearly path order, so the inserts append). The placed rows are sorted
-   * alone, before the join: sorting the joined rows, paths and all, took twice as long (1M rows:
-   * 5.7 s and 561 MiB written, against 2.8 s and 479 MiB). A path placed twice by one pass (a
-   * metadata fix, then a replacement) keeps its last row: ties go in the order they were put.
+   * scan order (which is nearly path order, so the inserts append); see placedAsMirror().
    * When the fold brings many rows (a first copy, or a resume after an early kill) the by-source
    * index is built afterwards with one sort instead of row by row: random index inserts rewrite
    * index pages again and again, through the WAL.
@@ -571,9 +584,7 @@ export class Index {
       if (rebuild) this.db.exec('DROP INDEX IF EXISTS mirror_by_src');
       const n = this.stmt(
         `INSERT INTO mirror (path, type, src_dev, src_ino, birth_ns, size, mtime_ns, mode, uid, gid, dst_ino, written)
-         WITH p AS MATERIALIZED (SELECT src_id, dst_ino, written FROM placed ORDER BY src_id, rowid)
-         SELECT s.path, s.type, s.dev, s.ino, s.birth_ns, s.size, s.mtime_ns, s.mode, s.uid, s.gid, p.dst_ino, p.written
-         FROM p CROSS JOIN src s ON s.id = p.src_id WHERE true
+         ${placedAsMirror('main')}
          ON CONFLICT (path) DO UPDATE SET type = excluded.type, src_dev = excluded.src_dev, src_ino = excluded.src_ino,
            birth_ns = excluded.birth_ns, size = excluded.size, mtime_ns = excluded.mtime_ns, mode = excluded.mode,
            uid = excluded.uid, gid = excluded.gid, dst_ino = excluded.dst_ino, written = excluded.written`,
@@ -721,8 +732,7 @@ export class Index {
         if (hasPlaced) {
           this.db.exec(
             `INSERT OR REPLACE INTO mirror (path, type, src_dev, src_ino, birth_ns, size, mtime_ns, mode, uid, gid, dst_ino, written)
-             SELECT s.path, s.type, s.dev, s.ino, s.birth_ns, s.size, s.mtime_ns, s.mode, s.uid, s.gid, p.dst_ino, p.written
-             FROM other.placed p JOIN other.src s ON s.id = p.src_id ORDER BY p.src_id`,
+             ${placedAsMirror('other')}`,
           );
         }
       } finally {

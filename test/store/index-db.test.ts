@@ -212,6 +212,29 @@ describe('Index', () => {
     }
   });
 
+  it("copies a mirror's rows for a dry run, its rows not folded yet included, a path's last row winning", () => {
+    const dir = temp();
+    const index = Index.open(path.join(dir, 'index.db'));
+    index.insertSrc([entry('', EntryType.dir, 1n, 2n), entry('a', EntryType.file, 1n, 10n), entry('b', EntryType.file, 1n, 11n)]);
+    index.finishScan();
+    const [a, b] = all(index.srcByInode());
+    index.putPlaced([{ srcId: b.id, dstIno: 7n, written: true }]);
+    index.foldPlaced();
+    // An interrupted run's rows, never folded: b placed again, a placed twice.
+    index.putPlaced([{ srcId: a.id, dstIno: 20n, written: true }, { srcId: b.id, dstIno: 21n, written: false }, { srcId: a.id, dstIno: 22n, written: false }]);
+    index.close();
+
+    const plan = Index.open(path.join(dir, 'plan.db'));
+    try {
+      plan.copyMirrorFrom(path.join(dir, 'index.db'));
+      expect(plan.mirrorCount()).toBe(2);
+      expect(plan.mirrorByPath(Buffer.from('a'))).toMatchObject({ dstIno: 22n, written: false });
+      expect(plan.mirrorByPath(Buffer.from('b'))).toMatchObject({ dstIno: 21n, written: false });
+    } finally {
+      plan.close();
+    }
+  });
+
   it('keeps the data across close and open', () => {
     const file = path.join(temp(), 'index.db');
     const index = Index.open(file);
