@@ -215,11 +215,11 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     if (!placed.stopped) {
       if (adopt) index.setMeta('adopting', 'no');
       // The manifest for `verify DST`: a hash of each destination inode that has none yet.
-      // One hashing thread: what the copy just wrote is in the page cache. A second one hashed a
-      // 1M-path tree's 545 MiB in 2.3 s instead of 3.7, but its heap lifted the copy's peak RSS
-      // (GNU time, 1M paths) from 137-147 MB to 146-155 MB, past the 150 MB we hold to. Verify,
-      // reading a cold drive, uses four.
-      await recordManifest(index, dstBytes, { ops, progress, problems, owner, shouldStop, hashThreads: ops === realFsOps ? 1 : undefined });
+      // Two hashing threads: what the copy just wrote is in the page cache, and two hash a
+      // 1M-path tree's 545 MiB in 2.3 s where one takes 3.7 s. The second costs 2-3 MB of peak
+      // RSS under bin/linkmirror.js's --optimize-for-size (116 against 114 MB), and cost 8-10 MB
+      // without it. Verify, reading a cold drive, uses four.
+      await recordManifest(index, dstBytes, { ops, progress, problems, owner, shouldStop, hashThreads: ops === realFsOps ? 2 : undefined });
       if (options.delete) {
         progress.start('delete', {});
         const walk = (options.recheck ?? false) || adopt || index.getMeta(TRACKED) !== 'all';
