@@ -198,12 +198,6 @@ export class Index {
 
   // ---- src: the scanned source ----
 
-  /** Forget the previous scan, before a new one. */
-  clearSrc(): void {
-    this.foldPlaced(); // placed rows name src ids of the scan about to go
-    this.dropScanFrom(1);
-  }
-
   /** Forget the src rows from `id` on, and with them the indexes and groups derived from src. */
   private dropScanFrom(id: number): void {
     this.setMeta(SCAN_STATE, 'partial');

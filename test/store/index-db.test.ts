@@ -177,7 +177,7 @@ describe('Index', () => {
     // The next run opens the index and scans again: the rows of the old scan must reach mirror first.
     const again = Index.open(file);
     try {
-      again.clearSrc();
+      again.beginScan();
       expect(again.mirrorCount()).toBe(2);
       expect(again.mirrorByPath(Buffer.from('a'))).toEqual({
         path: Buffer.from('a'), type: EntryType.file, srcDev: dev, srcIno: 2n ** 63n + 5n, birthNs: 0n, size: 3n,
@@ -295,7 +295,6 @@ describe('a scan written over the last one', () => {
   const fresh = (entries: Entry[]) => {
     let rows: unknown[] = [];
     withIndex((other) => {
-      other.clearSrc();
       other.insertSrc(entries);
       other.finishScan();
       rows = [all(other.srcAll()), all(other.srcByInode()), other.scanTotals()];
