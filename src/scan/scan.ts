@@ -3,7 +3,6 @@
 // stays in memory.
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { LinkmirrorError } from '../errors.js';
 import { errnoCode } from '../fs/errno.js';
 import { Problems, type Problem } from '../problems.js';
@@ -13,8 +12,8 @@ import { noProgress, type Progress } from '../progress.js';
 import { isStateDir } from '../state-dir.js';
 import type { Index, ScanTotals } from '../store/index-db.js';
 import { EntryType, type Entry } from '../store/entry.js';
-import { CREDITS, entryOf, unpackBatch } from './walk-batch.js';
-import type { WalkJob, WalkMessage } from './walk-thread.js';
+import { entryOf } from './walk-batch.js';
+import { LIST_THREAD, walkOnThreads } from './walk-threads.js';
 import { walkWithTargets } from './walk.js';
 import { Pacer, yieldNow } from '../yield.js';
 
@@ -26,7 +25,8 @@ export interface ScanOptions {
   /** Polled as the walk goes: true stops the scan with INTERRUPTED. */
   shouldStop?: () => boolean;
   /**
-   * Walk on a thread of its own while this one writes the index (real filesystem only). Off for
+   * Walk on threads of its own while this one writes the index (real filesystem only; see
+   * walk-threads.ts). Off for
    * verify, whose two scans already run side by side.
    */
   walkThread?: boolean;
@@ -52,8 +52,8 @@ export async function scan(root: Buffer | string, index: Index, options: ScanOpt
   const onError = (rel: Buffer, err: unknown) => problems.add(rel, 'cannot read', err);
   let rootSeen = false;
   const pacer = new Pacer();
-  const source = options.walkThread && ops === realFsOps && fs.existsSync(fileURLToPath(WALK_THREAD))
-    ? walkOnThread(rootBytes, onError)
+  const source = options.walkThread && ops === realFsOps && fs.existsSync(fileURLToPath(LIST_THREAD))
+    ? walkOnThreads(rootBytes, onError)
     : walkHere(rootBytes, ops, onError);
   try {
     for await (const items of source) {
@@ -98,69 +98,4 @@ function* walkHere(root: Buffer, ops: FsOps, onError: (rel: Buffer, err: unknown
     }
   }
   yield items;
-}
-
-/** The compiled walk thread; absent when running from the TypeScript sources (tests then walk here). */
-const WALK_THREAD = new URL('./walk-thread.js', import.meta.url);
-
-/** Entries a batch at a time from the walk thread (see walk-thread.ts), in the same walk order. */
-async function* walkOnThread(root: Buffer, onError: (rel: Buffer, err: unknown) => void): AsyncGenerator<Entry[]> {
-  const credits = new SharedArrayBuffer(8);
-  const control = new Int32Array(credits);
-  control[0] = CREDITS;
-  const worker = new Worker(WALK_THREAD, {
-    workerData: { walkRoot: root, credits } satisfies WalkJob,
-    // The thread holds one directory listing per level and one batch: a small heap will do.
-    resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 },
-  });
-  const queue: WalkMessage[] = [];
-  let failure: unknown;
-  let exited = false;
-  let wake: (() => void) | undefined;
-  const wakeUp = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-  worker.on('message', (m: WalkMessage) => {
-    queue.push(m);
-    wakeUp();
-  });
-  worker.on('error', (err) => {
-    failure ??= err;
-    wakeUp();
-  });
-  worker.on('exit', () => {
-    exited = true;
-    wakeUp();
-  });
-  const asError = (m: { code?: string; message: string }) => Object.assign(new Error(m.message), { code: m.code });
-  try {
-    for (;;) {
-      while (queue.length === 0) {
-        if (failure !== undefined) throw failure;
-        if (exited) throw new Error('the walk thread stopped before the end of the walk');
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-      }
-      const m = queue.shift()!;
-      if (m.type === 'batch') {
-        const items = unpackBatch(m.batch);
-        Atomics.add(control, 0, 1);
-        Atomics.notify(control, 0);
-        yield items;
-      } else if (m.type === 'problem') {
-        onError(Buffer.from(m.rel), asError(m));
-      } else if (m.type === 'error') {
-        throw asError(m);
-      } else {
-        return;
-      }
-    }
-  } finally {
-    Atomics.store(control, 1, 1);
-    Atomics.notify(control, 0);
-    await worker.terminate();
-  }
 }

@@ -1,6 +1,7 @@
-// The walk thread (compiled code only, so through the built CLI): `linkmirror scan --index`
-// walks on its own thread; its index must hold exactly the rows a walk on the main thread
-// writes — same order, same fields, byte names and targets — across several batches.
+// The walk threads (compiled code only, so through the built CLI): `linkmirror scan --index`
+// lists on one thread and lstats on others; its index must hold exactly the rows a walk on the
+// main thread writes — same order, same fields, byte names and targets — across more chunks
+// than the threads may have out at once, so that each stat thread answers many in turn.
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -21,8 +22,8 @@ function rows(file: string): StoredEntry[] {
   }
 }
 
-describe('the walk thread', () => {
-  it('writes the same index rows as a walk on the main thread, over more than one batch', async () => {
+describe('the walk threads', () => {
+  it('write the same index rows as a walk on the main thread, over many chunks', async () => {
     const base = temp();
     const src = path.join(base, 'src');
     const odd = Buffer.from([0x6e, 0xe9, 0xff]).toString('latin1'); // not UTF-8 once written as latin1 bytes
@@ -36,8 +37,9 @@ describe('the walk thread', () => {
       'hourly.0/sub/.linkmirror/kept': file('a state folder below the top is user data'),
       '.linkmirror/index.db': file('the state folder at the top is left out'),
     };
-    // 5,000 more paths: the thread sends batches of 4,096.
-    for (let i = 0; i < 5000; i++) spec[`bulk/d${i % 50}/f${i}`] = i % 3 === 0 ? link('hourly.0/a.txt') : file(`content ${i}`);
+    // 40,000 more paths, most of them links (quick to make): ten chunks of 4,096, where the list
+    // thread may have at most six out (two stat threads on this machine).
+    for (let i = 0; i < 40000; i++) spec[`bulk/d${i % 50}/f${i}`] = i % 20 === 0 ? file(`content ${i}`) : link('hourly.0/a.txt');
     buildTree(src, spec);
     const oddName = Buffer.concat([Buffer.from(path.join(src, 'hourly.0')), Buffer.from('/'), Buffer.from(odd, 'latin1')]);
     fs.writeFileSync(oddName, 'bytes');
@@ -56,9 +58,9 @@ describe('the walk thread', () => {
       index.close();
     }
     const fromThread = rows(threadDb);
-    // The root, bulk/ with 50 dirs and 5,000 files, hourly.0/ with its 6 entries, sub/.linkmirror/kept
+    // The root, bulk/ with 50 dirs and 40,000 files, hourly.0/ with its 6 entries, sub/.linkmirror/kept
     // and the two byte-named paths, hourly.1/ with its link; not the top .linkmirror/.
-    expect(fromThread.length).toBe(1 + 1 + 50 + 5000 + 1 + 6 + 2 + 2 + 1 + 1);
+    expect(fromThread.length).toBe(1 + 1 + 50 + 40000 + 1 + 6 + 2 + 2 + 1 + 1);
     // Reading a directory may update its atime (relatime), so the second walk sees later atimes.
     const noAtime = (list: StoredEntry[]) => list.map((e) => ({ ...e, atimeNs: undefined }));
     expect(noAtime(fromThread)).toEqual(noAtime(rows(hereDb)));

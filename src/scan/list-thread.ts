@@ -1,0 +1,106 @@
+// The list thread of copy's scan (see walk-threads.ts): the depth-first walk itself, with
+// readdir alone. What each directory entry says of its kind (d_type) tells it where to go down,
+// so it never waits on an lstat; the stat threads do those, many at a time. It hands out the
+// paths in walk order, a chunk to each stat thread in turn, at most `credits` chunks ahead of
+// the main thread, so memory stays flat however fast it lists.
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { realFsOps } from '../fs/ops.js';
+import { childPath, joinPath } from '../fs/paths.js';
+import { isStateDir } from '../state-dir.js';
+import { ChunkBuilder } from './path-chunk.js';
+import type { ListerMessage } from './walk-threads.js';
+
+export interface ListJob {
+  walkRoot: Uint8Array;
+  /** Int32Array over it: [0] chunks the thread may still send, [1] 1 when the main thread wants it to stop. */
+  credits: SharedArrayBuffer;
+  statPorts: MessagePort[];
+}
+
+const S_IFMT = 0o170000n;
+const S_IFDIR = 0o040000n;
+const EMPTY = Buffer.alloc(0);
+
+type Kinds = { name: Buffer; isDir: boolean | undefined }[];
+
+function run(port: NonNullable<typeof parentPort>, job: ListJob): void {
+  const root = Buffer.from(job.walkRoot);
+  const credits = new Int32Array(job.credits);
+  const stopped = () => Atomics.load(credits, 1) === 1;
+  const post = (m: ListerMessage) => port.postMessage(m);
+  const fail = (rel: Buffer, err: unknown): ListerMessage => {
+    const e = err as NodeJS.ErrnoException;
+    return { type: 'problem', rel, code: e?.code, message: e?.message ?? String(err) };
+  };
+  const builder = new ChunkBuilder();
+  let sent = 0;
+  const send = (): boolean => {
+    while (Atomics.load(credits, 0) <= 0 && !stopped()) Atomics.wait(credits, 0, 0, 1000);
+    if (stopped()) return false;
+    Atomics.sub(credits, 0, 1);
+    const { chunk, transfer } = builder.take();
+    job.statPorts[sent % job.statPorts.length].postMessage(chunk, transfer);
+    sent++;
+    return true;
+  };
+  const list = (rel: Buffer): Kinds | undefined => {
+    try {
+      return realFsOps.readdirKinds(joinPath(root, rel)).sort((a, b) => Buffer.compare(a.name, b.name));
+    } catch (err) {
+      post(fail(rel, err));
+      return undefined;
+    }
+  };
+  const isDir = (rel: Buffer): boolean => (realFsOps.lstat(joinPath(root, rel)).mode & S_IFMT) === S_IFDIR;
+
+  let rootIsDir: boolean;
+  try {
+    rootIsDir = isDir(EMPTY);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    post({ type: 'error', code: e?.code, message: e?.message ?? String(err) });
+    return;
+  }
+  builder.add(EMPTY, rootIsDir);
+  const stack: { rel: Buffer; kinds: Kinds; next: number }[] = [];
+  const rootKinds = rootIsDir ? list(EMPTY) : undefined;
+  if (rootKinds) stack.push({ rel: EMPTY, kinds: rootKinds, next: 0 });
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    if (top.next >= top.kinds.length) {
+      stack.pop();
+      continue;
+    }
+    const { name, isDir: said } = top.kinds[top.next++];
+    const rel = childPath(top.rel, name);
+    if (isStateDir(rel)) continue;
+    let dir = said;
+    if (dir === undefined) {
+      // d_type unknown (some filesystems never fill it in): lstat tells; one that fails is
+      // left to its stat thread, which reports it.
+      try {
+        dir = isDir(rel);
+      } catch {
+        dir = false;
+      }
+    }
+    builder.add(rel, dir);
+    if (builder.full && !send()) return;
+    if (dir) {
+      const kinds = list(rel);
+      if (kinds) stack.push({ rel, kinds, next: 0 });
+    }
+  }
+  if (!builder.empty && !send()) return;
+  post({ type: 'done', chunks: sent });
+}
+
+const job = workerData as Partial<ListJob> | undefined;
+if (parentPort && job?.statPorts) {
+  try {
+    run(parentPort, job as ListJob);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    parentPort.postMessage({ type: 'error', code: e?.code, message: e?.message ?? String(err) } satisfies ListerMessage);
+  }
+}

@@ -1,0 +1,74 @@
+// A stat thread of copy's scan (see walk-threads.ts): lstat (and readlink, for a symlink) of
+// every path in the chunks the list thread sends it, each chunk answered with one batch of
+// entries to the main thread. Cold, an lstat waits on the disk for the inode; two threads
+// waiting side by side, beside the listing, took a 1M-path walk from 11 s to under 5.
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { realFsOps } from '../fs/ops.js';
+import { joinPath } from '../fs/paths.js';
+import { unpackChunk, type PathChunk } from './path-chunk.js';
+import { BatchBuilder } from './walk-batch.js';
+import type { StatMessage, WalkProblem } from './walk-threads.js';
+
+export interface StatJob {
+  walkRoot: Uint8Array;
+  /** Where the list thread's chunks come from. */
+  chunks: MessagePort;
+}
+
+const S_IFMT = 0o170000n;
+const S_IFDIR = 0o040000n;
+const S_IFLNK = 0o120000n;
+
+/** The batch of entries for a chunk of paths under `root`, with the problems met. */
+export function statChunk(root: Buffer, chunk: PathChunk): { message: StatMessage & { type: 'batch' }; transfer: ArrayBuffer[] } {
+  const builder = new BatchBuilder();
+  const problems: WalkProblem[] = [];
+  const fail = (rel: Buffer, err: unknown) => {
+    const e = err as NodeJS.ErrnoException;
+    problems.push({ rel: Buffer.from(rel), code: e?.code, message: e?.message ?? String(err) });
+  };
+  for (const { rel, dir } of unpackChunk(chunk)) {
+    const p = joinPath(root, rel);
+    let stat;
+    try {
+      stat = realFsOps.lstat(p);
+    } catch (err) {
+      fail(rel, err);
+      continue;
+    }
+    const kind = stat.mode & S_IFMT;
+    if ((kind === S_IFDIR) !== dir) {
+      // Replaced between its listing and this lstat: a directory the walk did not go into, or
+      // a file it took for one. Leaving it out, reported, is what a path gone would get.
+      fail(rel, Object.assign(new Error(`${dir ? 'it is no longer a directory' : 'it became a directory'} while the source was being scanned; run again to copy it`), { code: 'ECHANGED' }));
+      continue;
+    }
+    let target: Buffer | null = null;
+    if (kind === S_IFLNK) {
+      try {
+        target = realFsOps.readlink(p);
+      } catch (err) {
+        fail(rel, err);
+        continue;
+      }
+    }
+    builder.add(rel, stat, target);
+  }
+  const { batch, transfer } = builder.take();
+  return { message: { type: 'batch', batch, problems }, transfer };
+}
+
+const job = workerData as Partial<StatJob> | undefined;
+if (parentPort && job?.chunks) {
+  const port = parentPort;
+  const root = Buffer.from(job.walkRoot!);
+  job.chunks.on('message', (chunk: PathChunk) => {
+    try {
+      const { message, transfer } = statChunk(root, chunk);
+      port.postMessage(message, transfer);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      port.postMessage({ type: 'error', code: e?.code, message: e?.message ?? String(err) } satisfies StatMessage);
+    }
+  });
+}

@@ -1,0 +1,45 @@
+// A stat thread's answer to a chunk of paths (statChunk, called here on this thread): each path
+// lstat'ed under the root, symlinks with their targets; a path that is gone, or whose kind is
+// not what the listing said (a directory the list thread did not go into, or a file it took
+// for a directory), is left out of the batch and reported, so that no directory is recorded
+// without its contents.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ChunkBuilder, unpackChunk } from '../../src/scan/path-chunk.js';
+import { statChunk } from '../../src/scan/stat-thread.js';
+import { unpackBatch } from '../../src/scan/walk-batch.js';
+import { EntryType } from '../../src/store/entry.js';
+import { tempDirs } from '../helpers/tree.js';
+
+const temp = tempDirs();
+
+describe('a stat thread', () => {
+  it('answers a chunk with the entries it could stat, and reports the rest', () => {
+    const root = temp();
+    fs.mkdirSync(path.join(root, 'd'));
+    fs.writeFileSync(path.join(root, 'd', 'f'), 'x');
+    fs.mkdirSync(path.join(root, 'was-a-file')); // the listing said "file"
+    fs.writeFileSync(path.join(root, 'was-a-dir'), 'y'); // the listing said "directory"
+    const odd = Buffer.from([0x6f, 0xff]);
+    fs.symlinkSync(Buffer.from([0x2e, 0xfe]), Buffer.concat([Buffer.from(root + '/'), odd]));
+
+    const builder = new ChunkBuilder();
+    const listed: [string | Buffer, boolean][] = [
+      ['', true], ['d', true], ['d/f', false], ['gone', false], ['was-a-file', false], ['was-a-dir', true], [odd, false],
+    ];
+    for (const [rel, dir] of listed) builder.add(Buffer.from(rel), dir);
+    const { chunk } = builder.take();
+    expect(unpackChunk(chunk).map((p) => [p.rel.toString('latin1'), p.dir])).toEqual(listed.map(([r, d]) => [Buffer.from(r).toString('latin1'), d]));
+
+    const { message } = statChunk(Buffer.from(root), chunk);
+    const entries = unpackBatch(message.batch);
+    expect(entries.map((e) => e.path)).toEqual([Buffer.from(''), Buffer.from('d'), Buffer.from('d/f'), odd]);
+    expect(entries.map((e) => e.type)).toEqual([EntryType.dir, EntryType.dir, EntryType.file, EntryType.symlink]);
+    expect(entries[2].ino).toBe(fs.lstatSync(path.join(root, 'd', 'f'), { bigint: true }).ino);
+    expect(entries[3].target).toEqual(Buffer.from([0x2e, 0xfe]));
+    expect(message.problems.map((p) => [Buffer.from(p.rel).toString(), p.code])).toEqual([
+      ['gone', 'ENOENT'], ['was-a-file', 'ECHANGED'], ['was-a-dir', 'ECHANGED'],
+    ]);
+  });
+});
