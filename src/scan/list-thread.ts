@@ -1,6 +1,7 @@
 // The list thread of copy's scan (see walk-threads.ts): the depth-first walk itself, with
 // readdir alone. What each directory entry says of its kind (d_type) tells it where to go down,
-// so it never waits on an lstat; the stat threads do those, many at a time. It hands out the
+// so it does not wait on an lstat (but on a filesystem that leaves d_type unknown); the stat
+// threads do those, several at a time. It hands out the
 // paths in walk order, a chunk to each stat thread in turn, at most `credits` chunks ahead of
 // the main thread, so memory stays flat however fast it lists.
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
@@ -44,12 +45,22 @@ function run(port: NonNullable<typeof parentPort>, job: ListJob): void {
     return true;
   };
   const list = (rel: Buffer): Kinds | undefined => {
+    const p = joinPath(root, rel);
+    let kinds: Kinds;
     try {
-      return realFsOps.readdirKinds(joinPath(root, rel)).sort((a, b) => Buffer.compare(a.name, b.name));
-    } catch (err) {
-      post(fail(rel, err));
-      return undefined;
+      kinds = realFsOps.readdirKinds(p);
+    } catch {
+      // Where d_type is unknown, Node lstats each entry itself and fails the whole listing
+      // when one of them fails (an entry removed meanwhile): list the names alone, so that
+      // only that entry is lost (its stat thread reports it), as walk.ts would.
+      try {
+        kinds = realFsOps.readdir(p).map((name) => ({ name, isDir: undefined }));
+      } catch (err) {
+        post(fail(rel, err));
+        return undefined;
+      }
     }
+    return kinds.sort((a, b) => Buffer.compare(a.name, b.name));
   };
   const isDir = (rel: Buffer): boolean => (realFsOps.lstat(joinPath(root, rel)).mode & S_IFMT) === S_IFDIR;
 

@@ -78,8 +78,11 @@ export async function scan(root: Buffer | string, index: Index, options: ScanOpt
     if (errnoCode(err) === 'ENOENT' && !rootSeen) {
       throw new LinkmirrorError('SRC_MISSING', `source ${showPath(rootBytes)} does not exist`, { cause: err });
     }
+    if (errnoCode(err) === 'ENOTDIR' && !rootSeen) throw new LinkmirrorError('SRC_NOT_DIR', `${showPath(rootBytes)} is not a directory`, { cause: err });
     throw err;
   }
+  // Every walk gives the root first; none at all means it went away under the walk.
+  if (!rootSeen) throw new LinkmirrorError('SRC_MISSING', `source ${showPath(rootBytes)} does not exist`);
   index.writeScanned(batch);
   progress.advance(batch.length, batch.reduce((sum, e) => sum + e.size, 0n));
   progress.end();

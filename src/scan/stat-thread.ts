@@ -19,9 +19,13 @@ const S_IFMT = 0o170000n;
 const S_IFDIR = 0o040000n;
 const S_IFLNK = 0o120000n;
 
-/** The batch of entries for a chunk of paths under `root`, with the problems met. */
-export function statChunk(root: Buffer, chunk: PathChunk): { message: StatMessage & { type: 'batch' }; transfer: ArrayBuffer[] } {
-  const builder = new BatchBuilder();
+/**
+ * The batch of entries for a chunk of paths under `root`, with the problems met. The root itself
+ * (the empty path) must stat as the directory it was listed as: failing that, the source went
+ * away or changed under the scan, and the scan stops with that error (see scan.ts) rather than
+ * recording an empty tree.
+ */
+export function statChunk(root: Buffer, chunk: PathChunk, builder = new BatchBuilder()): { message: StatMessage; transfer: ArrayBuffer[] } {
   const problems: WalkProblem[] = [];
   const fail = (rel: Buffer, err: unknown) => {
     const e = err as NodeJS.ErrnoException;
@@ -33,10 +37,14 @@ export function statChunk(root: Buffer, chunk: PathChunk): { message: StatMessag
     try {
       stat = realFsOps.lstat(p);
     } catch (err) {
+      if (rel.length === 0) return rootGone(err);
       fail(rel, err);
       continue;
     }
     const kind = stat.mode & S_IFMT;
+    if (rel.length === 0 && (kind === S_IFDIR) !== dir) {
+      return rootGone(Object.assign(new Error('the source changed from or to a directory while it was being scanned'), { code: 'ENOTDIR' }));
+    }
     if ((kind === S_IFDIR) !== dir) {
       // Replaced between its listing and this lstat: a directory the walk did not go into, or
       // a file it took for one. Leaving it out, reported, is what a path gone would get.
@@ -58,13 +66,19 @@ export function statChunk(root: Buffer, chunk: PathChunk): { message: StatMessag
   return { message: { type: 'batch', batch, problems }, transfer };
 }
 
+function rootGone(err: unknown): { message: StatMessage; transfer: ArrayBuffer[] } {
+  const e = err as NodeJS.ErrnoException;
+  return { message: { type: 'error', code: e?.code, message: e?.message ?? String(err) }, transfer: [] };
+}
+
 const job = workerData as Partial<StatJob> | undefined;
 if (parentPort && job?.chunks) {
   const port = parentPort;
   const root = Buffer.from(job.walkRoot!);
+  const builder = new BatchBuilder(); // take() hands its arrays over and starts new ones
   job.chunks.on('message', (chunk: PathChunk) => {
     try {
-      const { message, transfer } = statChunk(root, chunk);
+      const { message, transfer } = statChunk(root, chunk, builder);
       port.postMessage(message, transfer);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;

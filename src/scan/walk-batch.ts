@@ -1,15 +1,12 @@
-// The walk thread's batches on the wire: a few columns of typed arrays and one buffer of names
-// and symlink targets, transferred (not copied) to the main thread, which rebuilds each entry's
-// stat fields from them. Structured cloning an object per path would cost the main thread more
+// A stat thread's batches on the wire (see walk-threads.ts): a few columns of typed arrays and
+// one buffer of names and symlink targets, transferred (not copied) to the main thread, which
+// rebuilds each entry's stat fields from them. Structured cloning an object per path would cost the main thread more
 // than the lstat it saves.
 import { EntryType, typeFromMode, type Entry } from '../store/entry.js';
 import type { StatFields } from './walk.js';
 
 /** Entries per batch: large enough that a message is rare, small enough to keep memory flat. */
 export const BATCH_ENTRIES = 4096;
-
-/** Batches the walk thread may have sent that the main thread has not taken yet. */
-export const CREDITS = 4;
 
 const U64 = 4; // dev, ino, size, rdev
 const I64 = 3; // mtimeNs, atimeNs, birthtimeNs
@@ -34,7 +31,7 @@ export function entryOf(rel: Buffer, s: StatFields, target: Buffer | null): Entr
   };
 }
 
-/** Filled on the walk thread, one entry at a time. */
+/** Filled on a stat thread, one entry at a time. */
 export class BatchBuilder {
   private count = 0;
   private used = 0;

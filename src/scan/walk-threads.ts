@@ -44,9 +44,9 @@ export async function* walkOnThreads(root: Buffer, onError: (rel: Buffer, err: u
   const credits = new SharedArrayBuffer(8);
   const control = new Int32Array(credits);
   control[0] = 2 * n + 2; // chunks out at once: enough that no thread waits for work
-  const channels = Array.from({ length: n }, () => new MessageChannel());
-  const batches: StatMessage[][] = channels.map(() => []);
+  const batches: StatMessage[][] = Array.from({ length: n }, () => []);
   const fromLister: ListerMessage[] = [];
+  const workers: Worker[] = [];
   let failure: unknown;
   let wake: (() => void) | undefined;
   const wakeUp = () => {
@@ -54,59 +54,62 @@ export async function* walkOnThreads(root: Buffer, onError: (rel: Buffer, err: u
     wake = undefined;
     w?.();
   };
-  const statExited: boolean[] = channels.map(() => false);
-  const stats = channels.map((ch, i) => {
-    const w = new Worker(STAT_THREAD, {
-      workerData: { walkRoot: root, chunks: ch.port2 } satisfies StatJob,
-      transferList: [ch.port2],
-      resourceLimits: LIMITS,
-    });
-    w.on('message', (m: StatMessage) => {
-      batches[i].push(m);
+  const watch = <M>(w: Worker, onMessage: (m: M) => void, onExit: () => void) => {
+    workers.push(w);
+    w.on('message', (m: M) => {
+      onMessage(m);
       wakeUp();
     });
-    w.on('exit', () => {
-      statExited[i] = true;
-      wakeUp();
-    });
-    return w;
-  });
-  let listerExited = false;
-  const lister = new Worker(LIST_THREAD, {
-    workerData: { walkRoot: root, credits, statPorts: channels.map((c) => c.port1) } satisfies ListJob,
-    transferList: channels.map((c) => c.port1),
-    resourceLimits: LIMITS,
-  });
-  lister.on('message', (m: ListerMessage) => {
-    fromLister.push(m);
-    wakeUp();
-  });
-  lister.on('exit', () => {
-    listerExited = true;
-    wakeUp();
-  });
-  for (const w of [lister, ...stats]) {
     w.on('error', (err) => {
       failure ??= err;
       wakeUp();
     });
-  }
+    w.on('exit', (code) => {
+      if (code !== 0) failure ??= new Error(`a walk thread stopped (exit code ${code})`);
+      onExit();
+      wakeUp();
+    });
+  };
+  // A thread's exit comes after every message it sent, but not in order with the others': a
+  // stat thread ends when the list thread does (its port closes), possibly before the list
+  // thread's 'done' is seen here.
+  const statExited: boolean[] = Array.from({ length: n }, () => false);
+  let listerExited = false;
   let chunks: number | undefined; // known when the list thread is done
   let taken = 0;
+  /** Problems the list thread met (readdir failures), reported as they come; and its end. */
+  const fromListerNow = () => {
+    while (fromLister.length > 0) {
+      const m = fromLister.shift()!;
+      if (m.type === 'problem') onError(Buffer.from(m.rel), asError(m));
+      else if (m.type === 'error') throw asError(m);
+      else chunks = m.chunks;
+    }
+  };
   try {
+    const channels = Array.from({ length: n }, () => new MessageChannel());
+    channels.forEach((ch, i) => {
+      const w = new Worker(STAT_THREAD, {
+        workerData: { walkRoot: root, chunks: ch.port2 } satisfies StatJob,
+        transferList: [ch.port2],
+        resourceLimits: LIMITS,
+      });
+      watch(w, (m: StatMessage) => batches[i].push(m), () => (statExited[i] = true));
+    });
+    const lister = new Worker(LIST_THREAD, {
+      workerData: { walkRoot: root, credits, statPorts: channels.map((c) => c.port1) } satisfies ListJob,
+      transferList: channels.map((c) => c.port1),
+      resourceLimits: LIMITS,
+    });
+    watch(lister, (m: ListerMessage) => fromLister.push(m), () => (listerExited = true));
     for (;;) {
       const i = taken % n;
       while (batches[i].length === 0) {
-        while (fromLister.length > 0) {
-          const m = fromLister.shift()!;
-          if (m.type === 'problem') onError(Buffer.from(m.rel), asError(m));
-          else if (m.type === 'error') throw asError(m);
-          else chunks = m.chunks;
-        }
+        fromListerNow();
         if (chunks === taken) return;
         if (failure !== undefined) throw failure;
-        // Each exit comes after the messages the thread sent (Node drains them first).
-        if (statExited[i] || (listerExited && chunks === undefined)) throw new Error('a walk thread stopped before the end of the walk');
+        const ended = listerExited ? chunks === undefined : chunks !== undefined && statExited[i];
+        if (ended) throw new Error('a walk thread stopped before the end of the walk');
         await new Promise<void>((resolve) => {
           wake = resolve;
         });
@@ -114,6 +117,7 @@ export async function* walkOnThreads(root: Buffer, onError: (rel: Buffer, err: u
       const m = batches[i].shift()!;
       if (m.type === 'error') throw asError(m);
       for (const p of m.problems) onError(Buffer.from(p.rel), asError(p));
+      fromListerNow();
       taken++;
       Atomics.add(control, 0, 1);
       Atomics.notify(control, 0);
@@ -122,6 +126,6 @@ export async function* walkOnThreads(root: Buffer, onError: (rel: Buffer, err: u
   } finally {
     Atomics.store(control, 1, 1);
     Atomics.notify(control, 0);
-    await Promise.all([lister, ...stats].map((w) => w.terminate()));
+    await Promise.all(workers.map((w) => w.terminate()));
   }
 }

@@ -196,8 +196,21 @@ describe('resume after a crash (the run dies mid-pass: no last flush, no rename 
       expectRowsOnDisk(dst, before);
     }
     expect(unrecorded, 'the crashes left complete files the index does not know').toBeGreaterThan(0);
+    // Destination inodes that the crashes wrote and no recorded path holds: content copied again
+    // would take their paths over, and they would be gone.
+    const files = [...readTree(dst).values()].filter((n) => n.type === 'file');
+    const recordedInodes = new Set(files.filter((n) => before.has(n.key)).map((n) => n.ino));
+    const unrecordedInodes = new Set(files.filter((n) => !recordedInodes.has(n.ino)).map((n) => n.ino));
     const last = await copy(src, dst);
-    expectOnlyTheRest(last, before);
+    // The content the crashes wrote in full is taken as it is, not copied again: only inodes
+    // neither recorded nor on the destination are copied, and every file is still whole.
+    expect(last.placed.foundComplete).toBeGreaterThan(0);
+    expect(last.placed.inodesCopied + last.placed.foundComplete).toBe(last.scan.inodes - srcInodesIn(before));
+    expect(last.placed.inodesCopied).toBe(last.plan.inodesToCopy - last.placed.foundComplete);
+    const stillThere = new Set([...readTree(dst).values()].filter((n) => unrecordedInodes.has(n.ino)).map((n) => n.ino));
+    expect(stillThere.size).toBe(unrecordedInodes.size);
+    expect(stillThere.size).toBeGreaterThanOrEqual(last.placed.foundComplete);
+    expect(last.problemCount).toBe(0);
     expectRowsKept(dst, before);
     expectSameTopology(src, dst);
   });

@@ -37,14 +37,16 @@ describe('the walk threads', () => {
       'hourly.0/sub/.linkmirror/kept': file('a state folder below the top is user data'),
       '.linkmirror/index.db': file('the state folder at the top is left out'),
     };
-    // 40,000 more paths, most of them links (quick to make): ten chunks of 4,096, where the list
-    // thread may have at most six out (two stat threads on this machine).
-    for (let i = 0; i < 40000; i++) spec[`bulk/d${i % 50}/f${i}`] = i % 20 === 0 ? file(`content ${i}`) : link('hourly.0/a.txt');
+    // 60,000 more paths, most of them links (quick to make): 15 chunks of 4,096, where the list
+    // thread may have at most 2n + 2 out (n stat threads, at most 4).
+    for (let i = 0; i < 60000; i++) spec[`bulk/d${i % 50}/f${i}`] = i % 20 === 0 ? file(`content ${i}`) : link('hourly.0/a.txt');
     buildTree(src, spec);
     const oddName = Buffer.concat([Buffer.from(path.join(src, 'hourly.0')), Buffer.from('/'), Buffer.from(odd, 'latin1')]);
     fs.writeFileSync(oddName, 'bytes');
     fs.symlinkSync(Buffer.from([0x2e, 0x2f, 0xfe]), Buffer.concat([oddName, Buffer.from('-link')]));
 
+    // Without the compiled threads scan() walks on the main thread, and this test would compare that with itself.
+    expect(fs.existsSync(new URL('../../dist/src/scan/list-thread.js', import.meta.url))).toBe(true);
     const threadDb = path.join(base, 'thread.db');
     const r = runCli(['scan', src, '--index', threadDb, '--quiet']);
     expect(r.stderr).toBe('');
@@ -58,9 +60,9 @@ describe('the walk threads', () => {
       index.close();
     }
     const fromThread = rows(threadDb);
-    // The root, bulk/ with 50 dirs and 40,000 files, hourly.0/ with its 6 entries, sub/.linkmirror/kept
+    // The root, bulk/ with 50 dirs and 60,000 files, hourly.0/ with its 6 entries, sub/.linkmirror/kept
     // and the two byte-named paths, hourly.1/ with its link; not the top .linkmirror/.
-    expect(fromThread.length).toBe(1 + 1 + 50 + 40000 + 1 + 6 + 2 + 2 + 1 + 1);
+    expect(fromThread.length).toBe(1 + 1 + 50 + 60000 + 1 + 6 + 2 + 2 + 1 + 1);
     // Reading a directory may update its atime (relatime), so the second walk sees later atimes.
     const noAtime = (list: StoredEntry[]) => list.map((e) => ({ ...e, atimeNs: undefined }));
     expect(noAtime(fromThread)).toEqual(noAtime(rows(hereDb)));
@@ -68,5 +70,23 @@ describe('the walk threads', () => {
     expect(fromThread.some((e) => e.path.equals(Buffer.from('hourly.0/sub/.linkmirror/kept')))).toBe(true);
     expect(fromThread.find((e) => e.path.equals(Buffer.concat([Buffer.from('hourly.0/'), Buffer.from(odd, 'latin1'), Buffer.from('-link')])))?.target)
       .toEqual(Buffer.from([0x2e, 0x2f, 0xfe]));
+  });
+
+  it('stop a scan whose root is a file, or missing, with its own error code', async () => {
+    // The CLI checks SRC before it scans; the threads must still say it right when the root
+    // changes after that check. The compiled modules, as the threads exist only there.
+    const dist = '../../dist/src';
+    const { scan: threadScan } = (await import(`${dist}/scan/scan.js`)) as typeof import('../../src/scan/scan.js');
+    const { Index: DistIndex } = (await import(`${dist}/store/index-db.js`)) as typeof import('../../src/store/index-db.js');
+    const base = temp();
+    fs.writeFileSync(path.join(base, 'plain'), 'a file');
+    for (const [root, code] of [['plain', 'SRC_NOT_DIR'], ['missing', 'SRC_MISSING']]) {
+      const index = DistIndex.open(path.join(base, `${root}.db`));
+      try {
+        await expect(threadScan(path.join(base, root), index, { walkThread: true })).rejects.toMatchObject({ code });
+      } finally {
+        index.close();
+      }
+    }
   });
 });
