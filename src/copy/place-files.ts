@@ -146,9 +146,9 @@ const ANCHOR_TRIES = 16;
 // for data still in memory), and a sync cleans every dirty metadata block of the drive, so the
 // next links dirty them again: a 1M-path first copy that flushed every 16k rows (60 syncs) wrote
 // 2.30 GB, every 120k rows 1.94 GB, twice 1.78 GB (GNU time's %O). A kill costs little more
-// with fewer flushes: on resume, links made since the last one to content the index already
-// records are found in place; content written since it is copied again, and FLUSH_BYTES bounds
-// that.
+// with fewer flushes: on resume, what was placed since the last one is found in place (links by
+// their inode, content written in full by leftByInterruptedRun()); content that must be copied
+// again is bounded by FLUSH_BYTES.
 const FLUSH_ROWS = 131072; // about 10 MB of rows waiting in memory, at most
 const FLUSH_MS = 10_000;
 const FLUSH_BYTES = 256n * 1024n * 1024n;
@@ -262,12 +262,13 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
 
   /**
    * The destination inode at `to` when an interrupted run already wrote `e` there after its last
-   * flush: a regular file of the index knows nothing about (a path the index has a row for holds
+   * flush: a regular file the index knows nothing about (a path the index has a row for holds
    * what that row says, older content to replace), with `e`'s size, mtime (to the microsecond,
    * as set), mode and owner. Such a file was complete before its rename into place (temp name,
-   * content, metadata, rename). Taking it as the group's content spares copying it again and
-   * replacing every link the interrupted run made to it: a resume after a kill late in a 1M-path
-   * copy rewrote 3.4 GB that way.
+   * content, metadata, rename); after a power cut, one whose data had not reached the disk comes
+   * back shorter (ext4 and XFS write a file's size on disk with its data) and is copied again.
+   * Taking it spares copying it again and replacing every link the interrupted run made to it:
+   * the last run of a 1M-path copy killed ten times rewrote 3.4 GB that way.
    */
   const leftByInterruptedRun = (e: StoredEntry, to: Buffer): bigint | undefined => {
     if (e.type !== EntryType.file || index.mirrorByPath(e.path)) return undefined;
