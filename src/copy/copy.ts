@@ -177,7 +177,9 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     // `copy`) does not say --adopt: its duplicates are not linked yet.
     const adopt = (options.adopt ?? false) || index.getMeta('adopting') === 'yes';
     if (adopt) index.setMeta('adopting', 'yes');
-    if (incremental || adopt || options.delete) index.indexSrcPaths();
+    // Source lookups by path: only --delete needs them (its list of extras, and its walk); the
+    // rest of an incremental run looks paths up through the mirror's own key.
+    if (options.delete) index.indexSrcPaths();
     let adopted = 0;
     if (adopt) {
       // Before the plan, so that what is already there does not count as space needed.

@@ -7,7 +7,7 @@
 
 export const SCHEMA_VERSION = 1;
 
-/** Built when a run needs source lookups by path (incremental runs, --delete). */
+/** Built when a run needs source lookups by path (--delete). */
 export const SRC_PATH_INDEX = `CREATE INDEX IF NOT EXISTS src_by_path ON src (path)`;
 
 /** Dropped and built again when a fold fills an empty mirror: one sort beats a million inserts. */
