@@ -115,6 +115,41 @@ function inspectDestination(dst: string, exists: boolean, adopt: boolean): { mir
 /** Index meta key: 'all' when every path made in the destination has its row (see deleteExtras). */
 const TRACKED = 'tracked';
 
+/** Index meta keys: the boot the last run ran in, and whether files without rows may be trusted. */
+const BOOT = 'boot';
+const UNRECORDED = 'unrecorded';
+
+/** This boot's id (Linux), or undefined where there is none to read. */
+function bootId(): string | undefined {
+  try {
+    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether this run may take a complete file without a row as one an interrupted run wrote (see
+ * place-files.ts, leftByInterruptedRun). Files without rows come from runs interrupted since the
+ * last complete one; each was written for the source as its run scanned it. So: only when
+ * resuming, when no run of that chain saw a different source (a rescan that wrote rows) or ran in
+ * another boot (a power cut between may have left unsynced data short) — and once one did, not
+ * again until a run completes.
+ */
+function unrecordedTrust(index: Index, resuming: boolean, rowsWritten: number): boolean {
+  const boot = bootId();
+  const sameBoot = boot !== undefined && index.getMeta(BOOT) === boot;
+  if (boot !== undefined) index.setMeta(BOOT, boot);
+  if (!resuming) {
+    // A new chain: only this run's own files will lack rows, if the index knew every path before
+    // (a file that --delete failed to remove loses its row and stays).
+    index.setMeta(UNRECORDED, index.getMeta(TRACKED) === 'all' ? 'trusted' : 'stale');
+    return false;
+  }
+  if (rowsWritten > 0 || !sameBoot) index.setMeta(UNRECORDED, 'stale');
+  return index.getMeta(UNRECORDED) === 'trusted';
+}
+
 /** Content copies in flight ahead of the cursor on a first copy (libuv's pool has 4 threads). */
 const PREFETCH_DEPTH = 8;
 
@@ -155,8 +190,9 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     const problems = new Problems(progress);
     // Whether the index knows every path the copies made here (then --delete needs no walk). A
     // pass that ended early may have made links whose rows it never wrote; so may an adoption.
+    const resuming = mirror && index.getMeta('state') === 'copying';
     if (!mirror) index.setMeta(TRACKED, options.adopt ? 'unsure' : 'all');
-    else if (index.getMeta('state') === 'copying') index.setMeta(TRACKED, 'unsure');
+    else if (resuming) index.setMeta(TRACKED, 'unsure');
     // Rows an interrupted pass committed but did not fold into mirror yet (see store/schema.ts).
     index.foldPlaced();
     // A run that died while renaming staged files into place: finish those renames first. A
@@ -168,6 +204,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     index.clearPending();
     const scanned = await scan(src, index, { ops, progress, shouldStop, walkThread: true });
     for (const p of scanned.problems) problems.kept.push(p);
+    const trustUnrecorded = unrecordedTrust(index, resuming, scanned.rowsWritten);
     problems.count += scanned.problemCount;
 
     const srcBytes = Buffer.from(src);
@@ -203,7 +240,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     progress.start('content', { items: plan.paths - plan.dirs, bytes: plan.bytesToCopy });
     const placed = await placeFiles({
       ops, index, src: srcBytes, dst: dstBytes, tmpDir, owner, adopt,
-      mirrorHasRows: incremental || adopted > 0, recheck: options.recheck ?? false, progress, problems, shouldStop,
+      mirrorHasRows: incremental || adopted > 0, recheck: options.recheck ?? false, progress, problems, shouldStop, trustUnrecorded,
       // Copies run ahead through libuv's own fs calls, and links on a thread of their own:
       // neither goes through an injected ops object, so tests that inject faults get neither.
       prefetch: ops === realFsOps ? PREFETCH_DEPTH : 0,
@@ -229,6 +266,8 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
         deleted = await deleteExtras(ops, index, dstBytes, progress, problems, walk);
         progress.end();
         if (walk && problems.count === before) index.setMeta(TRACKED, 'all');
+        // A path it could not remove stays on the destination, and its row goes.
+        else if (problems.count > before) index.setMeta(TRACKED, 'unsure');
       } else if (incremental) {
         extrasKept = index.mirrorNotInSrcCount();
       }

@@ -53,6 +53,12 @@ export interface PlaceContext {
   recheck: boolean;
   /** --adopt: a path already holding the right content on a separate inode is replaced by a link. */
   adopt: boolean;
+  /**
+   * A file without a row at a group's first path may be taken as one an interrupted run wrote
+   * (see leftByInterruptedRun): only when every run since the last complete one saw the same
+   * source and ran in this boot (copy.ts decides).
+   */
+  trustUnrecorded?: boolean;
   progress: Progress;
   problems: Problems;
   shouldStop: () => boolean;
@@ -265,8 +271,9 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
    * flush: a regular file the index knows nothing about (a path the index has a row for holds
    * what that row says, older content to replace), with `e`'s size, mtime (to the microsecond,
    * as set), mode and owner. Such a file was complete before its rename into place (temp name,
-   * content, metadata, rename); after a power cut, one whose data had not reached the disk comes
-   * back shorter (ext4 and XFS write a file's size on disk with its data) and is copied again.
+   * content, metadata, rename). Only with ctx.trustUnrecorded: the source must be what the
+   * interrupted runs saw (or the file may hold an older file's bytes at the same size and mtime),
+   * and the machine must not have restarted since (a power cut may leave unsynced data short).
    * Taking it spares copying it again and replacing every link the interrupted run made to it:
    * the last run of a 1M-path copy killed ten times rewrote 3.4 GB that way.
    */
@@ -285,7 +292,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
 
   /** Start a new inode for the group at `to`: the first path, or a split when the anchor is full. */
   const startInode = (e: StoredEntry, to: Buffer, split: boolean) => {
-    const left = !split && ctx.mirrorHasRows && !ctx.adopt ? leftByInterruptedRun(e, to) : undefined;
+    const left = !split && ctx.trustUnrecorded && ctx.mirrorHasRows && !ctx.adopt ? leftByInterruptedRun(e, to) : undefined;
     if (left !== undefined) {
       placed.push({ srcId: e.id, dstIno: left, written: true });
       anchor = to;

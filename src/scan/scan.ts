@@ -37,6 +37,8 @@ export interface ScanResult {
   /** The first problems (the list is capped to keep memory flat); problemCount is exact. */
   problems: Problem[];
   problemCount: number;
+  /** Index rows this scan wrote: 0 when the source is as the last scan saw it (see Index.endScan). */
+  rowsWritten: number;
 }
 
 export async function scan(root: Buffer | string, index: Index, options: ScanOptions = {}): Promise<ScanResult> {
@@ -86,8 +88,8 @@ export async function scan(root: Buffer | string, index: Index, options: ScanOpt
   index.writeScanned(batch);
   progress.advance(batch.length, batch.reduce((sum, e) => sum + e.size, 0n));
   progress.end();
-  index.endScan();
-  return { totals: index.scanTotals(), problems: problems.kept, problemCount: problems.count };
+  const rowsWritten = index.endScan();
+  return { totals: index.scanTotals(), problems: problems.kept, problemCount: problems.count, rowsWritten };
 }
 
 /** Entries a few hundred at a time, walked on this thread through `ops`. */
