@@ -82,6 +82,8 @@ export interface PlaceCounts {
   replaced: number;
   /** Inodes an interrupted run had written in full after its last flush: taken, not copied again. */
   foundComplete: number;
+  /** Their bytes (the plan counted them as bytes to copy). */
+  bytesFound: bigint;
   /** --adopt: duplicate copies replaced by links, and the bytes that freed. */
   deduplicated: number;
   bytesReclaimed: bigint;
@@ -161,7 +163,7 @@ const FLUSH_BYTES = 256n * 1024n * 1024n;
 
 export function emptyPlaceCounts(): PlaceCounts {
   return {
-    stopped: false, inodesCopied: 0, bytesCopied: 0n, linksMade: 0, splits: 0, alreadyPresent: 0, leftAlone: 0, replaced: 0, foundComplete: 0,
+    stopped: false, inodesCopied: 0, bytesCopied: 0n, linksMade: 0, splits: 0, alreadyPresent: 0, leftAlone: 0, replaced: 0, foundComplete: 0, bytesFound: 0n,
     deduplicated: 0, bytesReclaimed: 0n, metadataFixed: 0, skippedSockets: 0, failedPaths: 0,
   };
 }
@@ -299,6 +301,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
       anchorIno = left;
       counts.alreadyPresent++;
       counts.foundComplete++;
+      counts.bytesFound += e.size;
       return;
     }
     const from = split && e.type === EntryType.file && anchor !== null ? anchor : joinPath(ctx.src, e.path);
@@ -563,13 +566,13 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
           if (pending) ready = await pending;
         }
         previous = e;
-        const before = counts.bytesCopied;
+        const before = counts.bytesCopied + counts.bytesFound;
         placeOne(e);
         if (ready) {
           dropTmp(ready.tmp); // not used: the group was skipped (a failure before it)
           ready = undefined;
         }
-        progress.advance(1, counts.bytesCopied - before);
+        progress.advance(1, counts.bytesCopied + counts.bytesFound - before);
         if (links) {
           if (links.blocked) await links.room();
           settleLinks();

@@ -207,6 +207,7 @@ describe('resume after a crash (the run dies mid-pass: no last flush, no rename 
     expect(last.placed.foundComplete).toBeGreaterThan(0);
     expect(last.placed.inodesCopied + last.placed.foundComplete).toBe(last.scan.inodes - srcInodesIn(before));
     expect(last.placed.inodesCopied).toBe(last.plan.inodesToCopy - last.placed.foundComplete);
+    expect(last.placed.bytesCopied + last.placed.bytesFound).toBe(last.plan.bytesToCopy);
     const stillThere = new Set([...readTree(dst).values()].filter((n) => unrecordedInodes.has(n.ino)).map((n) => n.ino));
     expect(stillThere.size).toBe(unrecordedInodes.size);
     expect(stillThere.size).toBeGreaterThanOrEqual(last.placed.foundComplete);
