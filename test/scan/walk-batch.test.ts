@@ -1,4 +1,4 @@
-// The walk thread's wire format: what the thread packs, the main thread unpacks into exactly the
+// A stat thread's wire format: what the thread packs, the main thread unpacks into exactly the
 // entries a walk on the main thread makes — 64-bit numbers, byte names, symlink targets — also
 // when the names outgrow the batch's first buffer.
 import fs from 'node:fs';
