@@ -67,6 +67,7 @@ function killedRuns(ctx: SizeContext, label: string, dst: string, referenceWallS
   const walls: number[] = [];
   const codes: number[] = [];
   const writes: number[] = [];
+  const peaks: number[] = []; // MB, each run's: which run sets the row's peak
   let cpu = 0;
   let rss = 0;
   removeTree(dst);
@@ -81,8 +82,9 @@ function killedRuns(ctx: SizeContext, label: string, dst: string, referenceWallS
       writes.push(run.writeBytes);
       cpu += run.userS + run.sysS;
       rss = Math.max(rss, run.maxRssKb / 1024);
+      peaks.push(Math.round(run.maxRssKb / 1024));
       ctx.log(`  resume: run ${k + 1}${killAfterS === undefined ? '' : `, kill at ${killAfterS.toFixed(2)} s`}: ` +
-        `exit ${run.exitCode}, ${run.wallS} s, ${run.writeBytes} bytes written`);
+        `exit ${run.exitCode}, ${run.wallS} s, ${run.writeBytes} bytes written, peak RSS ${Math.round(run.maxRssKb / 1024)} MB`);
       if (run.exitCode === 0) break;
       if (run.exitCode !== KILLED || killAfterS === undefined) {
         throw new Error(`run ${k + 1} exit ${run.exitCode}${run.stderrTail ? `: ${run.stderrTail}` : ''}`);
@@ -105,6 +107,7 @@ function killedRuns(ctx: SizeContext, label: string, dst: string, referenceWallS
     Object.assign(record.figures!, {
       runs: codes.length, kills, writeBytes: sum(writes),
       killAtS: instants.map((d) => d.toFixed(2)).join(','), exitCodes: codes.join(','), runWallS: walls.join(','), runWriteBytes: writes.join(','),
+      runMaxRssMb: peaks.join(','),
     });
     removeTree(dst);
   }
