@@ -58,7 +58,7 @@ export interface PlaceContext {
    * (see leftByInterruptedRun): only when every run since the last complete one saw the same
    * source and ran in this boot (copy.ts decides).
    */
-  trustUnrecorded?: boolean;
+  trustUnrecorded: boolean;
   progress: Progress;
   problems: Problems;
   shouldStop: () => boolean;

@@ -1,15 +1,17 @@
 // The list thread of copy's scan (see walk-threads.ts): the depth-first walk itself, with
 // readdir alone. What each directory entry says of its kind (d_type) tells it where to go down,
 // so it does not wait on an lstat (but on a filesystem that leaves d_type unknown); the stat
-// threads do those, several at a time. It hands out the
-// paths in walk order, a chunk to each stat thread in turn, at most `credits` chunks ahead of
-// the main thread, so memory stays flat however fast it lists.
+// threads do those, several at a time. It hands out the paths in walk order, a chunk to each
+// stat thread in turn, at most `credits` chunks ahead of the main thread, so memory stays flat
+// however fast it lists.
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { realFsOps } from '../fs/ops.js';
 import { childPath, joinPath } from '../fs/paths.js';
 import { isStateDir } from '../state-dir.js';
+import { EntryType, typeFromMode } from '../store/entry.js';
 import { ChunkBuilder } from './path-chunk.js';
 import type { ListerMessage } from './walk-threads.js';
+import { toWire } from './wire-error.js';
 
 export interface ListJob {
   walkRoot: Uint8Array;
@@ -18,8 +20,6 @@ export interface ListJob {
   statPorts: MessagePort[];
 }
 
-const S_IFMT = 0o170000n;
-const S_IFDIR = 0o040000n;
 const EMPTY = Buffer.alloc(0);
 
 type Kinds = { name: Buffer; isDir: boolean | undefined }[];
@@ -29,10 +29,6 @@ function run(port: NonNullable<typeof parentPort>, job: ListJob): void {
   const credits = new Int32Array(job.credits);
   const stopped = () => Atomics.load(credits, 1) === 1;
   const post = (m: ListerMessage) => port.postMessage(m);
-  const fail = (rel: Buffer, err: unknown): ListerMessage => {
-    const e = err as NodeJS.ErrnoException;
-    return { type: 'problem', rel, code: e?.code, message: e?.message ?? String(err) };
-  };
   const builder = new ChunkBuilder();
   let sent = 0;
   const send = (): boolean => {
@@ -56,20 +52,19 @@ function run(port: NonNullable<typeof parentPort>, job: ListJob): void {
       try {
         kinds = realFsOps.readdir(p).map((name) => ({ name, isDir: undefined }));
       } catch (err) {
-        post(fail(rel, err));
+        post({ type: 'problem', rel, ...toWire(err) });
         return undefined;
       }
     }
     return kinds.sort((a, b) => Buffer.compare(a.name, b.name));
   };
-  const isDir = (rel: Buffer): boolean => (realFsOps.lstat(joinPath(root, rel)).mode & S_IFMT) === S_IFDIR;
+  const isDir = (rel: Buffer): boolean => typeFromMode(Number(realFsOps.lstat(joinPath(root, rel)).mode)) === EntryType.dir;
 
   let rootIsDir: boolean;
   try {
     rootIsDir = isDir(EMPTY);
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    post({ type: 'error', code: e?.code, message: e?.message ?? String(err) });
+    post({ type: 'error', ...toWire(err) });
     return;
   }
   builder.add(EMPTY, rootIsDir);
@@ -111,7 +106,6 @@ if (parentPort && job?.statPorts) {
   try {
     run(parentPort, job as ListJob);
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    parentPort.postMessage({ type: 'error', code: e?.code, message: e?.message ?? String(err) } satisfies ListerMessage);
+    parentPort.postMessage({ type: 'error', ...toWire(err) } satisfies ListerMessage);
   }
 }

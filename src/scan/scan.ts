@@ -26,8 +26,7 @@ export interface ScanOptions {
   shouldStop?: () => boolean;
   /**
    * Walk on threads of its own while this one writes the index (real filesystem only; see
-   * walk-threads.ts). Off for
-   * verify, whose two scans already run side by side.
+   * walk-threads.ts). Off for verify, whose two scans already run side by side.
    */
   walkThread?: boolean;
 }

@@ -5,19 +5,17 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { realFsOps } from '../fs/ops.js';
 import { joinPath } from '../fs/paths.js';
+import { EntryType, typeFromMode } from '../store/entry.js';
 import { unpackChunk, type PathChunk } from './path-chunk.js';
 import { BatchBuilder } from './walk-batch.js';
 import type { StatMessage, WalkProblem } from './walk-threads.js';
+import { toWire } from './wire-error.js';
 
 export interface StatJob {
   walkRoot: Uint8Array;
   /** Where the list thread's chunks come from. */
   chunks: MessagePort;
 }
-
-const S_IFMT = 0o170000n;
-const S_IFDIR = 0o040000n;
-const S_IFLNK = 0o120000n;
 
 /**
  * The batch of entries for a chunk of paths under `root`, with the problems met. The root itself
@@ -27,10 +25,7 @@ const S_IFLNK = 0o120000n;
  */
 export function statChunk(root: Buffer, chunk: PathChunk, builder = new BatchBuilder()): { message: StatMessage; transfer: ArrayBuffer[] } {
   const problems: WalkProblem[] = [];
-  const fail = (rel: Buffer, err: unknown) => {
-    const e = err as NodeJS.ErrnoException;
-    problems.push({ rel: Buffer.from(rel), code: e?.code, message: e?.message ?? String(err) });
-  };
+  const fail = (rel: Buffer, err: unknown) => problems.push({ rel: Buffer.from(rel), ...toWire(err) });
   for (const { rel, dir } of unpackChunk(chunk)) {
     const p = joinPath(root, rel);
     let stat;
@@ -41,18 +36,18 @@ export function statChunk(root: Buffer, chunk: PathChunk, builder = new BatchBui
       fail(rel, err);
       continue;
     }
-    const kind = stat.mode & S_IFMT;
-    if (rel.length === 0 && (kind === S_IFDIR) !== dir) {
+    const type = typeFromMode(Number(stat.mode));
+    if (rel.length === 0 && (type === EntryType.dir) !== dir) {
       return rootGone(Object.assign(new Error('the source changed from or to a directory while it was being scanned'), { code: 'ENOTDIR' }));
     }
-    if ((kind === S_IFDIR) !== dir) {
+    if ((type === EntryType.dir) !== dir) {
       // Replaced between its listing and this lstat: a directory the walk did not go into, or
       // a file it took for one. Leaving it out, reported, is what a path gone would get.
       fail(rel, Object.assign(new Error(`${dir ? 'it is no longer a directory' : 'it became a directory'} while the source was being scanned; run again to copy it`), { code: 'ECHANGED' }));
       continue;
     }
     let target: Buffer | null = null;
-    if (kind === S_IFLNK) {
+    if (type === EntryType.symlink) {
       try {
         target = realFsOps.readlink(p);
       } catch (err) {
@@ -67,8 +62,7 @@ export function statChunk(root: Buffer, chunk: PathChunk, builder = new BatchBui
 }
 
 function rootGone(err: unknown): { message: StatMessage; transfer: ArrayBuffer[] } {
-  const e = err as NodeJS.ErrnoException;
-  return { message: { type: 'error', code: e?.code, message: e?.message ?? String(err) }, transfer: [] };
+  return { message: { type: 'error', ...toWire(err) }, transfer: [] };
 }
 
 const job = workerData as Partial<StatJob> | undefined;
@@ -81,8 +75,7 @@ if (parentPort && job?.chunks) {
       const { message, transfer } = statChunk(root, chunk, builder);
       port.postMessage(message, transfer);
     } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      port.postMessage({ type: 'error', code: e?.code, message: e?.message ?? String(err) } satisfies StatMessage);
+      port.postMessage({ type: 'error', ...toWire(err) } satisfies StatMessage);
     }
   });
 }

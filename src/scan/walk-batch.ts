@@ -1,7 +1,7 @@
 // A stat thread's batches on the wire (see walk-threads.ts): a few columns of typed arrays and
 // one buffer of names and symlink targets, transferred (not copied) to the main thread, which
-// rebuilds each entry's stat fields from them. Structured cloning an object per path would cost the main thread more
-// than the lstat it saves.
+// rebuilds each entry's stat fields from them. Structured cloning an object per path would cost
+// the main thread more than the lstat it saves.
 import { EntryType, typeFromMode, type Entry } from '../store/entry.js';
 import type { StatFields } from './walk.js';
 

@@ -11,21 +11,20 @@ import type { Entry } from '../store/entry.js';
 import type { ListJob } from './list-thread.js';
 import type { StatJob } from './stat-thread.js';
 import { unpackBatch, type WalkBatch } from './walk-batch.js';
+import { fromWire, type WireError } from './wire-error.js';
 
-export interface WalkProblem {
+export interface WalkProblem extends WireError {
   rel: Uint8Array;
-  code?: string;
-  message: string;
 }
 
 export type ListerMessage =
   | ({ type: 'problem' } & WalkProblem)
   | { type: 'done'; chunks: number }
-  | { type: 'error'; code?: string; message: string };
+  | ({ type: 'error' } & WireError);
 
 export type StatMessage =
   | { type: 'batch'; batch: WalkBatch; problems: WalkProblem[] }
-  | { type: 'error'; code?: string; message: string };
+  | ({ type: 'error' } & WireError);
 
 /** The compiled threads; absent when running from the TypeScript sources (tests then walk on the main thread). */
 export const LIST_THREAD = new URL('./list-thread.js', import.meta.url);
@@ -36,8 +35,6 @@ const statThreads = (): number => Math.min(4, Math.max(2, os.availableParallelis
 
 /** Each thread holds a directory listing per level and a chunk or two: a small heap will do. */
 const LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 };
-
-const asError = (m: { code?: string; message: string }) => Object.assign(new Error(m.message), { code: m.code });
 
 /** Entries a batch at a time, in walk order (the order walk() gives them on this thread). */
 export async function* walkOnThreads(root: Buffer, onError: (rel: Buffer, err: unknown) => void): AsyncGenerator<Entry[]> {
@@ -82,8 +79,8 @@ export async function* walkOnThreads(root: Buffer, onError: (rel: Buffer, err: u
   const fromListerNow = () => {
     while (fromLister.length > 0) {
       const m = fromLister.shift()!;
-      if (m.type === 'problem') onError(Buffer.from(m.rel), asError(m));
-      else if (m.type === 'error') throw asError(m);
+      if (m.type === 'problem') onError(Buffer.from(m.rel), fromWire(m));
+      else if (m.type === 'error') throw fromWire(m);
       else chunks = m.chunks;
     }
   };
@@ -116,8 +113,8 @@ export async function* walkOnThreads(root: Buffer, onError: (rel: Buffer, err: u
         });
       }
       const m = batches[i].shift()!;
-      if (m.type === 'error') throw asError(m);
-      for (const p of m.problems) onError(Buffer.from(p.rel), asError(p));
+      if (m.type === 'error') throw fromWire(m);
+      for (const p of m.problems) onError(Buffer.from(p.rel), fromWire(p));
       fromListerNow();
       taken++;
       Atomics.add(control, 0, 1);
