@@ -1,6 +1,7 @@
 // The index keeps dev and ino as 64-bit values end to end: inode numbers above 2^53 (and above
 // 2^63, which SQLite stores as negative) must come back exactly, as bigint, and two inodes that
 // would collide as JS numbers must stay two groups.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -285,11 +286,19 @@ describe('a scan written over the last one', () => {
     entry('c', EntryType.file, 1n, 10n, { size: 1n }), // a link of a
     entry('d', EntryType.symlink, 1n, 12n, { target: Buffer.from('a') }),
   ];
-  /** One scan, handed over two entries at a time as the walk hands over batches. */
-  const rescan = (index: Index, entries: Entry[]): number => {
-    index.beginScan();
-    for (let i = 0; i < entries.length; i += 2) index.writeScanned(entries.slice(i, i + 2));
+  /** One scan, handed over two entries at a time (or `batch`) as the walk hands over batches. */
+  const rescan = (index: Index, entries: Entry[], changeLimit?: number, batch = 2): number => {
+    index.beginScan(changeLimit);
+    for (let i = 0; i < entries.length; i += batch) index.writeScanned(entries.slice(i, i + batch));
     return index.endScan();
+  };
+  /** Rows without their ids, groups (each inode's paths, first path first) and totals. */
+  const state = (index: Index) => {
+    const rows = all(index.srcAll());
+    // Ids follow the walk: strictly increasing in the order the entries came.
+    expect(rows.findIndex((r, i) => i > 0 && r.id <= rows[i - 1].id)).toBe(-1);
+    const noId = ({ id, ...rest }: { id: number }) => rest;
+    return [rows.map(noId), all(index.srcByInode()).map(noId), index.scanTotals()];
   };
   /** What a scan of `entries` into a new index holds. */
   const fresh = (entries: Entry[]) => {
@@ -297,11 +306,13 @@ describe('a scan written over the last one', () => {
     withIndex((other) => {
       other.insertSrc(entries);
       other.finishScan();
-      rows = [all(other.srcAll()), all(other.srcByInode()), other.scanTotals()];
+      rows = state(other);
     });
     return rows;
   };
-  const state = (index: Index) => [all(index.srcAll()), all(index.srcByInode()), index.scanTotals()];
+  const digest = (rows: unknown) =>
+    createHash('sha256').update(JSON.stringify(rows, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v))).digest('hex');
+  const ids = (index: Index) => new Map(all(index.srcAll()).map((r) => [r.path.toString('latin1'), r.id]));
 
   it('writes no row when the entries are what the last scan recorded (nlink and atime are not compared)', () => {
     withIndex((index) => {
@@ -313,29 +324,84 @@ describe('a scan written over the last one', () => {
     });
   });
 
-  it('rewrites from the first entry that differs on; a shorter or longer scan drops or adds the tail', () => {
+  it('updates a changed row in place and deletes the rows of paths gone; the other rows keep their ids', () => {
     withIndex((index) => {
       rescan(index, tree());
-      expect(rescan(index, tree(2n))).toBe(3); // b and everything after it
+      const first = ids(index);
+      expect(rescan(index, tree(2n))).toBe(1); // b only
       expect(state(index)).toEqual(fresh(tree(2n)));
-      expect(rescan(index, tree(2n).slice(0, 3))).toBe(0);
+      expect(ids(index)).toEqual(first);
+      expect(rescan(index, tree(2n).slice(0, 3))).toBe(2); // c and d gone
       expect(state(index)).toEqual(fresh(tree(2n).slice(0, 3)));
       expect(rescan(index, tree(2n))).toBe(2);
       expect(state(index)).toEqual(fresh(tree(2n)));
     });
   });
 
-  it('a scan cut off after it diverged (a kill) is completed by the next one, groups included', () => {
+  it('inserts new paths between old rows in walk order, where "a/x" comes before "a.x"', () => {
+    const before = [
+      entry('', EntryType.dir, 1n, 1n),
+      entry('a', EntryType.dir, 1n, 2n),
+      entry('a/z', EntryType.file, 1n, 10n),
+      entry('a.x', EntryType.file, 1n, 10n),
+      entry('b', EntryType.file, 1n, 11n),
+    ];
+    const after = [
+      before[0], before[1],
+      entry('a/m', EntryType.dir, 1n, 3n), // a new folder, and its files
+      entry('a/m/1', EntryType.file, 1n, 11n), // a new link of b
+      entry('a/m/2', EntryType.file, 1n, 13n),
+      before[2], before[3],
+      entry('a.y', EntryType.file, 1n, 14n),
+      before[4],
+      entry('c', EntryType.file, 1n, 10n), // appended: a new link of a/z
+    ];
+    withIndex((index) => {
+      rescan(index, before);
+      const first = ids(index);
+      expect(rescan(index, after)).toBe(5);
+      expect(state(index)).toEqual(fresh(after));
+      for (const [p, id] of first) expect(ids(index).get(p)).toBe(id);
+      // A directory replaced by a file at the same path: its row is updated, its children deleted.
+      const flat = after.filter((e) => !e.path.toString().startsWith('a/m/')).map((e) => (e.path.toString() === 'a/m' ? entry('a/m', EntryType.file, 1n, 13n) : e));
+      expect(rescan(index, flat)).toBe(3);
+      expect(state(index)).toEqual(fresh(flat));
+    });
+  });
+
+  it('diverges past its limit of changes, or with no id left between two rows, and ends as a fresh scan', () => {
+    const files = (n: number, ino = 100n) => Array.from({ length: n }, (_, i) => entry(`m/${String(i).padStart(6, '0')}`, EntryType.file, 1n, ino + BigInt(i % 50)));
+    const before = [entry('', EntryType.dir, 1n, 1n), entry('a', EntryType.file, 1n, 10n), entry('m', EntryType.dir, 1n, 2n), entry('z', EntryType.file, 1n, 10n)];
+    const after = (n: number) => [...before.slice(0, 3), ...files(n), before[3]];
+    withIndex((index) => {
+      rescan(index, before);
+      expect(rescan(index, after(10), 5)).toBe(11); // past 5 changes: the rest, z included, inserted as fresh
+      expect(state(index)).toEqual(fresh(after(10)));
+    });
+    withIndex((index) => {
+      rescan(index, before);
+      const z = ids(index).get('z')!;
+      // 93,848 ids fit between two rows ID_GAP apart (walk-order.ts): the rest of the scan diverges.
+      expect(rescan(index, after(100_000), 10 ** 9, 4096)).toBe(100_001); // z included
+      // 100k rows: compared by a digest (a structural comparison of them takes seconds).
+      expect(digest(state(index))).toBe(digest(fresh(after(100_000))));
+      expect(ids(index).get('z')).toBeGreaterThan(z);
+    });
+  });
+
+  it('a scan cut off after it changed rows (a kill) is completed by the next one, groups included', () => {
     const file = path.join(temp(), 'index.db');
     const index = Index.open(file);
     rescan(index, tree());
     index.beginScan();
-    index.writeScanned(tree(2n).slice(0, 3)); // diverges at b; no endScan: the process died
+    index.writeScanned(tree(2n).slice(0, 3)); // b updated; no endScan: the process died
     index.close();
     const again = Index.open(file);
     try {
-      expect(rescan(again, tree(2n))).toBe(2);
+      expect(rescan(again, tree(2n))).toBe(0); // b was committed
       expect(state(again)).toEqual(fresh(tree(2n)));
+      expect(rescan(again, tree())).toBe(1);
+      expect(state(again)).toEqual(fresh(tree()));
     } finally {
       again.close();
     }
