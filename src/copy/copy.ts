@@ -238,6 +238,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     progress.end();
 
     progress.start('content', { items: plan.paths - plan.dirs, bytes: plan.bytesToCopy });
+    const problemsBefore = problems.count;
     const placed = await placeFiles({
       ops, index, src: srcBytes, dst: dstBytes, tmpDir, owner, adopt,
       mirrorHasRows: incremental || adopted > 0, recheck: options.recheck ?? false, progress, problems, shouldStop, trustUnrecorded,
@@ -248,6 +249,10 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     });
     progress.end();
     if (incremental) plan = pathsVisited(plan, plan.paths - plan.dirs - placed.leftAlone);
+    // Every path placed as src says: the next run's pass needs to look only at what its scan
+    // changes. After a failure, the next pass compares every path again.
+    if (problems.count > problemsBefore) index.markMirrorUnsynced();
+    else if (!placed.stopped) index.markMirrorSynced(owner);
 
     let deleted = 0;
     let extrasKept = 0;

@@ -28,6 +28,14 @@ const RESCAN_PAGE = 1024;
 /** Meta key: 'complete' when src, its indexes and groups describe one whole scan. */
 const SCAN_STATE = 'scan';
 
+/**
+ * Meta key: 'owner' or 'modes' when the last complete pass of a copy left every src path in
+ * the mirror as the src row says (owners compared or not), except the groups listed in
+ * dirty_groups since: the inodes of the rows the scans changed after it. Anything else
+ * ('no', or none: a first copy, an older index, a scan that rewrote src) means not known.
+ */
+const MIRROR_SYNCED = 'mirror_synced';
+
 const toDb = (v: bigint): bigint => BigInt.asIntN(64, v);
 const fromDb = (v: unknown): bigint => ((v as bigint) < 0n ? BigInt.asUintN(64, v as bigint) : (v as bigint));
 const num = (v: unknown): number => Number(v as bigint);
@@ -263,8 +271,6 @@ export class Index {
       limit: changeLimit ?? Math.max(65536, Math.floor(maxId / ID_GAP / 8)),
       wasComplete: this.getMeta(SCAN_STATE) === 'complete' && this.hasIndex('src_by_inode'),
     };
-    this.guard(() => this.db.exec(`DROP TABLE IF EXISTS temp.scan_touched;
-      CREATE TEMP TABLE scan_touched (dev INTEGER NOT NULL, ino INTEGER NOT NULL, PRIMARY KEY (dev, ino)) WITHOUT ROWID;`));
     // Nothing to merge with, or ids past half their range: a fresh scan from the first row.
     if (maxId === 0 || maxId > MAX_ID / 2) this.divergeAt(0);
   }
@@ -333,13 +339,12 @@ export class Index {
     });
     if (r.diverged || !r.wasComplete) this.finishScan();
     else if (r.written > 0) {
-      this.guard(() => this.db.exec(`DELETE FROM groups WHERE (dev, ino) IN (SELECT dev, ino FROM temp.scan_touched);
+      this.guard(() => this.db.exec(`DELETE FROM groups WHERE (dev, ino) IN (SELECT dev, ino FROM dirty_groups);
         INSERT INTO groups (dev, ino, first_id, paths, size)
-          SELECT s.dev, s.ino, MIN(s.id), COUNT(*), MAX(s.size) FROM temp.scan_touched t JOIN src s INDEXED BY src_by_inode
+          SELECT s.dev, s.ino, MIN(s.id), COUNT(*), MAX(s.size) FROM dirty_groups t CROSS JOIN src s INDEXED BY src_by_inode
           ON s.dev = t.dev AND s.ino = t.ino WHERE s.type <> ${EntryType.dir} GROUP BY s.dev, s.ino;`));
       this.setMeta(SCAN_STATE, 'complete');
     }
-    this.guard(() => this.db.exec('DROP TABLE IF EXISTS temp.scan_touched'));
     return r.written;
   }
 
@@ -372,20 +377,26 @@ export class Index {
     }
   }
 
-  /** Note an old row's inode (not a directory's: they have no group) for endScan's regrouping. */
+  /**
+   * Note an old row's inode (not a directory's: they have no group) as dirty: endScan derives its
+   * group again, and the next copy pass looks at it (see markTodoGroups).
+   */
   private touch(r: NonNullable<Index['rescan']>, old: unknown[]): void {
     if (r.diverged || num(old[2]) === EntryType.dir) return;
-    this.stmt('INSERT OR IGNORE INTO temp.scan_touched (dev, ino) VALUES (?, ?)').run(old[3], old[4]);
+    this.stmt('INSERT OR IGNORE INTO dirty_groups (dev, ino) VALUES (?, ?)').run(old[3], old[4]);
   }
 
   private touchEntry(r: NonNullable<Index['rescan']>, e: Entry): void {
     if (r.diverged || e.type === EntryType.dir) return;
-    this.stmt('INSERT OR IGNORE INTO temp.scan_touched (dev, ino) VALUES (?, ?)').run(toDb(e.dev), toDb(e.ino));
+    this.stmt('INSERT OR IGNORE INTO dirty_groups (dev, ino) VALUES (?, ?)').run(toDb(e.dev), toDb(e.ino));
   }
 
   /** Delete the rows from `id` on; the rest of the scan is inserted and indexed as a fresh one. */
   private divergeAt(id: number, r = this.rescan!): void {
     r.diverged = true;
+    // The changes are no longer listed: the next pass compares every path with the mirror.
+    this.markMirrorUnsynced();
+    this.guard(() => this.db.exec('DELETE FROM dirty_groups'));
     r.old = [];
     r.pos = 0;
     r.oldDone = true;
@@ -544,16 +555,42 @@ export class Index {
    * in SQL instead of a million lookups from JS.
    */
   markTodoGroups(owner: boolean): void {
+    // With the mirror in sync but for the dirty groups, only their paths need comparing: after
+    // an rsnapshot rotation of a 1M-path tree, a few thousand groups instead of a million paths.
+    const dirtyOnly = this.mirrorSynced(owner);
     return this.guard(() => {
       this.db.exec(`DROP TABLE IF EXISTS temp.todo_groups;
         CREATE TEMP TABLE todo_groups (dev INTEGER NOT NULL, ino INTEGER NOT NULL, PRIMARY KEY (dev, ino)) WITHOUT ROWID;`);
       this.stmt(
         `INSERT OR IGNORE INTO todo_groups (dev, ino)
-         SELECT s.dev, s.ino FROM src s WHERE s.type <> ${EntryType.dir} AND NOT EXISTS (
+         SELECT s.dev, s.ino FROM ${dirtyOnly ? 'dirty_groups d CROSS JOIN src s INDEXED BY src_by_inode ON s.dev = d.dev AND s.ino = d.ino' : 'src s'}
+         WHERE s.type <> ${EntryType.dir} AND NOT EXISTS (
            SELECT 1 FROM mirror m WHERE m.path = s.path AND m.type = s.type AND m.src_dev = s.dev AND m.src_ino = s.ino
              AND m.birth_ns = s.birth_ns AND m.size = s.size AND m.mtime_ns = s.mtime_ns AND m.mode = s.mode
              AND (? = 0 OR (m.uid = s.uid AND m.gid = s.gid)))`,
       ).run(owner ? 1 : 0);
+    });
+  }
+
+  /** Followed by a WHERE on mirror's path: the groups of those mirror rows become dirty. */
+  private readonly dirtyFromMirror = 'INSERT OR IGNORE INTO dirty_groups (dev, ino) SELECT src_dev, src_ino FROM mirror';
+
+  /** Whether the mirror is known to hold every src path but those of the dirty groups (see MIRROR_SYNCED). */
+  mirrorSynced(owner: boolean): boolean {
+    const v = this.getMeta(MIRROR_SYNCED);
+    return v === 'owner' || (v === 'modes' && !owner);
+  }
+
+  /** After a pass with failures: which paths the mirror lacks is not known. */
+  markMirrorUnsynced(): void {
+    this.setMeta(MIRROR_SYNCED, 'no');
+  }
+
+  /** After a complete pass without failures: the mirror holds every src path, as src says. */
+  markMirrorSynced(owner: boolean): void {
+    this.transaction(() => {
+      this.db.exec('DELETE FROM dirty_groups');
+      this.setMeta(MIRROR_SYNCED, owner ? 'owner' : 'modes');
     });
   }
 
@@ -620,18 +657,23 @@ export class Index {
       `${m}.src_dev = ${s}.dev AND ${m}.src_ino = ${s}.ino AND ${m}.birth_ns = ${s}.birth_ns AND ${m}.size = ${s}.size AND ${m}.mtime_ns = ${s}.mtime_ns`;
     const max = BigInt(Number.isFinite(linkMax) && linkMax > 0 ? Math.floor(linkMax) : 2 ** 62);
     return this.guard(() => {
+      // Whether the mirror lacks a group's content, looked up once per group (MATERIALIZED: a
+      // CTE that SQLite flattens into the query looks it up again in each SUM), and only for the
+      // dirty groups when the mirror is in sync but for them (see MIRROR_SYNCED).
+      const dirtyOnly = this.mirrorSynced(false) ? 'EXISTS (SELECT 1 FROM dirty_groups d WHERE d.dev = g.dev AND d.ino = g.ino) AND' : '';
       const g = this.stmt(
-        `SELECT COUNT(*) AS inodes,
-                SUM(CASE WHEN t.type = ${EntryType.file} THEN g.size ELSE 0 END) AS physical,
-                SUM(CASE WHEN t.type = ${EntryType.file} THEN g.size * g.paths ELSE 0 END) AS logical,
-                SUM((g.paths - 1) / ?) AS splits,
-                SUM(CASE WHEN t.type = ${EntryType.file} THEN g.size * ((g.paths - 1) / ?) ELSE 0 END) AS split_bytes,
-                SUM(NOT EXISTS (SELECT 1 FROM mirror m WHERE ${same('m', 't')})) AS to_copy,
-                SUM(CASE WHEN t.type = ${EntryType.file} AND NOT EXISTS (SELECT 1 FROM mirror m WHERE ${same('m', 't')})
-                    THEN (g.size + ? - 1) / ? * ? ELSE 0 END) AS to_copy_blocks,
-                SUM(CASE WHEN t.type = ${EntryType.file} AND NOT EXISTS (SELECT 1 FROM mirror m WHERE ${same('m', 't')})
-                    THEN g.size ELSE 0 END) AS to_copy_bytes
-         FROM groups g JOIN src t ON t.id = g.first_id`,
+        `WITH c AS MATERIALIZED (
+           SELECT g.size, g.paths, t.type, ${dirtyOnly} NOT EXISTS (SELECT 1 FROM mirror m WHERE ${same('m', 't')}) AS missing
+           FROM groups g JOIN src t ON t.id = g.first_id)
+         SELECT COUNT(*) AS inodes,
+                SUM(CASE WHEN type = ${EntryType.file} THEN size ELSE 0 END) AS physical,
+                SUM(CASE WHEN type = ${EntryType.file} THEN size * paths ELSE 0 END) AS logical,
+                SUM((paths - 1) / ?) AS splits,
+                SUM(CASE WHEN type = ${EntryType.file} THEN size * ((paths - 1) / ?) ELSE 0 END) AS split_bytes,
+                SUM(missing) AS to_copy,
+                SUM(CASE WHEN type = ${EntryType.file} AND missing THEN (size + ? - 1) / ? * ? ELSE 0 END) AS to_copy_blocks,
+                SUM(CASE WHEN type = ${EntryType.file} AND missing THEN size ELSE 0 END) AS to_copy_bytes
+         FROM c`,
       ).safeIntegers(true).get(max, max, blockSize, blockSize, blockSize) as Row;
       const p = this.stmt(
         `SELECT COUNT(*) AS paths,
@@ -713,9 +755,10 @@ export class Index {
   /** Forget mirror rows: a path and, for a directory, everything below it. */
   dropMirror(paths: readonly Buffer[]): void {
     if (paths.length === 0) return;
-    const statements = ['mirror', 'mirror_dirs'].map((table) => ({
-      one: this.stmt(`DELETE FROM ${table} WHERE path = ?`),
-      below: this.stmt(`DELETE FROM ${table} WHERE path >= ? AND path < ?`),
+    // The groups of the rows dropped are dirty: the next pass must see that their paths are gone.
+    const statements = [this.dirtyFromMirror, 'DELETE FROM mirror', 'DELETE FROM mirror_dirs'].map((sql) => ({
+      one: this.stmt(`${sql} WHERE path = ?`),
+      below: this.stmt(`${sql} WHERE path >= ? AND path < ?`),
     }));
     this.transaction(() => {
       for (const p of paths) {
@@ -817,7 +860,7 @@ export class Index {
 
   /** Forget these paths' mirror rows (files and directories), and nothing below them. */
   forgetMirrorPaths(paths: readonly Buffer[]): void {
-    const statements = ['mirror', 'mirror_dirs'].map((table) => this.stmt(`DELETE FROM ${table} WHERE path = ?`));
+    const statements = [this.dirtyFromMirror, 'DELETE FROM mirror', 'DELETE FROM mirror_dirs'].map((sql) => this.stmt(`${sql} WHERE path = ?`));
     this.transaction(() => {
       for (const p of paths) for (const del of statements) del.run(p);
     });
@@ -832,6 +875,7 @@ export class Index {
   /** Forget mirror rows of paths the current scan does not have (after --delete removed them). */
   dropMirrorNotInSrc(): void {
     this.guard(() => {
+      this.stmt(`${this.dirtyFromMirror} WHERE NOT EXISTS (SELECT 1 FROM src s WHERE s.path = mirror.path)`).run();
       this.stmt('DELETE FROM mirror WHERE NOT EXISTS (SELECT 1 FROM src s WHERE s.path = mirror.path)').run();
       this.stmt('DELETE FROM mirror_dirs WHERE NOT EXISTS (SELECT 1 FROM src s WHERE s.path = mirror_dirs.path)').run();
     });

@@ -67,6 +67,14 @@ CREATE TABLE IF NOT EXISTS mirror (
 ) WITHOUT ROWID;
 ${MIRROR_SRC_INDEX};
 
+-- Source inodes whose rows a scan changed since the last complete pass of a copy: the groups
+-- that pass may not have placed as src now says (see Index.markTodoGroups).
+CREATE TABLE IF NOT EXISTS dirty_groups (
+  dev INTEGER NOT NULL,
+  ino INTEGER NOT NULL,
+  PRIMARY KEY (dev, ino)
+) WITHOUT ROWID;
+
 -- Paths placed by the running pass, appended as their files are made: an append costs little,
 -- where an insert into mirror (keyed by path, indexed by source inode) costs a B-tree descent
 -- and a dirty page per row in by-inode order. foldPlaced() moves them into mirror in one sorted

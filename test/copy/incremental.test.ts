@@ -11,6 +11,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createPrng, type Prng } from '../../fixtures/prng.js';
 import { copy } from '../../src/copy/copy.js';
+import { INDEX_FILE, STATE_DIR } from '../../src/state-dir.js';
+import { Index } from '../../src/store/index-db.js';
 import { realFsOps } from '../../src/fs/ops.js';
 import { faultyOps } from '../helpers/faulty-ops.js';
 import { ExitCode } from '../../src/cli/exit-codes.js';
@@ -483,6 +485,30 @@ describe('an incremental run visits only what changed', () => {
     expect(again.plan.pathsToPlace).toBe(43);
     // The scans lstat every source path in both runs; the destination's 41 paths of `big` only with --recheck.
     expect(dstLstats(rechecked) - dstLstats(plain)).toBeGreaterThanOrEqual(40);
+  });
+
+  it('after a clean pass the next one compares only what its scan changed; after a failure, every path again', async () => {
+    const { src, dst } = await mirrored({ 'a/f': file('f'), 'a/g': file('g'), 'b/f': link('a/f') });
+    const synced = () => {
+      const index = Index.open(path.join(dst, STATE_DIR, INDEX_FILE));
+      try {
+        return index.mirrorSynced(false);
+      } finally {
+        index.close();
+      }
+    };
+    expect(synced()).toBe(true);
+    fs.rmSync(path.join(src, 'a/g'));
+    fs.writeFileSync(path.join(src, 'a/g'), 'g, new content');
+    // The new content cannot be read: the pass fails on it, and says so.
+    const failing = await copy(src, dst, { ops: faultyOps(realFsOps, [{ op: 'copyFile', code: 'EACCES', path: /a\/g$/ }]) });
+    expect(failing.problemCount).toBe(1);
+    expect(synced()).toBe(false);
+    const again = await copy(src, dst);
+    expect(again.problemCount).toBe(0);
+    expect(again.placed.inodesCopied).toBe(1);
+    expect(synced()).toBe(true);
+    expectSameTopology(src, dst);
   });
 
   it('a source chmod reaches every path of the inode (its mode is part of what the index vouches for)', async () => {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isLinkmirrorError, LinkmirrorError } from '../../src/errors.js';
 import { EntryType, type Entry } from '../../src/store/entry.js';
-import { Index, type MirrorRow } from '../../src/store/index-db.js';
+import { Index, mirrorRowFor, type MirrorRow } from '../../src/store/index-db.js';
 import { tempDirs } from '../helpers/tree.js';
 
 const temp = tempDirs();
@@ -405,5 +405,64 @@ describe('a scan written over the last one', () => {
     } finally {
       again.close();
     }
+  });
+});
+
+describe('the work list of an incremental pass', () => {
+  const tree = (inoOfB = 11n): Entry[] => [
+    entry('', EntryType.dir, 1n, 1n),
+    entry('a', EntryType.file, 1n, 10n),
+    entry('b', EntryType.file, 1n, inoOfB),
+    entry('c', EntryType.file, 1n, 12n),
+  ];
+  const scanOf = (index: Index, entries: Entry[]) => {
+    index.beginScan();
+    index.writeScanned(entries);
+    return index.endScan();
+  };
+  /** The mirror as a pass leaves it: every path of `entries` at its own destination inode. */
+  const mirrorAll = (index: Index, entries: Entry[]) =>
+    index.putMirror(entries.filter((e) => e.type !== EntryType.dir).map((e, i) => mirrorRowFor(e, 100n + BigInt(i), true)));
+  const todo = (index: Index, owner = false) => {
+    index.markTodoGroups(owner);
+    return all(index.srcByInodeTodo()).map((e) => e.path.toString()).sort();
+  };
+
+  it('after a complete pass, holds only the groups whose rows the scans changed since', () => {
+    withIndex((index) => {
+      scanOf(index, tree());
+      mirrorAll(index, tree());
+      // A row the mirror disagrees with (c), which no scan changed: not known to a synced pass.
+      index.putMirror([mirrorRowFor(entry('c', EntryType.file, 1n, 99n), 102n, true)]);
+      expect(index.mirrorSynced(false)).toBe(false);
+      expect(todo(index)).toEqual(['c']);
+      index.markMirrorSynced(false);
+      expect(todo(index)).toEqual([]);
+      scanOf(index, tree(13n)); // b is another inode now
+      expect(todo(index)).toEqual(['b']);
+      // A pass run as root compares owners, which a pass that did not left unchecked.
+      expect(index.mirrorSynced(true)).toBe(false);
+      expect(todo(index, true)).toEqual(['b', 'c']);
+      // The changes stay listed until a pass completes: the next scan (nothing new) keeps them.
+      expect(scanOf(index, tree(13n))).toBe(0);
+      expect(todo(index)).toEqual(['b']);
+      index.markMirrorSynced(true);
+      expect(index.mirrorSynced(false)).toBe(true);
+      expect(todo(index)).toEqual([]);
+    });
+  });
+
+  it('a scan that rewrites src from scratch leaves the mirror not known in sync', () => {
+    withIndex((index) => {
+      scanOf(index, tree());
+      mirrorAll(index, tree());
+      index.markMirrorSynced(false);
+      index.putMirror([mirrorRowFor(entry('c', EntryType.file, 1n, 99n), 102n, true)]);
+      index.beginScan(0); // diverges at its first change
+      index.writeScanned(tree(13n));
+      index.endScan();
+      expect(index.mirrorSynced(false)).toBe(false);
+      expect(todo(index)).toEqual(['b', 'c']);
+    });
   });
 });

@@ -394,7 +394,9 @@ describe('names, unfinished copies, a running copy', () => {
     const src = path.join(base, 'src');
     const dst = path.join(base, 'dst');
     const spec: Record<string, ReturnType<typeof file>> = {};
-    for (let i = 0; i < 20; i++) spec[`f/${String(i).padStart(2, '0')}`] = file(`file ${i}`, { mtime: T(i) });
+    // 200 files: a stop places the copies already made ahead of the cursor, and with small files
+    // those can run far ahead (20 files were sometimes all placed before the stop took effect).
+    for (let i = 0; i < 200; i++) spec[`f/${String(i).padStart(3, '0')}`] = file(`file ${i}`, { mtime: T(i) });
     buildTree(src, spec);
     let polls = 0;
     const { copy } = await import('../../src/copy/copy.js');
@@ -404,7 +406,7 @@ describe('names, unfinished copies, a running copy', () => {
     expect(r.manifest?.state).toBe('copying');
     expect(r.match).toBe(false);
     expect(r.categories.missing).toBeGreaterThan(0);
-    expect(r.categories.missing).toBeLessThan(20);
+    expect(r.categories.missing).toBeLessThan(200);
   });
 
   it('waits for no copy: a mirror another linkmirror is copying into is refused', async () => {
