@@ -32,7 +32,7 @@ import { joinPath, showPath } from '../fs/paths.js';
 import type { Problems } from '../problems.js';
 import type { Progress } from '../progress.js';
 import { EntryType, typeFromMode, type StoredEntry } from '../store/entry.js';
-import { mirrorRowFor, sameContent, type Index, type InodeEntry, type MirrorRow, type PlacedRow } from '../store/index-db.js';
+import { sameContent, type Index, type InodeEntry, type MirrorRow, type PlacedRow, type StagedRow } from '../store/index-db.js';
 import { Pacer, yieldNow } from '../yield.js';
 import { applyMeta } from './apply-meta.js';
 import { LinkThread } from './link-thread.js';
@@ -176,7 +176,11 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
 
   // Rows go to the index in batches, after the files they describe are on disk.
   let placed: PlacedRow[] = [];
-  let staged: { tmp: string; row: MirrorRow }[] = [];
+  // A staged file is kept as its src id, not as the mirror row it becomes: a resume after a run
+  // killed before its first flush re-stages every link that run made, up to FLUSH_ROWS of them,
+  // and as rows (a path and BigInts: ~450 bytes of heap each) 60-84k of them took that run's peak
+  // RSS to 151-166 MB at 1M paths (134-139 MB as ids).
+  let staged: StagedRow[] = [];
   let lastFlush = Date.now();
   let bytesSinceFlush = 0n;
   let writtenSinceFlush = false;
@@ -262,8 +266,8 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
   };
 
   /** A staged file: its rename waits until every link from existing content is made. */
-  const stage = (tmp: string, row: MirrorRow) => {
-    staged.push({ tmp, row });
+  const stage = (tmp: string, e: InodeEntry, dstIno: bigint, written: boolean) => {
+    staged.push({ tmp, srcId: e.id, dstIno, written });
     counts.replaced++;
   };
 
@@ -292,9 +296,24 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     return st.ino;
   };
 
+  /**
+   * leftByInterruptedRun's answers for the first paths the prefetch loop looked at (it must not
+   * copy those again), by src id; at most a prefetch depth of them.
+   */
+  const leftAhead = new Map<number, bigint | undefined>();
+  const leftFor = (e: StoredEntry, to: Buffer): bigint | undefined => {
+    if (!ctx.trustUnrecorded || ctx.adopt) return undefined;
+    if (!leftAhead.has(e.id)) return leftByInterruptedRun(e, to);
+    const left = leftAhead.get(e.id);
+    leftAhead.delete(e.id);
+    return left;
+  };
+
   /** Start a new inode for the group at `to`: the first path, or a split when the anchor is full. */
   const startInode = (e: StoredEntry, to: Buffer, split: boolean) => {
-    const left = !split && ctx.trustUnrecorded && ctx.mirrorHasRows && !ctx.adopt ? leftByInterruptedRun(e, to) : undefined;
+    // Also on a resumed first copy (no rows yet: its first run was killed before its first
+    // flush), which would otherwise copy the content again and stage every link made to it.
+    const left = split ? undefined : leftFor(e, to);
     if (left !== undefined) {
       placed.push({ srcId: e.id, dstIno: left, written: true });
       anchor = to;
@@ -307,7 +326,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     const from = split && e.type === EntryType.file && anchor !== null ? anchor : joinPath(ctx.src, e.path);
     const { tmp, ino } = writeTemp(e, from, split);
     if (occupied(to)) {
-      stage(tmp, mirrorRowFor(e, ino, true));
+      stage(tmp, e, ino, true);
       anchor = tmp;
     } else {
       try {
@@ -321,7 +340,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
           dropTmp(tmp);
           throw err;
         }
-        stage(tmp, mirrorRowFor(e, ino, true));
+        stage(tmp, e, ino, true);
         anchor = tmp;
       }
     }
@@ -355,7 +374,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
           if (isErrno(err2, 'EMLINK')) return false;
           throw err2;
         }
-        stage(tmp, mirrorRowFor(full(e), anchorIno, false));
+        stage(tmp, e, anchorIno, false);
       }
     }
     counts.linksMade++;
@@ -559,6 +578,11 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
           for (ahead = Math.max(ahead, i); ahead < page.length && prefetcher.hasRoom(); ahead++) {
             const next = page[ahead];
             if (next.type === EntryType.file && startsGroup(next, ahead > 0 ? page[ahead - 1] : previous)) {
+              if (ctx.trustUnrecorded) {
+                const left = leftByInterruptedRun(full(next), joinPath(ctx.dst, next.path));
+                leftAhead.set(next.id, left);
+                if (left !== undefined) continue; // there already: nothing to copy
+              }
               prefetcher.start(next.id, joinPath(ctx.src, next.path), tmpName());
             }
           }
@@ -568,6 +592,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
         previous = e;
         const before = counts.bytesCopied + counts.bytesFound;
         placeOne(e);
+        leftAhead.delete(e.id); // taken by startInode, or never needed (a group that failed)
         if (ready) {
           dropTmp(ready.tmp); // not used: the group was skipped (a failure before it)
           ready = undefined;

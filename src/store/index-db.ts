@@ -99,6 +99,18 @@ export interface PlacedRow {
   written: boolean;
 }
 
+/**
+ * A file the running pass staged (see pending in store/schema.ts): its temp name, the src row it
+ * stands for and the destination inode. addPending() takes the rest from the src row, so that a
+ * pass holding 100k of them until its flush keeps a few numbers each, not the path and identity.
+ */
+export interface StagedRow {
+  tmp: string;
+  srcId: number;
+  dstIno: bigint;
+  written: boolean;
+}
+
 /** The mirror row that records `e` placed at its path on destination inode `dstIno`. */
 export function mirrorRowFor(e: Entry, dstIno: bigint, written: boolean): MirrorRow {
   return {
@@ -228,8 +240,8 @@ export class Index {
   // alone, one with other values is updated in place, a path the last scan did not see is
   // inserted with an id between its neighbours' (walk-order.ts), and a row whose path the walk
   // passed without seeing it is deleted. The by-inode index follows the changes, and only the
-  // groups of the inodes touched are derived again. A rotation of a 1M-path tree used to
-  // rewrite every row from the first renamed snapshot on (with the index and groups: 1.2 GB).
+  // groups of the inodes touched are derived again. (A rotation of a 1M-path tree used to
+  // rewrite every row from the first renamed snapshot on, and index and group them all again.)
   //
   // When the changes are many (a source that is mostly new, or ids with no room left between
   // two rows), updating two B-trees row by row costs more than building them: the scan
@@ -782,15 +794,18 @@ export class Index {
     this.guard(() => this.db.exec('DELETE FROM pending'));
   }
 
-  addPending(items: readonly { tmp: string; row: MirrorRow }[]): void {
+  /** Record staged files, each with the path, identity and metadata of its src row. */
+  addPending(items: readonly StagedRow[]): void {
     if (items.length === 0) return;
     const ins = this.stmt(
       `INSERT INTO pending (tmp, path, type, src_dev, src_ino, birth_ns, size, mtime_ns, mode, uid, gid, dst_ino, written)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       SELECT ?, path, type, dev, ino, birth_ns, size, mtime_ns, mode, uid, gid, ?, ? FROM src WHERE id = ?`,
     );
     this.transaction(() => {
-      for (const { tmp, row: m } of items) {
-        ins.run(tmp, m.path, m.type, toDb(m.srcDev), toDb(m.srcIno), m.birthNs, m.size, m.mtimeNs, m.mode, m.uid, m.gid, toDb(m.dstIno), m.written ? 1 : 0);
+      for (const s of items) {
+        if (ins.run(s.tmp, toDb(s.dstIno), s.written ? 1 : 0, s.srcId).changes === 0) {
+          throw new LinkmirrorError('INDEX_BROKEN', `index ${this.file} lost source row ${s.srcId} during the run; run the same command again`);
+        }
       }
     });
   }

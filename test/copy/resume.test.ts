@@ -67,14 +67,18 @@ const crashAfter = (n: number): Pick<CopyOptions, 'progress' | 'shouldStop'> => 
 };
 const isCrash = (err: unknown) => (err as { crash?: boolean } | undefined)?.crash === true;
 
-/** The resume's promise: exactly the inodes the index did not hold are written, once each. */
+/**
+ * The resume's promise: exactly the inodes the index did not hold are written, once each — or
+ * found complete where the interrupted run placed them after its last commit.
+ */
 function expectOnlyTheRest(summary: CopySummary, before: Map<string, IndexRow>): void {
   expect(summary.resumed).toBe(true);
   expect(summary.interrupted).toBe(false);
   expect(summary.problemCount).toBe(0);
-  expect(summary.placed.inodesCopied).toBe(summary.scan.inodes - srcInodesIn(before));
-  expect(summary.placed.inodesCopied).toBe(summary.plan.inodesToCopy);
-  expect(summary.placed.bytesCopied).toBe(summary.plan.bytesToCopy);
+  const { inodesCopied, foundComplete, bytesCopied, bytesFound } = summary.placed;
+  expect(inodesCopied + foundComplete).toBe(summary.scan.inodes - srcInodesIn(before));
+  expect(inodesCopied + foundComplete).toBe(summary.plan.inodesToCopy);
+  expect(bytesCopied + bytesFound).toBe(summary.plan.bytesToCopy);
   expect(summary.placed.alreadyPresent).toBeGreaterThanOrEqual(before.size);
 }
 
@@ -163,8 +167,8 @@ describe('resume after a crash (the run dies mid-pass: no last flush, no rename 
     fs.writeFileSync(half, 'h cont');
     fs.writeFileSync(staged, 'h content, lo'); // a truncated stage: must not land at b/h
     const index = Index.open(path.join(dst, '.linkmirror/index.db'));
-    const row = index.mirrorByPath(Buffer.from('b/h'))!;
-    index.addPending([{ tmp: staged, row: { ...row, size: 21n, dstIno: fs.statSync(staged, { bigint: true }).ino } }]);
+    const srcId = index.srcByPath(Buffer.from('b/h'))!.id;
+    index.addPending([{ tmp: staged, srcId, dstIno: fs.statSync(staged, { bigint: true }).ino, written: true }]);
     index.close();
     fs.writeFileSync(path.join(dst, '.linkmirror/lock'), '999999'); // and its stale lock
 
@@ -213,6 +217,24 @@ describe('resume after a crash (the run dies mid-pass: no last flush, no rename 
     expect(stillThere.size).toBeGreaterThanOrEqual(last.placed.foundComplete);
     expect(last.problemCount).toBe(0);
     expectRowsKept(dst, before);
+    expectSameTopology(src, dst);
+  });
+
+  it('a first copy that crashes before its first commit: the resume keeps every file the crash placed, copying none again', async () => {
+    const { src, dst } = generated(19, 3000);
+    const err = await fails(copy(src, dst, crashAfter(1500)));
+    expect(isCrash(err), String(err)).toBe(true);
+    expect(indexRows(dst).size, 'nothing committed: the resume is a first copy again').toBe(0);
+    const files = (tree: Map<string, NodeInfo>) => new Map([...tree].filter(([, n]) => n.type === 'file').map(([k, n]) => [k, n.ino]));
+    const crashed = files(readTree(dst));
+    expect(crashed.size).toBeGreaterThan(100);
+    const last = await copy(src, dst);
+    expect(last.placed.foundComplete).toBeGreaterThan(0);
+    expect(last.placed.inodesCopied + last.placed.foundComplete).toBe(last.scan.inodes);
+    // No file path got new content, and none of the crash's links was replaced by a new one.
+    const now = files(readTree(dst));
+    expect([...crashed].filter(([k, ino]) => now.get(k) !== ino)).toEqual([]);
+    expect(last.problemCount).toBe(0);
     expectSameTopology(src, dst);
   });
 
