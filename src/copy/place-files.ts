@@ -298,7 +298,8 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
 
   /**
    * leftByInterruptedRun's answers for the first paths the prefetch loop looked at (it must not
-   * copy those again), by src id; at most a prefetch depth of them.
+   * copy those again), by src id; at most a page of them (a path found there takes no slot of
+   * the prefetcher, so the loop may look to the end of the page).
    */
   const leftAhead = new Map<number, bigint | undefined>();
   const leftFor = (e: StoredEntry, to: Buffer): bigint | undefined => {

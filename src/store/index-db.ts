@@ -339,7 +339,7 @@ export class Index {
 
   /**
    * End the scan: drop what the last scan had beyond this one; index and group what changed.
-   * Returns how many src rows this scan wrote (0 when the source is as it was).
+   * Returns how many src rows this scan wrote: 0 when the source is as the last complete scan saw it.
    */
   endScan(): number {
     const r = this.rescan;
@@ -357,7 +357,9 @@ export class Index {
           ON s.dev = t.dev AND s.ino = t.ino WHERE s.type <> ${EntryType.dir} GROUP BY s.dev, s.ino;`));
       this.setMeta(SCAN_STATE, 'complete');
     }
-    return r.written;
+    // A scan cut off after it changed rows (SCAN_STATE 'partial') committed those changes: this
+    // one finds them done. The source still differs from what the runs before it saw.
+    return r.wasComplete ? r.written : Math.max(r.written, 1);
   }
 
   /** The next row of the last scan not yet merged, or undefined past the last one. */
@@ -408,7 +410,6 @@ export class Index {
     r.diverged = true;
     // The changes are no longer listed: the next pass compares every path with the mirror.
     this.markMirrorUnsynced();
-    this.guard(() => this.db.exec('DELETE FROM dirty_groups'));
     r.old = [];
     r.pos = 0;
     r.oldDone = true;
@@ -593,9 +594,12 @@ export class Index {
     return v === 'owner' || (v === 'modes' && !owner);
   }
 
-  /** After a pass with failures: which paths the mirror lacks is not known. */
+  /** After a pass with failures: which paths the mirror lacks is not known (nor needs listing). */
   markMirrorUnsynced(): void {
-    this.setMeta(MIRROR_SYNCED, 'no');
+    this.transaction(() => {
+      this.setMeta(MIRROR_SYNCED, 'no');
+      this.db.exec('DELETE FROM dirty_groups');
+    });
   }
 
   /** After a complete pass without failures: the mirror holds every src path, as src says. */
@@ -632,9 +636,10 @@ export class Index {
 
   /** Put groups on the work list after all (their sample path is not what the mirror says). */
   addTodoGroups(groups: readonly { dev: bigint; ino: bigint }[]): void {
-    const put = this.stmt('INSERT OR IGNORE INTO todo_groups (dev, ino) VALUES (?, ?)');
+    // Dirty too: a pass stopped before it mended them all must not leave them to the samples.
+    const puts = ['todo_groups', 'dirty_groups'].map((t) => this.stmt(`INSERT OR IGNORE INTO ${t} (dev, ino) VALUES (?, ?)`));
     this.transaction(() => {
-      for (const g of groups) put.run(toDb(g.dev), toDb(g.ino));
+      for (const g of groups) for (const put of puts) put.run(toDb(g.dev), toDb(g.ino));
     });
   }
 

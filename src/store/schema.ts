@@ -5,7 +5,9 @@
 // Integers: dev and ino are stored as signed 64-bit (BigInt.asIntN) and read back with
 // safeIntegers() and BigInt.asUintN, so no inode number ever passes through a JS number.
 
-export const SCHEMA_VERSION = 1;
+// 2: dirty_groups and the mirror_synced meta key. An older linkmirror would change src and mirror
+// without listing the changes there, so it must refuse an index of this version.
+export const SCHEMA_VERSION = 2;
 
 /** Built when a run needs source lookups by path (--delete). */
 export const SRC_PATH_INDEX = `CREATE INDEX IF NOT EXISTS src_by_path ON src (path)`;
