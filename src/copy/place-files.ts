@@ -284,16 +284,25 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
    * the last run of a 1M-path copy killed ten times rewrote 3.4 GB that way.
    */
   const leftByInterruptedRun = (e: StoredEntry, to: Buffer): bigint | undefined => {
-    if (e.type !== EntryType.file || index.mirrorByPath(e.path)) return undefined;
+    if ((e.type !== EntryType.file && e.type !== EntryType.symlink) || index.mirrorByPath(e.path)) return undefined;
     let st;
     try {
       st = ops.lstat(to);
     } catch {
       return undefined;
     }
-    if (typeFromMode(Number(st.mode)) !== EntryType.file || st.size !== e.size || st.mtimeNs / 1000n !== e.mtimeNs / 1000n) return undefined;
+    if (typeFromMode(Number(st.mode)) !== e.type || st.size !== e.size || st.mtimeNs / 1000n !== e.mtimeNs / 1000n) return undefined;
     if (Number(st.mode & 0o7777n) !== e.mode || (ctx.owner && (Number(st.uid) !== e.uid || Number(st.gid) !== e.gid))) return undefined;
+    // A symlink is whole once it exists: its target is read back, not trusted.
+    if (e.type === EntryType.symlink && !readlinkOr(to)?.equals(e.target ?? Buffer.alloc(0))) return undefined;
     return st.ino;
+  };
+  const readlinkOr = (p: Buffer): Buffer | undefined => {
+    try {
+      return ops.readlink(p);
+    } catch {
+      return undefined;
+    }
   };
 
   /**
@@ -321,7 +330,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
       anchorIno = left;
       counts.alreadyPresent++;
       counts.foundComplete++;
-      counts.bytesFound += e.size;
+      if (e.type === EntryType.file) counts.bytesFound += e.size; // as bytesCopied counts
       return;
     }
     const from = split && e.type === EntryType.file && anchor !== null ? anchor : joinPath(ctx.src, e.path);

@@ -202,7 +202,7 @@ describe('resume after a crash (the run dies mid-pass: no last flush, no rename 
     expect(unrecorded, 'the crashes left complete files the index does not know').toBeGreaterThan(0);
     // Destination inodes that the crashes wrote and no recorded path holds: content copied again
     // would take their paths over, and they would be gone.
-    const files = [...readTree(dst).values()].filter((n) => n.type === 'file');
+    const files = [...readTree(dst).values()].filter((n) => n.type === 'file' || n.type === 'symlink');
     const recordedInodes = new Set(files.filter((n) => before.has(n.key)).map((n) => n.ino));
     const unrecordedInodes = new Set(files.filter((n) => !recordedInodes.has(n.ino)).map((n) => n.ino));
     const last = await copy(src, dst);
@@ -225,13 +225,15 @@ describe('resume after a crash (the run dies mid-pass: no last flush, no rename 
     const err = await fails(copy(src, dst, crashAfter(1500)));
     expect(isCrash(err), String(err)).toBe(true);
     expect(indexRows(dst).size, 'nothing committed: the resume is a first copy again').toBe(0);
-    const files = (tree: Map<string, NodeInfo>) => new Map([...tree].filter(([, n]) => n.type === 'file').map(([k, n]) => [k, n.ino]));
+    // Files and symlinks: both are taken as the crash left them.
+    const files = (tree: Map<string, NodeInfo>) => new Map([...tree].filter(([, n]) => n.type === 'file' || n.type === 'symlink').map(([k, n]) => [k, n.ino]));
     const crashed = files(readTree(dst));
     expect(crashed.size).toBeGreaterThan(100);
+    expect([...readTree(dst).values()].some((n) => n.type === 'symlink')).toBe(true);
     const last = await copy(src, dst);
     expect(last.placed.foundComplete).toBeGreaterThan(0);
     expect(last.placed.inodesCopied + last.placed.foundComplete).toBe(last.scan.inodes);
-    // No file path got new content, and none of the crash's links was replaced by a new one.
+    // No file or symlink path got new content, and none of the crash's links was replaced by a new one.
     const now = files(readTree(dst));
     expect([...crashed].filter(([k, ino]) => now.get(k) !== ino)).toEqual([]);
     expect(last.problemCount).toBe(0);
