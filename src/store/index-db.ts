@@ -312,28 +312,25 @@ export class Index {
           old = this.oldRow(r);
           order = old === undefined ? 1 : compareWalkOrder(old[1] as Buffer, e.path);
         }
-        if (order === 0) {
-          if (Index.sameScanned(old!, e)) {
-            r.pos++;
-            r.prev = num(old![0]);
-            continue;
-          }
-          this.change(r);
-          if (!r.diverged) {
-            this.touch(r, old!);
-            this.stmt(`UPDATE src SET type = ?, dev = ?, ino = ?, nlink = ?, size = ?, mode = ?, uid = ?, gid = ?, mtime_ns = ?,
-              atime_ns = ?, birth_ns = ?, target = ?, rdev = ? WHERE id = ?`)
-              .run(e.type, toDb(e.dev), toDb(e.ino), e.nlink, e.size, e.mode, e.uid, e.gid, e.mtimeNs, e.atimeNs, e.birthNs, e.target, toDb(e.rdev), old![0]);
-            this.touchEntry(r, e);
-            r.pos++;
-            r.prev = num(old![0]);
-            continue;
-          }
-          // change() made the scan diverge, deleting this row with the rest: insert it anew.
-          old = undefined;
-        } else this.change(r);
-        // A new path, before `old` in walk order.
+        if (order === 0 && Index.sameScanned(old!, e)) {
+          r.pos++;
+          r.prev = num(old![0]);
+          continue;
+        }
+        this.change(r);
+        // A scan that diverged (now, in change(), or before) has deleted `old` with the rest.
         if (r.diverged) old = undefined;
+        if (order === 0 && old !== undefined) {
+          this.touch(r, old);
+          this.stmt(`UPDATE src SET type = ?, dev = ?, ino = ?, nlink = ?, size = ?, mode = ?, uid = ?, gid = ?, mtime_ns = ?,
+            atime_ns = ?, birth_ns = ?, target = ?, rdev = ? WHERE id = ?`)
+            .run(e.type, toDb(e.dev), toDb(e.ino), e.nlink, e.size, e.mode, e.uid, e.gid, e.mtimeNs, e.atimeNs, e.birthNs, e.target, toDb(e.rdev), old[0]);
+          this.touchEntry(r, e);
+          r.pos++;
+          r.prev = num(old[0]);
+          continue;
+        }
+        // A new path (or one whose row the divergence deleted), before `old` in walk order.
         let id = idBetween(r.prev, old === undefined ? undefined : num(old[0]));
         if (id === undefined && old !== undefined) {
           this.divergeAt(num(old[0]), r); // no room between the two rows
@@ -661,9 +658,14 @@ export class Index {
     return this.byInodePages(Index.SRC_COLUMNS, Index.entryFrom, pageSize, true);
   }
 
+  /** A src row the running pass relies on is gone: the index changed under it. */
+  private lostSrcRow(id: number): LinkmirrorError {
+    return new LinkmirrorError('INDEX_BROKEN', `index ${this.file} lost source row ${id} during the run; run the same command again`);
+  }
+
   srcById(id: number): StoredEntry {
     const r = this.guard(() => this.srcQuery('WHERE id = ?').get(id)) as unknown[] | undefined;
-    if (!r) throw new LinkmirrorError('INDEX_BROKEN', `index ${this.file} lost source row ${id} during the run; run the same command again`);
+    if (!r) throw this.lostSrcRow(id);
     return Index.entryFrom(r);
   }
 
@@ -822,7 +824,7 @@ export class Index {
     this.transaction(() => {
       for (const s of items) {
         if (ins.run(s.tmp, toDb(s.dstIno), s.written ? 1 : 0, s.srcId).changes === 0) {
-          throw new LinkmirrorError('INDEX_BROKEN', `index ${this.file} lost source row ${s.srcId} during the run; run the same command again`);
+          throw this.lostSrcRow(s.srcId);
         }
       }
     });
