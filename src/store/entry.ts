@@ -33,6 +33,21 @@ export interface Entry {
   rdev: bigint;
 }
 
+/**
+ * The src columns a rescan compares (nlink and atime are not: see Index.writeScanned), in the
+ * order of scanSig's text. SQL makes the same text of a row with printf('%d ...') over them.
+ */
+export const SCAN_SIG_COLUMNS = ['type', 'dev', 'ino', 'size', 'mode', 'uid', 'gid', 'mtime_ns', 'birth_ns', 'rdev'] as const;
+
+/**
+ * The compared fields of an entry as decimal text, as SQLite's printf('%d') gives them from its
+ * row: dev, ino and rdev as the signed 64-bit integers the index stores. One comparison of two
+ * short byte strings instead of ten of numbers and BigInts read back from SQLite.
+ */
+export function scanSig(e: Pick<Entry, 'type' | 'dev' | 'ino' | 'size' | 'mode' | 'uid' | 'gid' | 'mtimeNs' | 'birthNs' | 'rdev'>): string {
+  return `${e.type} ${BigInt.asIntN(64, e.dev)} ${BigInt.asIntN(64, e.ino)} ${e.size} ${e.mode} ${e.uid} ${e.gid} ${e.mtimeNs} ${e.birthNs} ${BigInt.asIntN(64, e.rdev)}`;
+}
+
 /** An entry as read back from the index, with its row id (scan order). */
 export interface StoredEntry extends Entry {
   id: number;

@@ -12,15 +12,16 @@ import { LinkmirrorError } from '../errors.js';
 import { BEFORE_ALL_INODES, keysetPages } from './keyset.js';
 import { indexError } from './sqlite-error.js';
 import { isErrno } from '../fs/errno.js';
-import { EntryType, type Entry, type StoredEntry } from './entry.js';
+import { EntryType, scanSig, type Entry, type StoredEntry } from './entry.js';
+import { OldPage, oldPageSql } from './old-rows.js';
 import { MIRROR_SRC_INDEX, SCHEMA, SCHEMA_VERSION, SRC_GROUP_INDEX, SRC_PATH_INDEX } from './schema.js';
-import { compareWalkOrder, ID_GAP, idBetween, MAX_ID } from './walk-order.js';
+import { ID_GAP, idBetween, MAX_ID } from './walk-order.js';
 
 type Row = Record<string, unknown>;
 
 /**
- * Rows of the last scan read at a time to compare with a rescan's entries. Each row comes as a
- * dozen BigInts and Buffers, garbage a moment later: pages of 4096 rows took a rerun's peak RSS
+ * Rows of the last scan read at a time to compare with a rescan's entries (see old-rows.ts).
+ * When each row came as a dozen BigInts and Buffers, pages of 4096 rows took a rerun's peak RSS
  * from 139 to 166 MB at 1M paths (pages of 1024: 139 MB, of 256: 135 MB).
  */
 const RESCAN_PAGE = 1024;
@@ -267,8 +268,8 @@ export class Index {
   // its index).
 
   private rescan?: {
-    /** A page of the last scan's rows (COMPARED columns), and the next one's position in it. */
-    old: unknown[][];
+    /** A page of the last scan's rows (none read yet: count 0), and the next one's position in it. */
+    old: OldPage;
     pos: number;
     /** No old row is left past the page. */
     oldDone: boolean;
@@ -291,7 +292,7 @@ export class Index {
     this.foldPlaced(); // placed rows name src ids that may be about to change
     const maxId = Number(this.guard(() => this.stmt('SELECT COALESCE(MAX(id), 0) FROM src').pluck(true).get()));
     this.rescan = {
-      old: [], pos: 0, oldDone: false, prev: 0, written: 0, diverged: false,
+      old: new OldPage(RESCAN_PAGE), pos: 0, oldDone: false, prev: 0, written: 0, diverged: false,
       // Rows are about ID_GAP apart: an eighth of the last scan, at least 64k rows.
       limit: changeLimit ?? Math.max(65536, Math.floor(maxId / ID_GAP / 8)),
       wasComplete: this.getMeta(SCAN_STATE) === 'complete' && this.hasIndex('src_by_inode'),
@@ -305,16 +306,17 @@ export class Index {
     if (!r) throw new Error('writeScanned() outside beginScan()/endScan()');
     this.transaction(() => {
       for (const e of entries) {
+        // `old` is a row's position in the page r.old.
         let old = this.oldRow(r);
-        let order = old === undefined ? 1 : compareWalkOrder(old[1] as Buffer, e.path);
+        let order = old === undefined ? 1 : r.old.comparePath(old, e.path);
         while (order < 0) {
           this.dropOld(r, old!); // the walk passed its path: gone from the source
           old = this.oldRow(r);
-          order = old === undefined ? 1 : compareWalkOrder(old[1] as Buffer, e.path);
+          order = old === undefined ? 1 : r.old.comparePath(old, e.path);
         }
-        if (order === 0 && Index.sameScanned(old!, e)) {
+        if (order === 0 && r.old.same(old!, Buffer.from(scanSig(e), 'latin1'), e.target)) {
           r.pos++;
-          r.prev = num(old![0]);
+          r.prev = r.old.id(old!);
           continue;
         }
         this.change(r);
@@ -324,16 +326,16 @@ export class Index {
           this.touch(r, old);
           this.stmt(`UPDATE src SET type = ?, dev = ?, ino = ?, nlink = ?, size = ?, mode = ?, uid = ?, gid = ?, mtime_ns = ?,
             atime_ns = ?, birth_ns = ?, target = ?, rdev = ? WHERE id = ?`)
-            .run(e.type, toDb(e.dev), toDb(e.ino), e.nlink, e.size, e.mode, e.uid, e.gid, e.mtimeNs, e.atimeNs, e.birthNs, e.target, toDb(e.rdev), old[0]);
+            .run(e.type, toDb(e.dev), toDb(e.ino), e.nlink, e.size, e.mode, e.uid, e.gid, e.mtimeNs, e.atimeNs, e.birthNs, e.target, toDb(e.rdev), r.old.id(old));
           this.touchEntry(r, e);
           r.pos++;
-          r.prev = num(old[0]);
+          r.prev = r.old.id(old);
           continue;
         }
         // A new path (or one whose row the divergence deleted), before `old` in walk order.
-        let id = idBetween(r.prev, old === undefined ? undefined : num(old[0]));
+        let id = idBetween(r.prev, old === undefined ? undefined : r.old.id(old));
         if (id === undefined && old !== undefined) {
-          this.divergeAt(num(old[0]), r); // no room between the two rows
+          this.divergeAt(r.old.id(old), r); // no room between the two rows
           id = idBetween(r.prev, undefined);
         }
         if (id === undefined) {
@@ -372,22 +374,26 @@ export class Index {
     return r.wasComplete ? r.written : Math.max(r.written, 1);
   }
 
-  /** The next row of the last scan not yet merged, or undefined past the last one. */
-  private oldRow(r = this.rescan!): unknown[] | undefined {
-    if (r.pos === r.old.length && !r.oldDone) {
-      const after = r.old.length > 0 ? r.old[r.old.length - 1][0] : BigInt(r.prev);
-      r.old = this.guard(() => this.stmt(`SELECT ${Index.COMPARED} FROM src WHERE id > ? ORDER BY id LIMIT ${RESCAN_PAGE}`).safeIntegers(true).raw(true).all(after)) as unknown[][];
+  /**
+   * The position in r.old of the next row of the last scan not yet merged (the next page read
+   * when this one is used up), or undefined past the last one.
+   */
+  private oldRow(r = this.rescan!): number | undefined {
+    if (r.pos === r.old.count && !r.oldDone) {
+      const after = r.old.count > 0 ? r.old.id(r.old.count - 1) : r.prev;
+      const [, blob] = this.guard(() => this.stmt(oldPageSql(RESCAN_PAGE)).raw(true).get(after)) as [number | null, Buffer | null];
+      r.old.load(blob ?? Buffer.alloc(0));
       r.pos = 0;
-      r.oldDone = r.old.length === 0;
+      r.oldDone = r.old.count === 0;
     }
-    return r.old[r.pos];
+    return r.pos < r.old.count ? r.pos : undefined;
   }
 
-  private dropOld(r: NonNullable<Index['rescan']>, old: unknown[]): void {
+  private dropOld(r: NonNullable<Index['rescan']>, old: number): void {
     this.change(r);
     if (r.diverged) return; // divergeAt() deleted it with the rest
     this.touch(r, old);
-    this.stmt('DELETE FROM src WHERE id = ?').run(old[0]);
+    this.stmt('DELETE FROM src WHERE id = ?').run(r.old.id(old));
     r.pos++;
   }
 
@@ -397,7 +403,7 @@ export class Index {
     r.written++;
     if (!r.diverged && r.written > r.limit) {
       const old = this.oldRow(r);
-      this.divergeAt(old === undefined ? r.prev + 1 : num(old[0]), r);
+      this.divergeAt(old === undefined ? r.prev + 1 : r.old.id(old), r);
     }
   }
 
@@ -405,9 +411,10 @@ export class Index {
    * Note an old row's inode (not a directory's: they have no group) as dirty: endScan derives its
    * group again, and the next copy pass looks at it (see markTodoGroups).
    */
-  private touch(r: NonNullable<Index['rescan']>, old: unknown[]): void {
-    if (r.diverged || num(old[2]) === EntryType.dir) return;
-    this.stmt('INSERT OR IGNORE INTO dirty_groups (dev, ino) VALUES (?, ?)').run(old[3], old[4]);
+  private touch(r: NonNullable<Index['rescan']>, old: number): void {
+    // Columns 0, 1 and 2 of SCAN_SIG_COLUMNS: type, dev and ino, as stored.
+    if (r.diverged || r.old.column(old, 0) === BigInt(EntryType.dir)) return;
+    this.stmt('INSERT OR IGNORE INTO dirty_groups (dev, ino) VALUES (?, ?)').run(r.old.column(old, 1), r.old.column(old, 2));
   }
 
   private touchEntry(r: NonNullable<Index['rescan']>, e: Entry): void {
@@ -420,7 +427,7 @@ export class Index {
     r.diverged = true;
     // The changes are no longer listed: the next pass compares every path with the mirror.
     this.markMirrorUnsynced();
-    r.old = [];
+    r.old.load(Buffer.alloc(0));
     r.pos = 0;
     r.oldDone = true;
     if (id === 0) r.prev = 0;
@@ -429,16 +436,6 @@ export class Index {
 
   private hasIndex(name: string): boolean {
     return this.guard(() => this.stmt(`SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?`).get(name)) !== undefined;
-  }
-
-  /** The columns writeScanned() compares, id first. */
-  private static readonly COMPARED = 'id, path, type, dev, ino, size, mode, uid, gid, mtime_ns, birth_ns, target, rdev';
-
-  private static sameScanned(r: unknown[], e: Entry): boolean {
-    const target = r[11] as Buffer | null;
-    return num(r[2]) === e.type && r[3] === toDb(e.dev) && r[4] === toDb(e.ino) &&
-      r[5] === e.size && num(r[6]) === e.mode && num(r[7]) === e.uid && num(r[8]) === e.gid && r[9] === e.mtimeNs &&
-      r[10] === e.birthNs && (target === null ? e.target === null : e.target !== null && target.equals(e.target)) && r[12] === toDb(e.rdev);
   }
 
   private insertRow(id: number, e: Entry): void {

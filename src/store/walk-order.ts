@@ -7,17 +7,22 @@
 
 const SLASH = 0x2f;
 
-/** Negative when the walk gives path `a` before path `b`, 0 for the same path. */
-export function compareWalkOrder(a: Buffer, b: Buffer): number {
-  const n = Math.min(a.length, b.length);
+/**
+ * Negative when the walk gives path `a` before path `b`, 0 for the same path. `a` may be the
+ * bytes from aStart to aEnd of a larger buffer (a page of index rows, see old-rows.ts).
+ */
+export function compareWalkOrder(a: Buffer, b: Buffer, aStart = 0, aEnd = a.length): number {
+  const aLength = aEnd - aStart;
+  const n = Math.min(aLength, b.length);
   let i = 0;
-  while (i < n && a[i] === b[i]) i++;
-  if (i === a.length) return i === b.length ? 0 : -1; // a is b, or an ancestor of b, or its component is a prefix of b's
+  while (i < n && a[aStart + i] === b[i]) i++;
+  if (i === aLength) return i === b.length ? 0 : -1; // a is b, or an ancestor of b, or its component is a prefix of b's
   if (i === b.length) return 1;
   // The component that ends here is the shorter name, which sorts first.
-  if (a[i] === SLASH) return -1;
+  const x = a[aStart + i];
+  if (x === SLASH) return -1;
   if (b[i] === SLASH) return 1;
-  return a[i] - b[i];
+  return x - b[i];
 }
 
 /**

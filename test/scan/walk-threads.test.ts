@@ -72,6 +72,49 @@ describe('the walk threads', () => {
       .toEqual(Buffer.from([0x2e, 0x2f, 0xfe]));
   });
 
+  it('rescan: no row written for a tree as it was, the changed rows only, across pages of old rows and batches of entries', async () => {
+    const dist = '../../dist/src';
+    const { scan: threadScan } = (await import(`${dist}/scan/scan.js`)) as typeof import('../../src/scan/scan.js');
+    const { Index: DistIndex } = (await import(`${dist}/store/index-db.js`)) as typeof import('../../src/store/index-db.js');
+    const base = temp();
+    const src = path.join(base, 'src');
+    const spec: TreeSpec = { 'a/one': file('1'), 'a/two': file('2'), 'a/s': symlink('one'), 'a/gone': file('x') };
+    // Three chunks of 4,096 paths, so that pages of old rows and batches of entries end at different places.
+    for (let i = 0; i < 9000; i++) spec[`b/d${i % 30}/f${i}`] = i % 10 === 0 ? file(`content ${i}`) : link('a/one');
+    buildTree(src, spec);
+    const odd = Buffer.concat([Buffer.from(path.join(src, 'a')), Buffer.from('/'), Buffer.from([0x7c, 0x20, 0x31, 0xff])]);
+    fs.writeFileSync(odd, 'bytes');
+    const threadRescan = async (file: string) => {
+      const index = DistIndex.open(file);
+      try {
+        return (await threadScan(src, index, { walkThread: true })).rowsWritten;
+      } finally {
+        index.close();
+      }
+    };
+    const db = path.join(base, 'thread.db');
+    expect(await threadRescan(db)).toBe(1 + 2 + 30 + 9000 + 5);
+    expect(await threadRescan(db)).toBe(0);
+
+    fs.chmodSync(path.join(src, 'a/two'), 0o600);
+    fs.utimesSync(odd, new Date(2001, 1, 1), new Date(2001, 1, 1));
+    fs.rmSync(path.join(src, 'a/gone'));
+    fs.writeFileSync(path.join(src, 'b/d3/new'), 'new');
+    fs.rmSync(path.join(src, 'a/s'));
+    fs.symlinkSync('two', path.join(src, 'a/s'));
+    // a/two, the odd name, a/gone, b/d3/new and a/s; b/d3 itself (its mtime) and a's.
+    expect(await threadRescan(db)).toBe(7);
+    const hereDb = path.join(base, 'here.db');
+    const index = Index.open(hereDb);
+    try {
+      await scan(src, index);
+    } finally {
+      index.close();
+    }
+    const fields = (list: StoredEntry[]) => list.map((e) => ({ ...e, id: undefined, atimeNs: undefined }));
+    expect(fields(rows(db))).toEqual(fields(rows(hereDb)));
+  });
+
   it('stop a scan whose root is a file, or missing, with its own error code', async () => {
     // The CLI checks SRC before it scans; the threads must still say it right when the root
     // changes after that check. The compiled modules, as the threads exist only there.

@@ -326,6 +326,35 @@ describe('a scan written over the last one', () => {
     });
   });
 
+  it('compares names, targets and 64-bit fields byte for byte through the pages it reads back; any one change writes its row', () => {
+    // Names and targets with the bytes the page format uses (' ', '|', digits, '-') or that are not UTF-8.
+    const awkward = (over: Partial<Entry> = {}, targetOver?: Buffer): Entry[] => [
+      entry('', EntryType.dir, 2n ** 64n - 1n, 2n),
+      entry(Buffer.from([0x31, 0x32, 0x20, 0x7c, 0x2d, 0xff, 0x0a]), EntryType.file, 2n ** 64n - 1n, 2n ** 63n + 5n, {
+        size: 2n ** 40n + 3n, uid: 2 ** 32 - 2, gid: 7, mtimeNs: -1_000_000_001n, birthNs: 2n ** 62n, mode: 0o4755, ...over,
+      }),
+      entry('c', EntryType.char, 2n ** 64n - 1n, 9n, { rdev: 2n ** 64n - 7n }),
+      entry('l', EntryType.symlink, 5n, 2n ** 64n - 2n, { target: targetOver ?? Buffer.from([0x20, 0x7c, 0x31, 0xfe, 0x2f]) }),
+      entry('l2', EntryType.symlink, 5n, 12n, { target: Buffer.from('-1 |') }),
+    ];
+    const changes: [Partial<Entry>, Buffer?][] = [
+      [{ type: EntryType.fifo }], [{ dev: 2n ** 64n - 2n }], [{ ino: 2n ** 63n + 6n }], [{ size: 2n ** 40n + 4n }], [{ mode: 0o755 }],
+      [{ uid: 2 ** 32 - 3 }], [{ gid: 8 }], [{ mtimeNs: -1_000_000_002n }], [{ birthNs: 2n ** 62n + 1n }],
+      [{}, Buffer.from([0x20, 0x7c, 0x31, 0xfe])], [{}, Buffer.from([0x20, 0x7c, 0x31, 0xfe, 0x2f, 0x2f])],
+    ];
+    withIndex((index) => {
+      expect(rescan(index, awkward())).toBe(5);
+      expect(rescan(index, awkward())).toBe(0);
+      for (const [over, target] of changes) {
+        expect(rescan(index, awkward(over, target))).toBe(1);
+        expect(state(index)).toEqual(fresh(awkward(over, target)));
+        expect(rescan(index, awkward())).toBe(1);
+      }
+      expect(rescan(index, awkward().map((e) => (e.type === EntryType.char ? { ...e, rdev: 1n } : e)))).toBe(1);
+      expect(state(index)).toEqual(fresh(awkward().map((e) => (e.type === EntryType.char ? { ...e, rdev: 1n } : e))));
+    });
+  });
+
   it('updates a changed row in place and deletes the rows of paths gone; the other rows keep their ids', () => {
     withIndex((index) => {
       rescan(index, tree());

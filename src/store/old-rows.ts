@@ -1,0 +1,122 @@
+// The last scan's rows as a rescan reads them, a page at a time, to merge with the walk's
+// entries (see Index.writeScanned).
+//
+// A page comes from SQLite as one BLOB, not a row of values each: for every row, its id, the
+// lengths of its path and symlink target, its compared columns as scanSig() text, then the path
+// and target bytes. Read as values, each row cost a JS array, a Buffer for its path and a dozen
+// BigInts, all garbage a moment later: a rescan of a 1M-path tree spent 4-6 s reading them and
+// about as much again collecting them, on the thread that the walk's entries wait for. As one
+// BLOB the same million rows read in about 1 s, and an unchanged entry is compared with its row
+// by two byte ranges (path, then scanSig text) without making anything.
+import { SCAN_SIG_COLUMNS } from './entry.js';
+import { compareWalkOrder } from './walk-order.js';
+
+/**
+ * The page after id ?: the largest id in it (NULL past the last row) and the rows as a BLOB
+ * (format above). `||` joins BLOBs as text byte for byte (SQLite does not check UTF-8), and no
+ * path or target holds a NUL, so names that are not UTF-8 come back as they went in.
+ */
+export function oldPageSql(rows: number): string {
+  const sig = `printf('${SCAN_SIG_COLUMNS.map(() => '%d').join(' ')}', ${SCAN_SIG_COLUMNS.join(', ')})`;
+  return `SELECT max(id), CAST(group_concat(
+      printf('%d %d %d ', id, length(path), coalesce(length(target), -1)) || ${sig} || '|' || path || coalesce(target, ''), '') AS BLOB)
+    FROM (SELECT * FROM src WHERE id > ? ORDER BY id LIMIT ${rows})`;
+}
+
+const SPACE = 0x20;
+const BAR = 0x7c;
+const MINUS = 0x2d;
+const ZERO = 0x30;
+
+/** Per row in `at`: where its scanSig text, path and target lie in the page's BLOB. */
+const SIG = 0;
+const SIG_END = 1;
+const PATH_END = 2;
+const TARGET_END = 3;
+const SLOTS = 4;
+
+/** A page of old rows; load() reads the next page into the same arrays. */
+export class OldPage {
+  count = 0;
+  private blob: Buffer = Buffer.alloc(0);
+  private readonly ids: Float64Array; // ids stay below 2^53 (walk-order.ts's MAX_ID): exact
+  private readonly at: Uint32Array;
+  private readonly hasTarget: Uint8Array;
+  /** Where the parse is. */
+  private p = 0;
+
+  constructor(private readonly capacity: number) {
+    this.ids = new Float64Array(capacity);
+    this.at = new Uint32Array(capacity * SLOTS);
+    this.hasTarget = new Uint8Array(capacity);
+  }
+
+  /** Take the rows of `blob` (oldPageSql's BLOB; empty past the last row). */
+  load(blob: Buffer): void {
+    this.blob = blob;
+    this.p = 0;
+    let n = 0;
+    while (this.p < blob.length) {
+      if (n === this.capacity) throw new Error('an index page holds more rows than asked for');
+      const id = this.decimal();
+      const pathLength = this.decimal();
+      const targetLength = this.decimal();
+      const p = this.p;
+      const sigEnd = blob.indexOf(BAR, p);
+      if (sigEnd < 0) throw new Error('an index page ends inside a row');
+      const pathEnd = sigEnd + 1 + pathLength;
+      const targetEnd = pathEnd + Math.max(0, targetLength);
+      if (targetEnd > blob.length) throw new Error('an index page ends inside a row');
+      this.ids[n] = id;
+      const a = n * SLOTS;
+      this.at[a + SIG] = p;
+      this.at[a + SIG_END] = sigEnd;
+      this.at[a + PATH_END] = pathEnd;
+      this.at[a + TARGET_END] = targetEnd;
+      this.hasTarget[n] = targetLength >= 0 ? 1 : 0;
+      this.p = targetEnd;
+      n++;
+    }
+    this.count = n;
+  }
+
+  id(i: number): number {
+    return this.ids[i];
+  }
+
+  /** compareWalkOrder(row i's path, path). */
+  comparePath(i: number, path: Buffer): number {
+    const a = i * SLOTS;
+    return compareWalkOrder(this.blob, path, this.at[a + SIG_END] + 1, this.at[a + PATH_END]);
+  }
+
+  /** Whether row i has the compared fields `sig` (scanSig text) and symlink target `target`. */
+  same(i: number, sig: Buffer, target: Buffer | null): boolean {
+    const a = i * SLOTS;
+    if (this.blob.compare(sig, 0, sig.length, this.at[a + SIG], this.at[a + SIG_END]) !== 0) return false;
+    if (this.hasTarget[i] === 0) return target === null;
+    return target !== null && this.blob.compare(target, 0, target.length, this.at[a + PATH_END], this.at[a + TARGET_END]) === 0;
+  }
+
+  /** Row i's value of SCAN_SIG_COLUMNS[k], as the index stores it. */
+  column(i: number, k: number): bigint {
+    const a = i * SLOTS;
+    const fields = this.blob.toString('latin1', this.at[a + SIG], this.at[a + SIG_END]).split(' ');
+    return BigInt(fields[k]);
+  }
+
+  /** The decimal integer at the parse's position; the parse goes past the space that ends it. */
+  private decimal(): number {
+    const b = this.blob;
+    let p = this.p;
+    const negative = b[p] === MINUS;
+    if (negative) p++;
+    let v = 0;
+    for (; b[p] !== SPACE; p++) {
+      if (p >= b.length) throw new Error('an index page ends inside a row');
+      v = v * 10 + (b[p] - ZERO);
+    }
+    this.p = p + 1;
+    return negative ? -v : v;
+  }
+}
