@@ -14,6 +14,7 @@ import { indexError } from './sqlite-error.js';
 import { isErrno } from '../fs/errno.js';
 import { EntryType, scanSig, type Entry, type StoredEntry } from './entry.js';
 import { OldPage, oldPageSql } from './old-rows.js';
+import { LEAN_PAGE_SQL, parseLeanPage } from './inode-pages.js';
 import { MIRROR_SRC_INDEX, SCHEMA, SCHEMA_VERSION, SRC_GROUP_INDEX, SRC_PATH_INDEX } from './schema.js';
 import { ID_GAP, idBetween, MAX_ID } from './walk-order.js';
 
@@ -546,12 +547,21 @@ export class Index {
    * The same order with only what a first copy needs of every path: a link needs nothing more,
    * and each full row costs a lookup in src and a dozen BigInts. srcById() gives the rest.
    */
-  srcByInodeLean(pageSize = 4096): Generator<InodeEntry[]> {
-    return this.byInodePages('id, path, type, dev, ino', Index.inodeEntryFrom, pageSize);
+  *srcByInodeLean(pageSize = 4096): Generator<InodeEntry[]> {
+    const s = this.stmt(LEAN_PAGE_SQL).pluck(true).safeIntegers(true);
+    const pages = keysetPages(
+      (key) => {
+        const blob = this.guard(() => s.get(...key, pageSize)) as Buffer | null;
+        return blob === null ? [] : [parseLeanPage(blob)];
+      },
+      [...BEFORE_ALL_INODES, -1n],
+      (page) => page.next,
+    );
+    for (const [page] of pages) yield page.rows; // one page object per read
   }
 
   private *byInodePages<T>(columns: string, from: (r: unknown[]) => T, pageSize: number, todoOnly = false): Generator<T[]> {
-    // Columns 0, 3 and 4 are id, dev and ino in both column lists: the key of the next page.
+    // Columns 0, 3 and 4 of SRC_COLUMNS are id, dev and ino: the key of the next page.
     const todo = todoOnly ? 'AND EXISTS (SELECT 1 FROM todo_groups t WHERE t.dev = src.dev AND t.ino = src.ino)' : '';
     const s = this.stmt(
       `SELECT ${columns} FROM src INDEXED BY src_by_inode WHERE type <> ${EntryType.dir} AND (dev, ino, id) > (?, ?, ?) ${todo} ORDER BY dev, ino, id LIMIT ?`,
@@ -562,10 +572,6 @@ export class Index {
       (last) => [last[3], last[4], last[0]],
     );
     for (const rows of pages) yield rows.map(from);
-  }
-
-  private static inodeEntryFrom(r: unknown[]): InodeEntry {
-    return { id: num(r[0]), path: r[1] as Buffer, type: num(r[2]) as EntryType, dev: fromDb(r[3]), ino: fromDb(r[4]) };
   }
 
   /**

@@ -19,7 +19,7 @@ import { compareWalkOrder } from './walk-order.js';
 export function oldPageSql(rows: number): string {
   const sig = `printf('${SCAN_SIG_COLUMNS.map(() => '%d').join(' ')}', ${SCAN_SIG_COLUMNS.join(', ')})`;
   return `SELECT max(id), CAST(group_concat(
-      printf('%d %d %d ', id, length(path), coalesce(length(target), -1)) || ${sig} || '|' || path || coalesce(target, ''), '') AS BLOB)
+      printf('%d %d %d ', id, length(path), coalesce(length(target), -1)) || ${sig} || '|' || path || coalesce(target, ''), '' ORDER BY id) AS BLOB)
     FROM (SELECT * FROM src WHERE id > ? ORDER BY id LIMIT ${rows})`;
 }
 

@@ -151,9 +151,14 @@ describe('Index', () => {
       index.insertSrc([
         entry('', EntryType.dir, dev, 2n),
         ...BIG.flatMap((ino, i) => [entry(`f${i}a`, EntryType.file, dev, ino, { size: 9n }), entry(`f${i}b`, EntryType.symlink, dev, ino)]),
+        // Names with the bytes the page format uses (digits, ' ', '-'), a newline, not UTF-8; one inode on another device.
+        entry(Buffer.from([0x2d, 0x31, 0x20, 0xff, 0x0a]), EntryType.file, 7n, 2n ** 64n - 1n),
+        entry(Buffer.from('12 34 -5 '), EntryType.file, 7n, 2n ** 64n - 1n),
+        entry(Buffer.from([0x20]), EntryType.file, 7n, 2n ** 64n - 1n),
       ]);
       index.finishScan();
       const full = all(index.srcByInode(1));
+      expect(full.length).toBe(2 * BIG.length + 3);
       const lean = all(index.srcByInodeLean(3));
       expect(lean).toEqual(full.map(({ id, path, type, dev, ino }) => ({ id, path, type, dev, ino })));
       expect(index.srcById(full[0].id)).toEqual(full[0]);
