@@ -382,7 +382,7 @@ export class Index {
   private oldRow(r = this.rescan!): number | undefined {
     if (r.pos === r.old.count && !r.oldDone) {
       const after = r.old.count > 0 ? r.old.id(r.old.count - 1) : r.prev;
-      const [, blob] = this.guard(() => this.stmt(oldPageSql(RESCAN_PAGE)).raw(true).get(after)) as [number | null, Buffer | null];
+      const blob = this.guard(() => this.stmt(oldPageSql(RESCAN_PAGE)).pluck(true).get(after)) as Buffer | null;
       r.old.load(blob ?? Buffer.alloc(0));
       r.pos = 0;
       r.oldDone = r.old.count === 0;

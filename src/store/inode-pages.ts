@@ -24,7 +24,6 @@ export interface LeanPage {
 }
 
 const SPACE = 0x20;
-const MINUS = 0x2d;
 const ZERO = 0x30;
 
 /** The rows of a LEAN_PAGE_SQL BLOB. */
@@ -77,8 +76,8 @@ export function parseLeanPage(blob: Buffer): LeanPage {
     } else {
       p = end;
     }
-    const length = blob[p] === MINUS ? -1 : decimal();
-    if (length < 0 || p + length > blob.length) throw new Error('an index page ends inside a row');
+    const length = decimal();
+    if (p + length > blob.length) throw new Error('an index page ends inside a row');
     const path = blob.subarray(p, p + length);
     p += length;
     rows.push({ id, path, type, dev: uDev, ino: uIno });

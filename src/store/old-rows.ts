@@ -12,13 +12,12 @@ import { SCAN_SIG_COLUMNS } from './entry.js';
 import { compareWalkOrder } from './walk-order.js';
 
 /**
- * The page after id ?: the largest id in it (NULL past the last row) and the rows as a BLOB
- * (format above). `||` joins BLOBs as text byte for byte (SQLite does not check UTF-8), and no
+ * The page of rows after id ?, as one BLOB (format above; NULL past the last row). `||` joins BLOBs as text byte for byte (SQLite does not check UTF-8), and no
  * path or target holds a NUL, so names that are not UTF-8 come back as they went in.
  */
 export function oldPageSql(rows: number): string {
   const sig = `printf('${SCAN_SIG_COLUMNS.map(() => '%d').join(' ')}', ${SCAN_SIG_COLUMNS.join(', ')})`;
-  return `SELECT max(id), CAST(group_concat(
+  return `SELECT CAST(group_concat(
       printf('%d %d %d ', id, length(path), coalesce(length(target), -1)) || ${sig} || '|' || path || coalesce(target, ''), '' ORDER BY id) AS BLOB)
     FROM (SELECT * FROM src WHERE id > ? ORDER BY id LIMIT ${rows})`;
 }
