@@ -383,7 +383,11 @@ export class Index {
     if (r.pos === r.old.count && !r.oldDone) {
       const after = r.old.count > 0 ? r.old.id(r.old.count - 1) : r.prev;
       const blob = this.guard(() => this.stmt(oldPageSql(RESCAN_PAGE)).pluck(true).get(after)) as Buffer | null;
-      r.old.load(blob ?? Buffer.alloc(0));
+      try {
+        r.old.load(blob ?? Buffer.alloc(0));
+      } catch (err) {
+        throw this.unreadable(err);
+      }
       r.pos = 0;
       r.oldDone = r.old.count === 0;
     }
@@ -552,7 +556,11 @@ export class Index {
     const pages = keysetPages(
       (key) => {
         const blob = this.guard(() => s.get(...key, pageSize)) as Buffer | null;
-        return blob === null ? [] : [parseLeanPage(blob)];
+        try {
+          return blob === null ? [] : [parseLeanPage(blob)];
+        } catch (err) {
+          throw this.unreadable(err);
+        }
       },
       [...BEFORE_ALL_INODES, -1n],
       (page) => page.next,
@@ -659,6 +667,11 @@ export class Index {
   /** Like srcByInode(), for the groups on markTodoGroups()'s work list only. */
   srcByInodeTodo(pageSize = 4096): Generator<StoredEntry[]> {
     return this.byInodePages(Index.SRC_COLUMNS, Index.entryFrom, pageSize, true);
+  }
+
+  /** A page of src rows that does not parse (see old-rows.ts): something else wrote the index. */
+  private unreadable(err: unknown): LinkmirrorError {
+    return new LinkmirrorError('INDEX_BROKEN', `index ${this.file} holds source rows linkmirror cannot read (${(err as Error).message}); remove it to start over`, { cause: err });
   }
 
   /** A src row the running pass relies on is gone: the index changed under it. */

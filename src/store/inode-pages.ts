@@ -34,8 +34,9 @@ export function parseLeanPage(blob: Buffer): LeanPage {
   const decimal = (): number => {
     let v = 0;
     for (; blob[p] !== SPACE; p++) {
-      if (p >= blob.length) throw new Error('an index page ends inside a row');
-      v = v * 10 + (blob[p] - ZERO);
+      const digit = blob[p] - ZERO;
+      if (!(digit >= 0 && digit <= 9)) throw new Error('an index page holds a row that is not as linkmirror writes it');
+      v = v * 10 + digit;
     }
     p++;
     return v;

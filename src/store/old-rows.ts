@@ -112,8 +112,9 @@ export class OldPage {
     if (negative) p++;
     let v = 0;
     for (; b[p] !== SPACE; p++) {
-      if (p >= b.length) throw new Error('an index page ends inside a row');
-      v = v * 10 + (b[p] - ZERO);
+      const digit = b[p] - ZERO;
+      if (!(digit >= 0 && digit <= 9)) throw new Error('an index page holds a row that is not as linkmirror writes it');
+      v = v * 10 + digit;
     }
     this.p = p + 1;
     return negative ? -v : v;

@@ -2,6 +2,7 @@
 // 2^63, which SQLite stores as negative) must come back exactly, as bigint, and two inodes that
 // would collide as JS numbers must stay two groups.
 import { createHash } from 'node:crypto';
+import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -33,13 +34,17 @@ function entry(p: string | Buffer, type: EntryType, dev: bigint, ino: bigint, mo
   };
 }
 
-function withIndex(fn: (index: Index) => void): void {
-  const index = Index.open(path.join(temp(), '.linkmirror', 'index.db'));
+function withIndexAt(file: string, fn: (index: Index) => void): void {
+  const index = Index.open(file);
   try {
     fn(index);
   } finally {
     index.close();
   }
+}
+
+function withIndex(fn: (index: Index) => void): void {
+  withIndexAt(path.join(temp(), '.linkmirror', 'index.db'), fn);
 }
 
 const all = <T>(gen: Generator<T[]>): T[] => [...gen].flat();
@@ -357,6 +362,26 @@ describe('a scan written over the last one', () => {
       }
       expect(rescan(index, awkward().map((e) => (e.type === EntryType.char ? { ...e, rdev: 1n } : e)))).toBe(1);
       expect(state(index)).toEqual(fresh(awkward().map((e) => (e.type === EntryType.char ? { ...e, rdev: 1n } : e))));
+    });
+  });
+
+  it('a source row that is not as linkmirror writes it (a path stored as text) stops a rescan and the by-inode pass with INDEX_BROKEN', () => {
+    const file = path.join(temp(), 'index.db');
+    const index = Index.open(file);
+    try {
+      rescan(index, tree());
+    } finally {
+      index.close();
+    }
+    // Another program's write: a path as TEXT with a two-byte character (length() counts it once).
+    const db = new Database(file);
+    db.prepare(`UPDATE src SET path = CAST(path AS TEXT) || 'é' WHERE path = CAST('a' AS BLOB)`).run();
+    db.close();
+    withIndexAt(file, (reopened) => {
+      expect(() => rescan(reopened, tree())).toThrow(expect.objectContaining({ code: 'INDEX_BROKEN', message: expect.stringContaining('remove it to start over') }));
+    });
+    withIndexAt(file, (reopened) => {
+      expect(() => all(reopened.srcByInodeLean())).toThrow(expect.objectContaining({ code: 'INDEX_BROKEN' }));
     });
   });
 
