@@ -123,5 +123,10 @@ CREATE TABLE IF NOT EXISTS hashes (
 ) WITHOUT ROWID;
 `;
 
-/** Built after a scan, not during it: one sort is far cheaper than a B-tree insert per row. */
-export const SRC_GROUP_INDEX = `CREATE INDEX IF NOT EXISTS src_by_inode ON src (dev, ino, id) WHERE type <> 2`;
+/**
+ * Built after a scan, not during it: one sort is far cheaper than a B-tree insert per row. With
+ * size, so that deriving the groups (MAX(size) per inode) reads the index alone: 1M paths,
+ * 0.82 -> 0.15 s (without it, the table is looked up once per path). An index built before
+ * without size serves the same queries, slower; a scan that starts over builds this one.
+ */
+export const SRC_GROUP_INDEX = `CREATE INDEX IF NOT EXISTS src_by_inode ON src (dev, ino, id, size) WHERE type <> 2`;
