@@ -417,9 +417,11 @@ export class Index {
    * group again, and the next copy pass looks at it (see markTodoGroups).
    */
   private touch(r: NonNullable<Index['rescan']>, old: number): void {
-    // Columns 0, 1 and 2 of SCAN_SIG_COLUMNS: type, dev and ino, as stored.
-    if (r.diverged || r.old.column(old, 0) === BigInt(EntryType.dir)) return;
-    this.stmt('INSERT OR IGNORE INTO dirty_groups (dev, ino) VALUES (?, ?)').run(r.old.column(old, 1), r.old.column(old, 2));
+    if (r.diverged) return;
+    // The first three of SCAN_SIG_COLUMNS, as stored.
+    const [type, dev, ino] = r.old.columns(old);
+    if (type === BigInt(EntryType.dir)) return;
+    this.stmt('INSERT OR IGNORE INTO dirty_groups (dev, ino) VALUES (?, ?)').run(dev, ino);
   }
 
   private touchEntry(r: NonNullable<Index['rescan']>, e: Entry): void {
@@ -544,7 +546,7 @@ export class Index {
 
   /** Non-directory entries grouped by inode: all paths of one inode are consecutive, first path first. */
   srcByInode(pageSize = 4096): Generator<StoredEntry[]> {
-    return this.byInodePages(Index.SRC_COLUMNS, Index.entryFrom, pageSize);
+    return this.byInodePages(pageSize);
   }
 
   /**
@@ -568,18 +570,18 @@ export class Index {
     for (const [page] of pages) yield page.rows; // one page object per read
   }
 
-  private *byInodePages<T>(columns: string, from: (r: unknown[]) => T, pageSize: number, todoOnly = false): Generator<T[]> {
+  private *byInodePages(pageSize: number, todoOnly = false): Generator<StoredEntry[]> {
     // Columns 0, 3 and 4 of SRC_COLUMNS are id, dev and ino: the key of the next page.
     const todo = todoOnly ? 'AND EXISTS (SELECT 1 FROM todo_groups t WHERE t.dev = src.dev AND t.ino = src.ino)' : '';
     const s = this.stmt(
-      `SELECT ${columns} FROM src INDEXED BY src_by_inode WHERE type <> ${EntryType.dir} AND (dev, ino, id) > (?, ?, ?) ${todo} ORDER BY dev, ino, id LIMIT ?`,
+      `SELECT ${Index.SRC_COLUMNS} FROM src INDEXED BY src_by_inode WHERE type <> ${EntryType.dir} AND (dev, ino, id) > (?, ?, ?) ${todo} ORDER BY dev, ino, id LIMIT ?`,
     ).safeIntegers(true).raw(true);
     const pages = keysetPages(
       (key) => this.guard(() => s.all(...key, pageSize)) as unknown[][],
       [...BEFORE_ALL_INODES, -1n],
       (last) => [last[3], last[4], last[0]],
     );
-    for (const rows of pages) yield rows.map(from);
+    for (const rows of pages) yield rows.map(Index.entryFrom);
   }
 
   /**
@@ -666,7 +668,7 @@ export class Index {
 
   /** Like srcByInode(), for the groups on markTodoGroups()'s work list only. */
   srcByInodeTodo(pageSize = 4096): Generator<StoredEntry[]> {
-    return this.byInodePages(Index.SRC_COLUMNS, Index.entryFrom, pageSize, true);
+    return this.byInodePages(pageSize, true);
   }
 
   /** A page of src rows that does not parse (see old-rows.ts): something else wrote the index. */

@@ -12,8 +12,9 @@ import { SCAN_SIG_COLUMNS } from './entry.js';
 import { compareWalkOrder } from './walk-order.js';
 
 /**
- * The page of rows after id ?, as one BLOB (format above; NULL past the last row). `||` joins BLOBs as text byte for byte (SQLite does not check UTF-8), and no
- * path or target holds a NUL, so names that are not UTF-8 come back as they went in.
+ * The page of rows after id ?, as one BLOB (format above; NULL past the last row). `||` joins
+ * BLOBs as text byte for byte (SQLite does not check UTF-8), and no path or target holds a NUL,
+ * so names that are not UTF-8 come back as they went in.
  */
 export function oldPageSql(rows: number): string {
   const sig = `printf('${SCAN_SIG_COLUMNS.map(() => '%d').join(' ')}', ${SCAN_SIG_COLUMNS.join(', ')})`;
@@ -97,11 +98,10 @@ export class OldPage {
     return target !== null && this.blob.compare(target, 0, target.length, this.at[a + PATH_END], this.at[a + TARGET_END]) === 0;
   }
 
-  /** Row i's value of SCAN_SIG_COLUMNS[k], as the index stores it. */
-  column(i: number, k: number): bigint {
+  /** Row i's values of SCAN_SIG_COLUMNS, as the index stores them. */
+  columns(i: number): bigint[] {
     const a = i * SLOTS;
-    const fields = this.blob.toString('latin1', this.at[a + SIG], this.at[a + SIG_END]).split(' ');
-    return BigInt(fields[k]);
+    return this.blob.toString('latin1', this.at[a + SIG], this.at[a + SIG_END]).split(' ').map(BigInt);
   }
 
   /** The decimal integer at the parse's position; the parse goes past the space that ends it. */
