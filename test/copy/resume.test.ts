@@ -130,7 +130,7 @@ describe('resume after a clean stop (shouldStop, what Ctrl-C asks for)', () => {
     expectSameTopology(src, dst);
   });
 
-  // On a first copy up to 8 content copies run ahead of the cursor (prefetch.ts): at a stop they
+  // On a first copy up to 16 content copies run ahead of the cursor (prefetch.ts): at a stop they
   // are placed as the first paths of their groups, not thrown away.
   it('a stop throws away no content copy: every copy started ahead of the cursor is placed', async () => {
     const base = temp();
@@ -144,6 +144,35 @@ describe('resume after a clean stop (shouldStop, what Ctrl-C asks for)', () => {
       const summary = await copy(src, dst, stopAfter(1));
       expect(summary.interrupted).toBe(true);
       expect(started.mock.calls.length).toBeLessThanOrEqual(summary.placed.inodesCopied);
+    } finally {
+      started.mockRestore();
+    }
+  });
+
+  // The by-inode pass reads the index a page (4096 paths) at a time, and the copies run ahead
+  // into the next page before the cursor gets there. Every path here is an inode of its own, so
+  // with 16 copies in flight, those started before the stop reach 14 paths into the next page.
+  it('a stop at the end of an index page places the copies already started on the next page, and the resume matches', async () => {
+    const base = temp();
+    const src = path.join(base, 'src');
+    const dst = path.join(base, 'dst');
+    const spec: Record<string, TreeNode> = {};
+    for (let i = 0; i < 4300; i++) spec[`snap.${i % 3}/f${i}`] = file(`content ${i}`);
+    buildTree(src, spec);
+    const started = vi.spyOn(fs.promises, 'copyFile');
+    try {
+      const first = await copy(src, dst, stopAfter(4095));
+      expect(first.interrupted).toBe(true);
+      expect(first.placed.inodesCopied).toBeGreaterThan(4096);
+      expect(started.mock.calls.length).toBeLessThanOrEqual(first.placed.inodesCopied);
+      const rows = indexRows(dst);
+      expect(rows.size).toBe(first.placed.inodesCopied);
+      expectRowsOnDisk(dst, rows);
+      expect(tmpLeft(dst)).toEqual([]);
+      const second = await copy(src, dst);
+      expect(first.placed.inodesCopied + second.placed.inodesCopied).toBe(4300);
+      expectRowsKept(dst, rows);
+      expectSameTopology(src, dst);
     } finally {
       started.mockRestore();
     }
