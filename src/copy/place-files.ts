@@ -203,10 +203,11 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     bytesSinceFlush = 0n;
     return rows;
   };
-  // Rows whose sync runs in the background (backgroundSync): committed once it is done. Only
-  // the rows taken before the sync started wait for it, so each commit still vouches only for
-  // what was on the drive; rows placed meanwhile go to the next flush.
-  let syncing: { done: Promise<Error | undefined>; rows: { placed: PlacedRow[]; staged: StagedRow[] } } | undefined;
+  // Rows whose sync runs in the background (backgroundSync): committed once it is done (the
+  // pass looks after each path). Only the rows taken before the sync started wait for it, so
+  // each commit still vouches only for what was on the drive; rows placed meanwhile go to the
+  // next flush.
+  let syncing: { done: Promise<Error | undefined>; finished: boolean; rows: { placed: PlacedRow[]; staged: StagedRow[] } } | undefined;
   const settle = async () => {
     if (!syncing) return;
     const { done, rows } = syncing;
@@ -222,8 +223,11 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     const wrote = writtenSinceFlush;
     writtenSinceFlush = false;
     const rows = taken();
-    if (wrote && ctx.backgroundSync) syncing = { done: syncfsInBackground(ctx.tmpDir), rows };
-    else {
+    if (wrote && ctx.backgroundSync) {
+      const s = { done: syncfsInBackground(ctx.tmpDir), finished: false, rows };
+      void s.done.then(() => void (s.finished = true));
+      syncing = s;
+    } else {
       if (wrote) syncOrStop(ops, ctx.tmpDir);
       commit(rows.placed, rows.staged);
     }
@@ -667,6 +671,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
           if (links.blocked) await links.room();
           settleLinks();
         }
+        if (syncing?.finished) await settle();
         if (placed.length + staged.length >= FLUSH_ROWS || bytesSinceFlush >= FLUSH_BYTES || Date.now() - lastFlush >= FLUSH_MS) await flush();
       }
       ahead = Math.max(0, ahead - cur.length);
@@ -675,6 +680,15 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
       await links.drain();
       settleLinks();
     }
+  } catch (err) {
+    // A fatal error (a full drive, say): rows whose sync is done are still worth committing,
+    // so that the next run does not place their paths again. One not done is not waited for.
+    try {
+      if (syncing?.finished) await settle();
+    } catch {
+      // the index or the drive is what failed: the next run looks at those paths again
+    }
+    throw err;
   } finally {
     pageIter.return?.(undefined);
     await prefetcher?.drain();

@@ -5,7 +5,7 @@
 // The calls are synchronous on purpose: each one is a single syscall that the kernel answers
 // from cache in microseconds, and the libuv thread-pool hop of the async API costs more than
 // the call itself on trees of millions of small entries.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { isErrno } from './errno.js';
 
@@ -79,10 +79,16 @@ export const realFsOps: FsOps = {
   statfs: (p) => fs.statfsSync(p, { bigint: true }),
   // Node has no syncfs(2); coreutils' `sync -f` is that one call. A few a minute cost nothing.
   syncfs: (p) => {
-    try {
-      execFileSync('sync', ['-f', p], { stdio: 'ignore' });
-    } catch (err) {
-      throw syncFailed(p, err);
+    for (let tries = 1; ; tries++) {
+      try {
+        execFileSync('sync', ['-f', p], { stdio: 'ignore' });
+        return;
+      } catch (err) {
+        // Ctrl-C in a terminal signals the whole foreground group, `sync` too: that is no
+        // failure of the drive, so it runs again (the run itself stops at its next check).
+        if ((err as { signal?: string | null }).signal && tries < 3) continue;
+        throw syncFailed(p, err);
+      }
     }
   },
   openRead: (p) => openNoAtime(p),
@@ -98,11 +104,21 @@ function syncFailed(p: string, err: unknown): Error {
 /**
  * realFsOps.syncfs without blocking the thread: the write-back takes 0.1-0.3 s each time on a
  * 1M-path copy, which the main thread spends placing the next files instead. Never rejects: it
- * resolves to the error, so that a run that fails meanwhile leaves no rejection unhandled.
+ * resolves to the error, so that a run that fails meanwhile leaves no rejection unhandled. The
+ * child is a process group of its own (detached), so Ctrl-C in the terminal does not kill it
+ * while linkmirror stops cleanly.
  */
 export function syncfsInBackground(p: string): Promise<Error | undefined> {
   return new Promise((resolve) => {
-    execFile('sync', ['-f', p], (err) => resolve(err ? syncFailed(p, err) : undefined));
+    try {
+      const child = spawn('sync', ['-f', p], { detached: true, stdio: 'ignore' });
+      child.once('error', (err) => resolve(syncFailed(p, err)));
+      child.once('exit', (code, signal) =>
+        resolve(code === 0 ? undefined : syncFailed(p, new Error(signal ? `killed by ${signal}` : `exit code ${code}`))),
+      );
+    } catch (err) {
+      resolve(syncFailed(p, err)); // the child could not be started (ENOMEM, say)
+    }
   });
 }
 

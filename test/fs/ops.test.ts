@@ -1,4 +1,5 @@
 // realFsOps against the real filesystem, where a detail of Node's API could lose data.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -65,5 +66,60 @@ describe('realFsOps', () => {
     fs.writeFileSync(path.join(d, 'b'), 'b');
     expect(() => realFsOps.copyFile(path.join(d, 'a'), path.join(d, 'b'))).toThrow(expect.objectContaining({ code: 'EEXIST' }));
     expect(fs.readFileSync(path.join(d, 'b'), 'utf8')).toBe('b');
+  });
+});
+
+// Ctrl-C in a terminal sends SIGINT to the whole foreground process group: the `sync -f` child
+// that stands in for syncfs(2) too. linkmirror stops cleanly on SIGINT, so the sync it was
+// waiting for must not turn into "destination stopped working". A `sync` of the test's own,
+// first on PATH, makes the timing certain: it sends SIGINT to its group and waits, or sleeps.
+describe('the sync before a commit, when Ctrl-C signals the whole process group', () => {
+  const opsModule = new URL('../../dist/src/fs/ops.js', import.meta.url).href;
+
+  function runInOwnGroup(script: string, fakeSync: string): { out: string; status: number | null } {
+    const dir = temp();
+    const bin = path.join(dir, 'bin');
+    fs.mkdirSync(bin);
+    fs.writeFileSync(path.join(bin, 'sync'), `#!/bin/sh\n${fakeSync}\n`, { mode: 0o755 });
+    // setsid: the node process leads a group of its own, as a shell's foreground job does.
+    const r = spawnSync('setsid', ['--wait', process.execPath, '--input-type=module', '-e', script], {
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, MARK: path.join(dir, 'mark') },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    return { out: `${r.stdout}${r.stderr}`.trim(), status: r.status };
+  }
+
+  it('syncfsInBackground: its child is out of the group, so the signal leaves it to finish', () => {
+    const r = runInOwnGroup(
+      `import { syncfsInBackground } from ${JSON.stringify(opsModule)};
+       process.on('SIGINT', () => {});
+       const done = syncfsInBackground('/tmp');
+       setTimeout(() => process.kill(-process.pid, 'SIGINT'), 200);
+       console.log(String(await done));`,
+      'sleep 1; exit 0',
+    );
+    expect(r).toEqual({ out: 'undefined', status: 0 });
+  });
+
+  it('realFsOps.syncfs: a sync killed by the signal runs again instead of failing the run', () => {
+    const r = runInOwnGroup(
+      `import { realFsOps } from ${JSON.stringify(opsModule)};
+       process.on('SIGINT', () => {});
+       realFsOps.syncfs('/tmp');
+       console.log('synced');`,
+      // The first run signals its group (itself included) and dies of it; the second succeeds.
+      'if [ ! -e "$MARK" ]; then touch "$MARK"; kill -INT 0; sleep 5; fi; exit 0',
+    );
+    expect(r).toEqual({ out: 'synced', status: 0 });
+  });
+
+  it('a sync that fails is still a failure', () => {
+    const r = runInOwnGroup(
+      `import { syncfsInBackground } from ${JSON.stringify(opsModule)};
+       console.log(String(await syncfsInBackground('/tmp')));`,
+      'exit 1',
+    );
+    expect(r.out).toBe('Error: sync -f /tmp failed: exit code 1');
   });
 });
