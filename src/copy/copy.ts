@@ -152,11 +152,11 @@ function unrecordedTrust(index: Index, resuming: boolean, rowsWritten: number): 
 
 /**
  * Content copies in flight ahead of the cursor on a first copy. libuv's pool runs 4 at once;
- * more keep the next ones queued, so that the cursor, which crosses a group of some 13 links
- * between two copies, seldom finds its own copy not started yet and makes it itself, waiting on
- * the source's cold read (4.4 s of the main thread at 8 on a 1M-path copy). 1M-path first
- * copies, cold, alternating: 8: 44.5, 50.5, 45.8, 46.3 s; 16: 40.6, 42.9, 43.1, 45.2 s; 32:
- * 43.9, 42.4 s (and with libuv's pool at 8 threads: 42.7, 44.2, 45.2, 42.2 s). Peak RSS +1-3 MB.
+ * more keep the next ones queued, so that the disk always has reads of the source waiting and
+ * the cursor, which crosses a group of some 13 links between two copies, seldom waits for one.
+ * 1M-path first copies, cold, alternating: 8: 44.5, 50.5, 45.8, 46.3 s; 16: 40.6, 42.9, 43.1,
+ * 45.2 s; 32: 43.9, 42.4 s (and with libuv's pool at 8 threads: 42.7, 44.2, 45.2, 42.2 s).
+ * Peak RSS +1-3 MB.
  */
 const PREFETCH_DEPTH = 16;
 
