@@ -23,9 +23,9 @@ const FILES = 48;
 
 /**
  * 12 MiB of distinct content in 48 files, each with a second path in another snapshot. A quarter
- * MiB each: the copies run ahead (8 at a time) fill 2 MiB, so the first are in place before
- * the 8 MiB drive is full however the copies interleave (with 1 MiB files, a loaded machine
- * could have all 8 half-written when it filled up, and none placed).
+ * MiB each: the copies run ahead (16 at a time, PREFETCH_DEPTH) fill 4 MiB, so the first are in
+ * place before the 8 MiB drive is full however the copies interleave (with 1 MiB files, a loaded
+ * machine could have all of them half-written when it filled up, and none placed).
  */
 function bigSource(src: string): void {
   const spec: Record<string, TreeNode> = {};
