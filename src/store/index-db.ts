@@ -17,6 +17,7 @@ import { OldPage, oldPageSql } from './old-rows.js';
 import { LEAN_PAGE_SQL, parseLeanPage } from './inode-pages.js';
 import { MIRROR_SRC_INDEX, SCHEMA, SCHEMA_VERSION, SRC_GROUP_INDEX, SRC_PATH_INDEX } from './schema.js';
 import { ID_GAP, idBetween, MAX_ID } from './walk-order.js';
+import { ManifestStore } from './manifest-store.js';
 
 type Row = Record<string, unknown>;
 
@@ -170,6 +171,11 @@ export class Index {
     try {
       fs.mkdirSync(path.dirname(file), { recursive: true });
       db = new Database(file);
+      // The WAL's index in this process's memory, not in a -shm file mapped into it: when the
+      // destination is full, a page of that mapping the kernel cannot back kills the process
+      // with SIGBUS ("Bus error") instead of an error to report. Exclusive: one linkmirror at a
+      // time per mirror anyway (the lock file), and the manifest shares this connection.
+      db.pragma('locking_mode = EXCLUSIVE');
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       db.pragma('busy_timeout = 0');
@@ -193,6 +199,9 @@ export class Index {
       if (isErrno(err, 'SQLITE_BUSY', 'SQLITE_LOCKED')) {
         throw new LinkmirrorError('INDEX_LOCKED', `index ${file} is in use by another linkmirror; wait for it or stop it`, { cause: err });
       }
+      // A full disk or a drive gone is no broken index: removing the index is not the remedy.
+      const failed = indexError(err, file);
+      if (failed && failed.code !== 'INDEX_BROKEN') throw failed;
       throw new LinkmirrorError('INDEX_BROKEN', `cannot open index ${file}: ${(err as Error).message}; remove it to start over`, { cause: err });
     }
   }
@@ -669,6 +678,11 @@ export class Index {
   /** Like srcByInode(), for the groups on markTodoGroups()'s work list only. */
   srcByInodeTodo(pageSize = 4096): Generator<StoredEntry[]> {
     return this.byInodePages(pageSize, true);
+  }
+
+  /** The manifest's tables (hashes), through this connection. */
+  manifestStore(): ManifestStore {
+    return ManifestStore.sharing(this.file, this.db);
   }
 
   /** A page of src rows that does not parse (see old-rows.ts): something else wrote the index. */

@@ -4,10 +4,9 @@
 // mode, owner, mtime, size, symlink target and inode) and `mirror` table (which destination
 // inode holds each path, splits included) it is what `verify DST` checks a mirror against.
 //
-// A second connection to the copy's index file, used between the copy's passes (never while
-// the copy's own connection is inside a transaction), so that index-db.ts stays the copy's.
+// Its queries live here, apart from index-db.ts, and run on the copy's own connection (see
+// Index.manifestStore), between the copy's passes: never inside one of its transactions.
 import Database from 'better-sqlite3';
-import { LinkmirrorError } from '../errors.js';
 import { BEFORE_ALL_INODES, keysetPages } from './keyset.js';
 import { indexError } from './sqlite-error.js';
 import { EntryType } from './entry.js';
@@ -54,23 +53,12 @@ export class ManifestStore {
     private readonly db: Database.Database,
   ) {}
 
-  /** Open the index file of a mirror (which must exist: the copy made it). */
-  static open(file: string): ManifestStore {
-    let db: Database.Database | undefined;
-    try {
-      db = new Database(file, { fileMustExist: true });
-      db.pragma('busy_timeout = 10000');
-      db.pragma('synchronous = NORMAL');
-      db.pragma('cache_size = -8192');
-      return new ManifestStore(file, db);
-    } catch (err) {
-      db?.close();
-      throw new LinkmirrorError('INDEX_BROKEN', `cannot open index ${file} to record the manifest: ${(err as Error).message}`, { cause: err });
-    }
-  }
-
-  close(): void {
-    if (this.db.open) this.db.close();
+  /**
+   * The manifest tables of an open index, through that index's connection: it holds the file
+   * exclusively (see Index.open), so a second connection could not read it.
+   */
+  static sharing(file: string, db: Database.Database): ManifestStore {
+    return new ManifestStore(file, db);
   }
 
   private guard<T>(fn: () => T): T {

@@ -7,7 +7,7 @@ import { LinkmirrorError } from '../errors.js';
 export function indexError(err: unknown, file: string): LinkmirrorError | undefined {
   if (!(err instanceof Database.SqliteError)) return undefined;
   if (err.code === 'SQLITE_FULL') {
-    return new LinkmirrorError('NO_SPACE', `the disk holding the index ${file} is full`, { cause: err });
+    return new LinkmirrorError('NO_SPACE', `the disk holding the index ${file} is full; free space and run the same command again`, { cause: err });
   }
   if (err.code.startsWith('SQLITE_IOERR')) {
     return new LinkmirrorError(

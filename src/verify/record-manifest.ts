@@ -22,7 +22,7 @@ import type { Problems } from '../problems.js';
 import { noProgress, type Progress } from '../progress.js';
 import { STATE_DIR } from '../state-dir.js';
 import type { Index } from '../store/index-db.js';
-import { ManifestStore, type ManifestHash } from '../store/manifest-store.js';
+import type { ManifestHash } from '../store/manifest-store.js';
 import { engineFor, type HashEngine } from './hash-engine.js';
 import { HASH_ALGORITHM } from './hash-file.js';
 import { hashInodes } from './hash-inodes.js';
@@ -56,7 +56,7 @@ export async function recordManifest(index: Index, dst: Buffer, options: RecordM
   const progress = options.progress ?? noProgress;
   const { ops } = options;
   const counts: ManifestCounts = { inodesHashed: 0, bytesHashed: 0n, pruned: 0, skipped: 0, stopped: false };
-  const store = ManifestStore.open(index.file);
+  const store = index.manifestStore();
   let engine: HashEngine | undefined;
   try {
     counts.pruned = store.prune();
@@ -116,6 +116,5 @@ export async function recordManifest(index: Index, dst: Buffer, options: RecordM
     return counts;
   } finally {
     await engine?.close();
-    store.close();
   }
 }

@@ -14,7 +14,7 @@ import { realFsOps } from '../../src/fs/ops.js';
 import { lines, runCli } from '../helpers/cli.js';
 import { faultyOps } from '../helpers/faulty-ops.js';
 import { useLoopMount } from '../helpers/loop-mount.js';
-import { buildTree, file, inodeKey, link, readTree, tempDirs, type TreeNode } from '../helpers/tree.js';
+import { buildTree, expectSameTopology, file, inodeKey, link, readTree, tempDirs, type TreeNode } from '../helpers/tree.js';
 
 const temp = tempDirs();
 const MiB = 1024 * 1024;
@@ -115,6 +115,38 @@ describe('a destination too small', () => {
     expect(lines(r.stderr)).toHaveLength(1);
     expect(r.stderr).toMatch(/^linkmirror: .*full.*run the same command again/);
     expectNoHalfFiles(src, dst);
+  });
+
+  // The index lives on the destination, in WAL mode. Its WAL index used to be a -shm file mapped
+  // into memory: on a drive already full when a run started, touching a page of that mapping
+  // the filesystem could not back killed linkmirror with SIGBUS ("Bus error", exit 135).
+  it('a mirror whose drive is already full: exit 3, one line saying to free space; once there is room the same command completes', (ctx) => {
+    const m = useLoopMount(ctx, 'ext4', 8);
+    const src = path.join(temp(), 'src');
+    buildTree(src, { 'a/f': file('first'), 'a/g': link('a/f') });
+    const dst = path.join(m.dir, 'mirror');
+    expect(runCli(['copy', '-q', src, dst]).status).toBe(ExitCode.ok);
+    const ballast = path.join(m.dir, 'ballast');
+    const fd = fs.openSync(ballast, 'w');
+    try {
+      const chunk = Buffer.alloc(64 * 1024);
+      for (;;) fs.writeSync(fd, chunk);
+    } catch (err) {
+      expect(errnoCode(err)).toBe('ENOSPC');
+    } finally {
+      fs.closeSync(fd);
+    }
+    buildTree(src, { 'a/h': file('added while the drive was full') });
+
+    const r = runCli(['copy', '-q', src, dst]);
+    expect(r.signal, r.stderr).toBeNull();
+    expect(r.status, r.stderr).toBe(ExitCode.fatal);
+    expect(lines(r.stderr)).toHaveLength(1);
+    expect(r.stderr).toMatch(/^linkmirror: .*full; free space and run the same command again/);
+
+    fs.rmSync(ballast);
+    expect(runCli(['copy', '-q', src, dst]).status).toBe(ExitCode.ok);
+    expectSameTopology(src, dst);
   });
 
   it('an ENOSPC half-way through a file (injected) leaves the half in no final name', async () => {
