@@ -11,7 +11,6 @@ import path from 'node:path';
 import { LinkmirrorError } from '../errors.js';
 import { BEFORE_ALL_INODES, keysetPages } from './keyset.js';
 import { indexError } from './sqlite-error.js';
-import { isErrno } from '../fs/errno.js';
 import { EntryType, scanSig, type Entry, type StoredEntry } from './entry.js';
 import { OldPage, oldPageSql } from './old-rows.js';
 import { LEAN_PAGE_SQL, parseLeanPage } from './inode-pages.js';
@@ -196,10 +195,8 @@ export class Index {
     } catch (err) {
       db?.close();
       if (err instanceof LinkmirrorError) throw err;
-      if (isErrno(err, 'SQLITE_BUSY', 'SQLITE_LOCKED')) {
-        throw new LinkmirrorError('INDEX_LOCKED', `index ${file} is in use by another linkmirror; wait for it or stop it`, { cause: err });
-      }
-      // A full disk or a drive gone is no broken index: removing the index is not the remedy.
+      // Another linkmirror, a full disk or a drive gone is no broken index: removing the index
+      // is not the remedy.
       const failed = indexError(err, file);
       if (failed && failed.code !== 'INDEX_BROKEN') throw failed;
       throw new LinkmirrorError('INDEX_BROKEN', `cannot open index ${file}: ${(err as Error).message}; remove it to start over`, { cause: err });

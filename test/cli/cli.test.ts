@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/cli/exit-codes.js';
+import { Index } from '../../src/store/index-db.js';
 import { BIN, lines, runCli } from '../helpers/cli.js';
 import { buildTree, expectSameTopology, file, fifo, link, readTree, symlink, tempDirs, type TreeSpec } from '../helpers/tree.js';
 
@@ -185,6 +186,24 @@ describe('linkmirror copy (the built CLI)', () => {
     expect(snapshot(dst)).toEqual(before);
     expect(fs.readdirSync(path.join(dst, '.linkmirror')).sort()).toEqual(stateBefore);
     expect(fs.existsSync(path.join(dst, 'daily.1/later.txt'))).toBe(false);
+  });
+
+  // A running copy holds its index exclusively (SQLite's WAL index in its own memory, see
+  // Index.open). A dry run meanwhile cannot read it: it says so in one line, and writes nothing.
+  it('--dry-run while a copy holds the mirror’s index: exit 3, one line saying another linkmirror has it', () => {
+    const { src, dst } = setup();
+    expect(runCli(['copy', '-q', src, dst]).status).toBe(ExitCode.ok);
+    const before = snapshot(dst);
+    const running = Index.open(path.join(dst, '.linkmirror', 'index.db'));
+    try {
+      const r = runCli(['copy', '-n', src, dst]);
+      expect(r.status, r.stderr).toBe(ExitCode.fatal);
+      expect(lines(r.stderr)).toEqual([expect.stringMatching(/^linkmirror: index .* is in use by another linkmirror; wait for it or stop it$/)]);
+    } finally {
+      running.close();
+    }
+    expect(snapshot(dst)).toEqual(before);
+    expect(runCli(['copy', '-n', src, dst]).status).toBe(ExitCode.ok);
   });
 
   it('--json prints one JSON document with the counts', () => {
