@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrng } from '../../fixtures/prng.js';
 import { generateSnapshotTree, type SnapshotTreeStats } from '../../fixtures/snapshot-tree.js';
 import { ExitCode } from '../../src/cli/exit-codes.js';
-import { BIN, runCli } from '../helpers/cli.js';
+import { BIN, heldSync, runCli } from '../helpers/cli.js';
 import {
   countFiles, expectNoHalfFiles, expectRowsKept, expectRowsOnDisk, indexRows, srcInodesIn, tmpLeft, type IndexRow,
 } from '../helpers/mirror-state.js';
@@ -29,8 +29,8 @@ interface Running {
 }
 
 /** `linkmirror …` in a child process, as a user or cron runs it (stdout a pipe: no bar). */
-function start(args: readonly string[]): Running {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+function start(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Running {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, NO_COLOR: '1' } });
   let stdout = '';
   let stderr = '';
   let exited = false;
@@ -138,10 +138,17 @@ describe('SIGKILL, then the same command again', () => {
     fs.renameSync(path.join(src, newest), path.join(src, 'swap'));
     fs.renameSync(path.join(src, oldest), path.join(src, newest));
     fs.renameSync(path.join(src, 'swap'), path.join(src, oldest));
+    // One new content too: the commit that follows the staging then waits for a sync (below).
+    const edited = [...readTree(src)].find(([, n]) => n.type === 'file')![0];
+    fs.appendFileSync(path.join(src, edited), 'edited after the first copy');
 
-    // Killed once the temp area holds K staged files, K seeded.
+    // Killed once the temp area holds K staged files, K seeded. The staged files appear in a
+    // burst at the end of the pass and are renamed into place right after its commit, some
+    // 15 ms later: a sync that holds that commit (it vouches for the edited file's new content)
+    // keeps them there until the kill, however late a loaded machine lets the poll run.
     const k = createPrng(22).int(1, 100);
-    const run = start(['copy', '--delete', src, dst]);
+    const sync = heldSync(base);
+    const run = start(['copy', '--delete', src, dst], sync.env);
     const hit = await until(run, () => tmpLeft(dst).length >= k, 1);
     run.kill('SIGKILL');
     const r = await run.done;

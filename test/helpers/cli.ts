@@ -2,6 +2,7 @@
 // stdin closed, stdout not a terminal — with its exit code and both streams.
 // test/global-setup.ts builds dist/ first when it is missing or stale.
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -32,4 +33,28 @@ export function lines(text: string): string[] {
   const all = text.split('\n');
   if (all[all.length - 1] === '') all.pop();
   return all;
+}
+
+/**
+ * A `sync` first on the PATH of a child linkmirror, that holds the run at the sync before its
+ * next commit until release(): the test then acts at a known point (rows placed, staged files
+ * in the temp area, nothing committed) instead of racing a window of a few milliseconds. Once
+ * released it runs the real `sync` with the same arguments; a killed linkmirror lets it go too.
+ */
+export function heldSync(dir: string): { env: NodeJS.ProcessEnv; held: () => boolean; release: () => void } {
+  const bin = path.join(dir, 'held-sync-bin');
+  const gate = path.join(dir, 'held-sync-gate');
+  fs.mkdirSync(bin, { recursive: true });
+  const real = ['/usr/bin/sync', '/bin/sync'].find((p) => fs.existsSync(p)) ?? 'sync';
+  fs.writeFileSync(
+    path.join(bin, 'sync'),
+    `#!/bin/sh\nparent=$PPID\n: > '${gate}.held'\n` +
+      `while [ ! -e '${gate}' ] && kill -0 "$parent" 2>/dev/null; do sleep 0.02; done\nexec ${real} "$@"\n`,
+    { mode: 0o755 },
+  );
+  return {
+    env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` },
+    held: () => fs.existsSync(`${gate}.held`),
+    release: () => fs.writeFileSync(gate, ''),
+  };
 }

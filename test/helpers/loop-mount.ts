@@ -154,6 +154,31 @@ function unmountAt(base: string, dir: string, image: string): void {
 }
 
 /**
+ * Unmount and mount again, as a drive unplugged and plugged back in (an ext4's journal is
+ * replayed). Retried as mountLoop and unmount are: a file just closed can keep the mount busy
+ * for a moment, and two processes can race for a free loop device.
+ */
+export function remount(m: LoopMount): void {
+  for (let attempt = 0; isMounted(m.dir); attempt++) {
+    try {
+      run('umount', [m.dir]);
+    } catch (err) {
+      if (attempt >= 4) throw new Error(`umount ${m.dir} failed: ${stderrOf(err)}`);
+      sleepMs(100 * (attempt + 1));
+    }
+  }
+  for (let attempt = 0; ; attempt++) {
+    try {
+      run('mount', ['-t', m.fsType, '-o', 'loop', m.image, m.dir]);
+      return;
+    } catch (err) {
+      if (attempt >= 2) throw new Error(`mount ${m.image} on ${m.dir} failed: ${stderrOf(err)}`);
+      sleepMs(200 * (attempt + 1));
+    }
+  }
+}
+
+/**
  * Make a sizeMiB image of fsType, format it (mkfsArgs go before the image path) and mount it
  * on a fresh directory. Returns { skip: reason } where the machine cannot do it.
  */
