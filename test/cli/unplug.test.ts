@@ -111,8 +111,9 @@ describe('the destination drive unplugged', () => {
     const sync = heldSync(temp());
     const run = await copyUntil(src, dst, total, 5, sync.env);
     while (!sync.held() && !run.exited()) await new Promise((r) => setTimeout(r, 5));
+    // (Held at an earlier commit instead, had the pass run past its 10 s flush interval, the
+    // drive is pulled there: the same path through the code, before the last files.)
     expect(run.exited(), run.stderr()).toBe(false);
-    expect(countFiles(dst)).toBe(total);
     d.unplug();
     sync.release();
     expect(await run.done, run.stderr()).toBe(ExitCode.fatal);
