@@ -12,6 +12,7 @@ import { LinkmirrorError } from '../errors.js';
 import { isErrno } from '../fs/errno.js';
 import { fsFacts } from '../fs/link-limit.js';
 import { realFsOps, type FsOps } from '../fs/ops.js';
+import { readAhead, worthReadingAhead, type ReadAhead } from '../fs/read-ahead.js';
 import { Problems, type Problem } from '../problems.js';
 import { noProgress, type Progress } from '../progress.js';
 import { scan } from '../scan/scan.js';
@@ -192,8 +193,12 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
   const release = acquireLock(stateDir);
   const tmpDir = path.join(stateDir, 'tmp');
   let index: Index | undefined;
+  let warm: ReadAhead | undefined;
   try {
     index = Index.open(path.join(stateDir, INDEX_FILE));
+    // An existing mirror's index is read at random from the scan on: on a drive that seeks,
+    // read it ahead while the source is walked (see fs/read-ahead.ts).
+    if (mirror && ops === realFsOps && worthReadingAhead(src, index.file)) warm = readAhead(index.file);
     const problems = new Problems(progress);
     // Whether the index knows every path the copies made here (then --delete needs no walk). A
     // pass that ended early may have made links whose rows it never wrote; so may an adoption.
@@ -298,6 +303,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
       adopted, deleted, extrasKept, problems: problems.kept, problemCount: problems.count, elapsedMs: Date.now() - started,
     };
   } finally {
+    await warm?.stop();
     // Staged files still waiting for their rename are kept for the next run to finish.
     let keepStaged = true;
     try {
