@@ -15,18 +15,26 @@
 // part of a sequential one, so it reads just the chunk asked, into 4 KiB pages, instead of
 // running ahead with ever larger folios, each of which this kernel (6.18) counts whole as
 // written when SQLite later changes one page of it (see store/index-db.ts).
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 
+// argv: the file, and the pid of the run: a run that was killed leaves the rest unread.
 const READER = `
 const fs = require('node:fs');
-const fd = fs.openSync(process.argv[1], 'r');
+const [file, parent] = process.argv.slice(1);
+const fd = fs.openSync(file, 'r');
 const size = fs.fstatSync(fd).size;
 const chunk = 1024 * 1024;
 const buf = Buffer.allocUnsafe(chunk);
-for (let pos = Math.floor((size - 1) / chunk) * chunk; pos >= 0; pos -= chunk) fs.readSync(fd, buf, 0, chunk, pos);
+for (let pos = Math.floor((size - 1) / chunk) * chunk; pos >= 0 && String(process.ppid) === parent; pos -= chunk) {
+  fs.readSync(fd, buf, 0, chunk, pos);
+}
 `;
+
+/** How long stop() waits for a reader stuck in a read (a stalled drive) before leaving it. */
+const STOP_WAIT_MS = 2000;
 
 export interface ReadAhead {
   /** Resolves when the file was read (or could not be), and the reader is gone. */
@@ -50,7 +58,12 @@ export function readAhead(file: string, share = 0.5): ReadAhead {
     return NONE;
   }
   if (size === 0 || size > os.freemem() * share) return NONE;
-  const child = spawn(process.execPath, ['-e', READER, file], { stdio: 'ignore' });
+  let child: ChildProcess;
+  try {
+    child = spawn(process.execPath, ['-e', READER, '--', file, String(process.pid)], { stdio: 'ignore' });
+  } catch {
+    return NONE; // spawn throws some errors (ENOMEM, E2BIG) instead of emitting them
+  }
   const done = new Promise<void>((resolve) => {
     child.on('error', () => resolve());
     child.on('close', () => resolve());
@@ -58,8 +71,12 @@ export function readAhead(file: string, share = 0.5): ReadAhead {
   return {
     done,
     stop: async () => {
-      child.kill();
-      await done;
+      child.kill('SIGKILL');
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_WAIT_MS)));
+      await Promise.race([done, late]);
+      clearTimeout(timer);
+      child.unref(); // a read the kernel has not answered yet: the reader goes when it returns
     },
   };
 }
@@ -85,12 +102,29 @@ export function rotational(dev: bigint): boolean {
   return false;
 }
 
+/**
+ * The disk a device is on, as sysfs names it (a partition's parent: sda for sda2), or undefined
+ * when the device has no block device behind it (NFS, tmpfs, btrfs's anonymous devices).
+ * (Volumes of LVM or RAID are taken as disks of their own.)
+ */
+export function diskOf(dev: bigint): string | undefined {
+  try {
+    const real = fs.realpathSync(`/sys/dev/block/${deviceName(dev)}`);
+    return fs.existsSync(`${real}/partition`) ? path.basename(path.dirname(real)) : path.basename(real);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Read the index ahead when it sits on a drive that seeks and that the source walk does not share. */
 export function worthReadingAhead(src: string, indexFile: string): boolean {
   try {
     const s = fs.statSync(src, { bigint: true }).dev;
     const d = fs.statSync(indexFile, { bigint: true }).dev;
-    return s !== d && rotational(d);
+    if (s === d || !rotational(d)) return false;
+    // Two partitions of one disk are one drive; a source with no disk of its own (NFS) is not this one.
+    const sDisk = diskOf(s);
+    return sDisk === undefined || sDisk !== diskOf(d);
   } catch {
     return false;
   }

@@ -114,8 +114,11 @@ describe('the destination drive unplugged', () => {
     // (Held at an earlier commit instead, had the pass run past its 10 s flush interval, the
     // drive is pulled there: the same path through the code, before the last files.)
     expect(run.exited(), run.stderr()).toBe(false);
-    d.unplug();
-    sync.release();
+    try {
+      d.unplug();
+    } finally {
+      sync.release(); // a failed unplug must not leave the run held, and the mount busy
+    }
     expect(await run.done, run.stderr()).toBe(ExitCode.fatal);
     const stderr = run.stderr();
     expect(lines(stderr).filter((l) => l.startsWith('linkmirror:')), stderr).toEqual([expect.stringMatching(/destination/)]);

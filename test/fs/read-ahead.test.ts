@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { deviceName, readAhead, worthReadingAhead } from '../../src/fs/read-ahead.js';
+import { deviceName, diskOf, readAhead, worthReadingAhead } from '../../src/fs/read-ahead.js';
 import { Index } from '../../src/store/index-db.js';
 import { useLoopMount } from '../helpers/loop-mount.js';
 import { tempDirs } from '../helpers/tree.js';
@@ -79,6 +79,17 @@ describe('readAhead', () => {
     }
   });
 
+  it('a reader that cannot be started is no error (spawn throws E2BIG for an oversized environment)', async () => {
+    const { file } = coldFile();
+    process.env.LINKMIRROR_TEST_BIG = 'x'.repeat(200_000);
+    try {
+      await readAhead(file).done;
+    } finally {
+      delete process.env.LINKMIRROR_TEST_BIG;
+    }
+    expect(cached(file)).toBeLessThan(SIZE / 4);
+  });
+
   it('stop() ends the reader', async () => {
     const { file } = coldFile();
     const r = readAhead(file);
@@ -95,6 +106,15 @@ describe('worthReadingAhead', () => {
     const dir = temp();
     const majMin = execFileSync('findmnt', ['--noheadings', '--output', 'MAJ:MIN', '--target', dir], { encoding: 'utf8' }).trim();
     expect(deviceName(fs.statSync(dir, { bigint: true }).dev)).toBe(majMin);
+  });
+
+  // (A partition's disk, one folder up in sysfs, is not tested: this kernel makes no partitions
+  // of a partitioned loop device.)
+  it('diskOf: a disk is its own; there is none behind tmpfs', (ctx) => {
+    const m = useLoopMount(ctx, 'ext4', 16);
+    const loop = execFileSync('findmnt', ['--noheadings', '--output', 'SOURCE', '--target', m.dir], { encoding: 'utf8' }).trim();
+    expect(diskOf(fs.statSync(m.dir, { bigint: true }).dev)).toBe(path.basename(loop));
+    expect(diskOf(fs.statSync('/dev/shm', { bigint: true }).dev)).toBeUndefined();
   });
 
   it('not when the index is on the source’s drive; on another, when that one is rotational', (ctx) => {
