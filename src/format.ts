@@ -9,7 +9,8 @@ export function formatBytes(n: bigint | number): string {
     x /= 1024;
     i++;
   }
-  return i === 0 ? `${v} B` : `${x.toFixed(x < 10 ? 2 : 1)} ${units[i]}`;
+  // Whole bytes: a rate (bytes over seconds) is no integer.
+  return i === 0 ? `${Math.round(v)} B` : `${x.toFixed(x < 10 ? 2 : 1)} ${units[i]}`;
 }
 
 export function formatCount(n: number | bigint): string {
