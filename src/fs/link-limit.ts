@@ -2,6 +2,7 @@
 // its per-inode hard-link limit. The limit only tells us when to expect a split; EMLINK from
 // link() stays the final word, because some filesystems (btrfs, per directory) stop earlier.
 import fs from 'node:fs';
+import { deviceName } from './dev-number.js';
 import type { FsOps, Path } from './ops.js';
 
 export interface FsFacts {
@@ -62,9 +63,7 @@ function mountType(devNumber: bigint): string | undefined {
   } catch {
     return undefined;
   }
-  const major = Number((devNumber >> 8n) & 0xfffn);
-  const minor = Number((devNumber & 0xffn) | ((devNumber >> 12n) & 0xfff00n));
-  const want = `${major}:${minor}`;
+  const want = deviceName(devNumber);
   let found: string | undefined;
   for (const line of text.split('\n')) {
     const fields = line.split(' ');

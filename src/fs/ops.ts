@@ -7,6 +7,7 @@
 // the call itself on trees of millions of small entries.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import { majorMinor } from './dev-number.js';
 import { isErrno } from './errno.js';
 
 export type Path = Buffer | string;
@@ -150,8 +151,7 @@ function mknodViaCoreutils(p: Path, type: 'fifo' | 'char' | 'block', mode: numbe
   if (type === 'fifo') {
     execFileSync('mknod', [...modeArg, path, 'p'], { stdio: 'ignore' });
   } else {
-    const major = (rdev >> 8n) & 0xfffn;
-    const minor = (rdev & 0xffn) | ((rdev >> 12n) & 0xfff00n);
+    const { major, minor } = majorMinor(rdev);
     execFileSync('mknod', [...modeArg, path, type === 'char' ? 'c' : 'b', String(major), String(minor)], { stdio: 'ignore' });
   }
 }

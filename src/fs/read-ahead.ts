@@ -19,6 +19,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { deviceName } from './dev-number.js';
 
 // argv: the file, and the pid of the run: a run that was killed leaves the rest unread.
 const READER = `
@@ -81,27 +82,6 @@ export function readAhead(file: string, share = 0.5): ReadAhead {
   };
 }
 
-/** The block device a st_dev names (Linux's encoding), as "major:minor". */
-export function deviceName(dev: bigint): string {
-  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
-  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
-  return `${major}:${minor}`;
-}
-
-/** Whether the block device behind `dev` says it is rotational; false when it has none (NFS, tmpfs). */
-export function rotational(dev: bigint): boolean {
-  const sys = `/sys/dev/block/${deviceName(dev)}`;
-  // A partition's queue is its disk's, one folder up.
-  for (const q of [`${sys}/queue/rotational`, `${sys}/../queue/rotational`]) {
-    try {
-      return fs.readFileSync(q, 'utf8').trim() === '1';
-    } catch {
-      // not this one
-    }
-  }
-  return false;
-}
-
 /**
  * The disk a device is on, as sysfs names it (a partition's parent: sda for sda2), or undefined
  * when the device has no block device behind it (NFS, tmpfs, btrfs's anonymous devices).
@@ -116,15 +96,25 @@ export function diskOf(dev: bigint): string | undefined {
   }
 }
 
+/** Whether a disk (diskOf's name) says it is rotational. */
+function rotational(disk: string): boolean {
+  try {
+    return fs.readFileSync(`/sys/block/${disk}/queue/rotational`, 'utf8').trim() === '1';
+  } catch {
+    return false;
+  }
+}
+
 /** Read the index ahead when it sits on a drive that seeks and that the source walk does not share. */
 export function worthReadingAhead(src: string, indexFile: string): boolean {
   try {
     const s = fs.statSync(src, { bigint: true }).dev;
     const d = fs.statSync(indexFile, { bigint: true }).dev;
-    if (s === d || !rotational(d)) return false;
+    const disk = diskOf(d);
+    if (s === d || disk === undefined || !rotational(disk)) return false;
     // Two partitions of one disk are one drive; a source with no disk of its own (NFS) is not this one.
     const sDisk = diskOf(s);
-    return sDisk === undefined || sDisk !== diskOf(d);
+    return sDisk === undefined || sDisk !== disk;
   } catch {
     return false;
   }
