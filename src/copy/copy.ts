@@ -16,7 +16,7 @@ import { readAhead, worthReadingAhead, type ReadAhead } from '../fs/read-ahead.j
 import { Problems, type Problem } from '../problems.js';
 import { noProgress, type Progress } from '../progress.js';
 import { scan } from '../scan/scan.js';
-import { INDEX_FILE, STATE_DIR } from '../state-dir.js';
+import { INDEX_FILE, INDEX_FILES, STATE_DIR } from '../state-dir.js';
 import { Index, type ScanTotals } from '../store/index-db.js';
 import { recordManifest } from '../verify/record-manifest.js';
 import { checkPaths } from './check-paths.js';
@@ -90,9 +90,9 @@ function inspectDestination(dst: string, exists: boolean, adopt: boolean): { mir
   if (st && !st.isDirectory()) {
     throw new LinkmirrorError('DST_UNUSABLE', `${stateDir} is not a directory (a symlink or file is in its place); remove it`);
   }
-  // SQLite opens the index and its -wal and -shm files by name, following symlinks: one planted
-  // there would have it write wherever it points, outside the destination.
-  for (const name of st ? [INDEX_FILE, `${INDEX_FILE}-wal`, `${INDEX_FILE}-shm`] : []) {
+  // SQLite opens these by name, following symlinks: one planted there would have it write
+  // wherever it points, outside the destination (or read a planted journal back into the index).
+  for (const name of st ? INDEX_FILES : []) {
     const p = path.join(stateDir, name);
     let f: fs.Stats | undefined;
     try {

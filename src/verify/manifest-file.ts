@@ -1,11 +1,11 @@
 // Where a mirror keeps its manifest: DST/.linkmirror/index.db, the copy's own index. Verify
-// only reads it, but SQLite opens the file and its -wal and -shm companions by name and follows
-// symlinks, so (as copy does) anything but a real folder and regular files there is refused.
+// only reads it, but SQLite opens the file and its companions (journal, -wal, -shm) by name and
+// follows symlinks, so (as copy does) anything but a real folder and regular files there is refused.
 import fs from 'node:fs';
 import path from 'node:path';
 import { LinkmirrorError } from '../errors.js';
 import { isErrno } from '../fs/errno.js';
-import { INDEX_FILE, STATE_DIR } from '../state-dir.js';
+import { INDEX_FILE, INDEX_FILES, STATE_DIR } from '../state-dir.js';
 
 function lstatOrNone(p: string): fs.Stats | undefined {
   try {
@@ -24,7 +24,7 @@ export function findManifest(dst: string): string | undefined {
   if (!st.isDirectory()) {
     throw new LinkmirrorError('DST_UNUSABLE', `${stateDir} is not a directory (a symlink or file is in its place); remove it`);
   }
-  for (const name of [INDEX_FILE, `${INDEX_FILE}-wal`, `${INDEX_FILE}-shm`]) {
+  for (const name of INDEX_FILES) {
     const f = lstatOrNone(path.join(stateDir, name));
     if (f && !f.isFile()) {
       throw new LinkmirrorError('DST_UNUSABLE', `${path.join(stateDir, name)} is not a regular file (a symlink or other entry is in its place); remove it`);

@@ -145,8 +145,8 @@ describe('a symlink planted in the mirror', () => {
   });
 
   // Regression: SQLite followed a symlink planted as index.db and wrote the database it points
-  // to (and created its -wal beside it), outside the destination.
-  for (const name of ['index.db', 'index.db-wal', 'index.db-shm']) {
+  // to (and created its -wal beside it), outside the destination. (SQLite opens each of these by name.)
+  for (const name of ['index.db', 'index.db-journal', 'index.db-wal', 'index.db-shm']) {
     it(`the state folder’s ${name} replaced by a symlink to a file outside: refused, that file not written`, async () => {
       const { src, dst, base } = await mirrored();
       // A valid index elsewhere (a copy of this mirror's own), linked in place of the real file.

@@ -6,6 +6,7 @@
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { showPath } from '../../src/fs/paths.js';
@@ -21,13 +22,19 @@ export interface IndexRow {
 
 /**
  * The mirror table of DST's index, keyed by printable path; empty when there is no index yet.
- * Opened read-only, so a kill's leftover WAL is read, not checkpointed.
+ * Read from a copy of the index and its journal or WAL, so that what a kill left there (a hot
+ * journal to roll back, which a read-only open refuses; a WAL to fold in) is met by the next
+ * run, not by this look.
  */
 export function indexRows(dst: string): Map<string, IndexRow> {
-  const file = path.join(dst, '.linkmirror', 'index.db');
+  const state = path.join(dst, '.linkmirror');
   const out = new Map<string, IndexRow>();
-  if (!fs.existsSync(file)) return out;
-  const db = new Database(file, { readonly: true, fileMustExist: true });
+  if (!fs.existsSync(path.join(state, 'index.db'))) return out;
+  const look = fs.mkdtempSync(path.join(os.tmpdir(), 'lm-index-look-'));
+  for (const name of ['index.db', 'index.db-journal', 'index.db-wal']) {
+    if (fs.existsSync(path.join(state, name))) fs.copyFileSync(path.join(state, name), path.join(look, name));
+  }
+  const db = new Database(path.join(look, 'index.db'), { fileMustExist: true });
   try {
     const hasMirror = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'mirror'").get();
     if (!hasMirror) return out;
@@ -40,6 +47,7 @@ export function indexRows(dst: string): Map<string, IndexRow> {
     }
   } finally {
     db.close();
+    fs.rmSync(look, { recursive: true, force: true });
   }
   return out;
 }
