@@ -161,7 +161,7 @@ function unrecordedTrust(index: Index, resuming: boolean, rowsWritten: number): 
  */
 const PREFETCH_DEPTH = 16;
 
-/** SQLite's unix VFS takes paths of at most 512 bytes; the index and its -wal file must fit. */
+/** SQLite's unix VFS takes paths of at most 512 bytes; the index and its -journal file must fit. */
 const SQLITE_MAX_PATH = 512;
 
 function checkIndexPath(dst: string): void {
@@ -324,7 +324,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
 /** Scan into a throw-away index outside the destination and report the plan; nothing is written. */
 async function dryRun(src: string, dst: string, dstExists: boolean, mirror: boolean, ops: FsOps, progress: Progress, started: number): Promise<CopySummary> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linkmirror-plan-'));
-  const index = Index.open(path.join(dir, INDEX_FILE));
+  const index = Index.open(path.join(dir, INDEX_FILE), { scratch: true });
   try {
     if (mirror) index.copyMirrorFrom(path.join(dst, STATE_DIR, INDEX_FILE));
     const scanned = await scan(src, index, { ops, progress, walkThread: true });

@@ -53,10 +53,11 @@ const WAL_CHECKPOINT_PAGES = 131072;
  * 1,954 (571 MB of them the files' content), in 36.4 and 37.8 s against 43.0 and 38.6.
  *
  * synchronous=FULL with it: SQLite documents that NORMAL can, rarely, leave a rollback-journal
- * database corrupt after a power loss. A commit then costs four fsyncs, three of the journal and
- * one of the index: 397 and 124 in a 1M first copy (see SCAN_COMMIT_ROWS), against the WAL's 8.
- * A run killed midway leaves a hot journal, which the next open rolls back; that run finds rows
- * and goes on in the WAL. DELETE, not TRUNCATE: no empty journal is left beside the index.
+ * database corrupt after a power loss. Each commit then syncs the journal (about three times)
+ * and the index: 397 and 124 fsyncs in a 1M first copy (see SCAN_COMMIT_ROWS), against the
+ * WAL's 8. A run killed midway leaves a hot journal, which the next open rolls back; that run
+ * finds rows and goes on in the WAL. In exclusive locking mode SQLite keeps the journal through
+ * the run (its header zeroed at each commit); DELETE removes it when the index is closed.
  */
 function journalFor(db: Database.Database): { mode: 'WAL' | 'DELETE'; synchronous: 'NORMAL' | 'FULL' } {
   const empty = db.prepare(`SELECT NOT EXISTS (SELECT 1 FROM src) AND NOT EXISTS (SELECT 1 FROM mirror)
@@ -198,8 +199,12 @@ export class Index {
     this.rollback = rollback;
   }
 
-  /** Open (or create) an index file. A file that is not a usable index is INDEX_BROKEN. */
-  static open(file: string): Index {
+  /**
+   * Open (or create) an index file. A file that is not a usable index is INDEX_BROKEN.
+   * `scratch`: a throw-away index (verify's scans, a dry run's plan), which no fsync protects:
+   * after a crash nobody reads it again.
+   */
+  static open(file: string, { scratch = false } = {}): Index {
     let db: Database.Database | undefined;
     try {
       fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -221,11 +226,15 @@ export class Index {
           `index ${file} was written by a newer linkmirror (schema ${version}); upgrade linkmirror`,
         );
       }
-      db.exec(SCHEMA);
-      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      // One commit for the whole schema: before journalFor() a new file is in SQLite's default
+      // rollback mode with synchronous=FULL, where each CREATE alone would cost its fsyncs.
+      db.transaction(() => {
+        db!.exec(SCHEMA);
+        db!.pragma(`user_version = ${SCHEMA_VERSION}`);
+      })();
       const journal = journalFor(db);
       db.pragma(`journal_mode = ${journal.mode}`);
-      db.pragma(`synchronous = ${journal.synchronous}`);
+      db.pragma(`synchronous = ${scratch ? 'OFF' : journal.synchronous}`);
       return new Index(file, db, journal.mode !== 'WAL');
     } catch (err) {
       db?.close();
@@ -241,6 +250,7 @@ export class Index {
   close(): void {
     if (this.db.open) this.db.close();
   }
+
 
   private stmt(sql: string): Database.Statement {
     let s = this.stmts.get(sql);
@@ -352,6 +362,9 @@ export class Index {
     // Under a rollback journal a commit costs four fsyncs (see journalFor): there, the batches go
     // into a transaction of their own, committed every SCAN_COMMIT_ROWS entries; each batch is a
     // savepoint in it. A run stopped in between loses the entries since the last commit.
+    // SQLite rolls a transaction back itself after some errors (a full disk): the batches in it
+    // are gone, and a caller that went on after the error would lose them unawares.
+    if (r.open && !this.db.inTransaction) throw new Error('writeScanned() after the scan transaction was rolled back');
     if (this.rollback && !this.db.inTransaction) {
       this.guard(() => this.db.exec('BEGIN'));
       r.open = true;

@@ -35,7 +35,7 @@ async function run(port: NonNullable<typeof parentPort>, job: ScanJob): Promise<
   };
   let index: Index | undefined;
   try {
-    index = Index.open(job.file);
+    index = Index.open(job.file, { scratch: true });
     const r = await scan(job.root, index, { progress, shouldStop: () => stop });
     post({ type: 'done', problems: r.problems, problemCount: r.problemCount });
   } catch (err) {

@@ -172,7 +172,7 @@ function keepProblems(problems: Problems, result: { problems: Problem[]; problem
 const interrupted = (what: string) => new LinkmirrorError('INTERRUPTED', `verify interrupted while scanning ${what}; nothing was changed`);
 
 async function scanSide(root: string, file: string, r: Run, problems: Problems, what: string, progress: Progress = r.progress): Promise<void> {
-  const index = Index.open(file);
+  const index = Index.open(file, { scratch: true });
   try {
     keepProblems(problems, await scan(root, index, { ops: r.ops, progress, shouldStop: r.options.shouldStop }));
   } catch (err) {
@@ -331,7 +331,7 @@ async function run(r: Run): Promise<VerifyReport> {
     if (r.mode === 'source') {
       await scanBoth(r, expectedDb, actualDb, problems);
     } else {
-      Index.open(expectedDb).close(); // an empty index: the manifest is copied into it below
+      Index.open(expectedDb, { scratch: true }).close(); // an empty index: the manifest is copied into it below
       await scanSide(r.dst, actualDb, r, problems, 'the mirror');
     }
 

@@ -20,7 +20,7 @@ import { Index } from '../../src/store/index-db.js';
 import { faultyOps } from '../helpers/faulty-ops.js';
 import { useLoopMount } from '../helpers/loop-mount.js';
 import {
-  dstInodesBySrc, expectNoHalfFiles, expectRowsKept, expectRowsOnDisk, indexRows, srcInodesIn, tmpLeft, type IndexRow,
+  dstInodesBySrc, expectNoHalfFiles, expectRowsKept, expectRowsOnDisk, indexRows, journalOf, srcInodesIn, tmpLeft, type IndexRow,
 } from '../helpers/mirror-state.js';
 import {
   buildTree, expectSameTopology, file, link, readTree, symlink, tempDirs, type NodeInfo, type TreeNode,
@@ -112,6 +112,21 @@ describe('resume after a clean stop (shouldStop, what Ctrl-C asks for)', () => {
       expect(tmpLeft(dst)).toEqual([]);
     });
   }
+
+  it('a first copy writes its index through a rollback journal; the run that resumes it, and every later one, through the WAL', async () => {
+    // (see journalFor in src/store/index-db.ts: a resumed run in a rollback journal wrote 849
+    // instead of 1,142 MiB, but took 64.1 s instead of 41.9)
+    const { src, dst } = generated(13);
+    const index = path.join(dst, '.linkmirror/index.db');
+    const first = await copy(src, dst, stopAfter(5));
+    expect(first.interrupted).toBe(true);
+    expect(journalOf(index)).toBe('rollback');
+    const second = await copy(src, dst);
+    expect(second.interrupted).toBe(false);
+    expect(journalOf(index)).toBe('wal');
+    expect(fs.readdirSync(path.dirname(index)).filter((n) => n.startsWith('index.db'))).toEqual(['index.db']);
+    expectSameTopology(src, dst);
+  });
 
   it('stopped several times in a row, each run going a little further, still ends identical', async () => {
     const { src, dst } = generated(12);

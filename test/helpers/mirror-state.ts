@@ -21,6 +21,23 @@ export interface IndexRow {
 }
 
 /**
+ * The journal a database file was left in, from its header (the file format's write and read
+ * versions: 1 for a rollback journal, 2 for the WAL).
+ */
+export function journalOf(file: string): 'rollback' | 'wal' {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const b = Buffer.alloc(2);
+    fs.readSync(fd, b, 0, 2, 18);
+    expect(b[0]).toBe(b[1]);
+    expect([1, 2]).toContain(b[0]);
+    return b[0] === 1 ? 'rollback' : 'wal';
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
  * The mirror table of DST's index, keyed by printable path; empty when there is no index yet.
  * Read from a copy of the index and its journal or WAL, so that what a kill left there (a hot
  * journal to roll back, which a read-only open refuses; a WAL to fold in) is met by the next

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { EntryType, type Entry } from '../../src/store/entry.js';
 import { Index } from '../../src/store/index-db.js';
+import { journalOf } from '../helpers/mirror-state.js';
 import { tempDirs } from '../helpers/tree.js';
 
 const temp = tempDirs();
@@ -39,37 +40,31 @@ function scanInto(file: string, rows: number): void {
   }
 }
 
-/** The journal mode a database file was left in, from its header: 1 rollback journal, 2 WAL. */
-function headerMode(file: string): number {
-  const fd = fs.openSync(file, 'r');
-  try {
-    const b = Buffer.alloc(2);
-    fs.readSync(fd, b, 0, 2, 18); // the file format's write and read versions
-    expect(b[0]).toBe(b[1]);
-    return b[0];
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 const writeBytes = (): number => Number(/write_bytes: (\d+)/.exec(fs.readFileSync('/proc/self/io', 'utf8'))![1]);
 
 describe('the index journal', () => {
-  it('an empty index takes a rollback journal and writes its new pages once; with rows it goes on in the WAL', () => {
+  it('an empty index takes a rollback journal and writes its new pages once; with rows it goes on in the WAL', (ctx) => {
     const file = path.join(temp(), 'index.db');
     const before = writeBytes();
     scanInto(file, 60_000);
     const written = writeBytes() - before;
     const size = fs.statSync(file).size;
-    expect(headerMode(file)).toBe(1);
-    expect(fs.readdirSync(path.dirname(file))).toEqual(['index.db']); // no WAL, no journal left
-    // Through the WAL the same scan writes each page twice (the WAL, then the checkpoint).
     expect(size).toBeGreaterThan(4 * 1024 * 1024);
-    expect(written).toBeLessThan(1.5 * size);
+    expect(journalOf(file)).toBe('rollback');
+    expect(fs.readdirSync(path.dirname(file))).toEqual(['index.db']); // no WAL, no journal left
 
     scanInto(file, 61_000); // rows there: a rescan, in the WAL
-    expect(headerMode(file)).toBe(2);
+    expect(journalOf(file)).toBe('wal');
     expect(fs.readdirSync(path.dirname(file))).toEqual(['index.db']); // the WAL folded in at close
+
+    if (written === 0) {
+      // tmpfs (and some others) count no write_bytes: nothing to compare
+      console.warn(`bytes not compared: the kernel counted none written under ${path.dirname(file)}`);
+      ctx.skip();
+    }
+    // Through the WAL the first scan wrote each page twice (the WAL, then the checkpoint): 2.07×.
+    expect(written).toBeGreaterThan(0.8 * size);
+    expect(written).toBeLessThan(1.5 * size);
   });
 
   it('a first scan killed between its commits leaves a hot journal; the next open rolls it back and goes on in the WAL', () => {
@@ -87,15 +82,16 @@ describe('the index journal', () => {
       process.kill(process.pid, 'SIGKILL');`;
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', child], { encoding: 'utf8' });
     expect(r.signal, r.stderr).toBe('SIGKILL');
+    // Hot: SQLite zeroes the header of a journal whose transaction committed.
     const journal = `${file}-journal`;
-    expect(fs.statSync(journal).size).toBeGreaterThan(0);
-    expect(headerMode(file)).toBe(1);
+    expect(fs.readFileSync(journal).subarray(0, 8).toString('hex')).toBe('d9d505f920a163d7');
+    expect(journalOf(file)).toBe('rollback');
     const killedSize = fs.statSync(file).size;
 
     Index.open(file).close();
     expect(fs.statSync(file).size).toBeLessThan(killedSize); // the spilled pages, cut off
     expect(fs.existsSync(journal)).toBe(false);
-    expect(headerMode(file)).toBe(2);
+    expect(journalOf(file)).toBe('wal');
     const db = new Database(file, { readonly: true });
     try {
       expect(db.prepare('SELECT COUNT(*) FROM src').pluck().get()).toBe(16 * 8192);
