@@ -251,7 +251,6 @@ export class Index {
     if (this.db.open) this.db.close();
   }
 
-
   private stmt(sql: string): Database.Statement {
     let s = this.stmts.get(sql);
     if (!s) {
@@ -359,12 +358,12 @@ export class Index {
   writeScanned(entries: readonly Entry[]): void {
     const r = this.rescan;
     if (!r) throw new Error('writeScanned() outside beginScan()/endScan()');
-    // Under a rollback journal a commit costs four fsyncs (see journalFor): there, the batches go
-    // into a transaction of their own, committed every SCAN_COMMIT_ROWS entries; each batch is a
-    // savepoint in it. A run stopped in between loses the entries since the last commit.
     // SQLite rolls a transaction back itself after some errors (a full disk): the batches in it
     // are gone, and a caller that went on after the error would lose them unawares.
     if (r.open && !this.db.inTransaction) throw new Error('writeScanned() after the scan transaction was rolled back');
+    // Under a rollback journal a commit costs four fsyncs (see journalFor): there, the batches go
+    // into a transaction of their own, committed every SCAN_COMMIT_ROWS entries; each batch is a
+    // savepoint in it. A run stopped in between loses the entries since the last commit.
     if (this.rollback && !this.db.inTransaction) {
       this.guard(() => this.db.exec('BEGIN'));
       r.open = true;
