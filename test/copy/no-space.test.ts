@@ -117,9 +117,10 @@ describe('a destination too small', () => {
     expectNoHalfFiles(src, dst);
   });
 
-  // The index lives on the destination, in WAL mode. Its WAL index used to be a -shm file mapped
-  // into memory: on a drive already full when a run started, touching a page of that mapping
-  // the filesystem could not back killed linkmirror with SIGBUS ("Bus error", exit 135).
+  // The index lives on the destination, in WAL mode once a first copy is done. Its WAL index
+  // used to be a -shm file mapped into memory: on a drive already full when a run started,
+  // touching a page of that mapping the filesystem could not back killed linkmirror with SIGBUS
+  // ("Bus error", exit 135).
   it('a mirror whose drive is already full: exit 3, one line saying to free space; once there is room the same command completes', (ctx) => {
     const m = useLoopMount(ctx, 'ext4', 8);
     const src = path.join(temp(), 'src');
