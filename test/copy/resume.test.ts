@@ -114,8 +114,8 @@ describe('resume after a clean stop (shouldStop, what Ctrl-C asks for)', () => {
   }
 
   it('a first copy writes its index through a rollback journal; the run that resumes it, and every later one, through the WAL', async () => {
-    // (see journalFor in src/store/index-db.ts: a resumed run in a rollback journal wrote 849
-    // instead of 1,142 MiB, but took 64.1 s instead of 41.9)
+    // (see journalFor in src/store/index-db.ts; README, "Tried on 2026-11-23": a resumed run in a
+    // rollback journal wrote 849 instead of 1,142 MiB, but took 64.1 s instead of 41.9)
     const { src, dst } = generated(13);
     const index = path.join(dst, '.linkmirror/index.db');
     const first = await copy(src, dst, stopAfter(5));

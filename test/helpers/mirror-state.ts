@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { showPath } from '../../src/fs/paths.js';
+import { INDEX_FILE, INDEX_FILES, STATE_DIR } from '../../src/state-dir.js';
 import { inodeKey, readTree, type NodeInfo } from './read-tree.js';
 
 export interface IndexRow {
@@ -44,14 +45,14 @@ export function journalOf(file: string): 'rollback' | 'wal' {
  * run, not by this look.
  */
 export function indexRows(dst: string): Map<string, IndexRow> {
-  const state = path.join(dst, '.linkmirror');
+  const state = path.join(dst, STATE_DIR);
   const out = new Map<string, IndexRow>();
-  if (!fs.existsSync(path.join(state, 'index.db'))) return out;
+  if (!fs.existsSync(path.join(state, INDEX_FILE))) return out;
   const look = fs.mkdtempSync(path.join(os.tmpdir(), 'lm-index-look-'));
-  for (const name of ['index.db', 'index.db-journal', 'index.db-wal']) {
+  for (const name of INDEX_FILES) {
     if (fs.existsSync(path.join(state, name))) fs.copyFileSync(path.join(state, name), path.join(look, name));
   }
-  const db = new Database(path.join(look, 'index.db'), { fileMustExist: true });
+  const db = new Database(path.join(look, INDEX_FILE), { fileMustExist: true });
   try {
     const hasMirror = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'mirror'").get();
     if (!hasMirror) return out;

@@ -29,7 +29,7 @@ export function registerScan(program: Command, setExit: (code: number) => void):
       // The same checks as copy, against a destination that cannot clash.
       const root = checkPaths(src, path.join(os.tmpdir(), `linkmirror-none-${process.pid}`)).src;
       const tmp = flags.index ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'linkmirror-scan-'));
-      const index = flags.index ? Index.open(flags.index) : Index.open(path.join(tmp!, 'index.db'), { scratch: true });
+      const index = Index.open(flags.index || path.join(tmp!, 'index.db'), { scratch: !flags.index });
       const progress = progressBar(out.bar, out.quiet);
       try {
         const result = await scan(root, index, { progress, walkThread: true });
