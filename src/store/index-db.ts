@@ -260,8 +260,21 @@ export class Index {
     return s;
   }
 
-  /** Run fn in one transaction; index errors become INDEX_BROKEN, other errors pass through. */
+  /**
+   * Run fn in one transaction; index errors become INDEX_BROKEN, other errors pass through.
+   * Called inside a transaction, fn joins it, without a savepoint of its own: under a savepoint
+   * SQLite copies each page it changes for the first time into a statement journal, a temp file
+   * once it passes 64 KiB (and in exclusive locking mode that file stays for the rest of the
+   * run). Staged files' rows, settled by putMirror inside settlePending's transaction, wrote 40
+   * MiB there in a 1M-path rotation. No caller goes on with a transaction after an error in it:
+   * the error rolls the whole of it back.
+   */
   transaction<T>(fn: () => T): T {
+    return this.guard(() => (this.db.inTransaction ? fn() : this.db.transaction(fn)()));
+  }
+
+  /** fn under a savepoint of the transaction that is open: an error in it undoes fn's changes only. */
+  private savepoint<T>(fn: () => T): T {
     return this.guard(() => this.db.transaction(fn)());
   }
 
@@ -336,6 +349,12 @@ export class Index {
     /** Under a rollback journal: the transaction writeScanned began, and the entries written in it. */
     open: boolean;
     uncommitted: number;
+    /**
+     * New paths left in the run of them being inserted before the same old row (see newRun), and
+     * whether the run ends in this batch (else its length is not known).
+     */
+    runLeft: number;
+    runKnown: boolean;
   };
 
   /**
@@ -346,7 +365,7 @@ export class Index {
     this.foldPlaced(); // placed rows name src ids that may be about to change
     const maxId = Number(this.guard(() => this.stmt('SELECT COALESCE(MAX(id), 0) FROM src').pluck(true).get()));
     this.rescan = {
-      old: new OldPage(RESCAN_PAGE), pos: 0, oldDone: false, prev: 0, written: 0, diverged: false, open: false, uncommitted: 0,
+      old: new OldPage(RESCAN_PAGE), pos: 0, oldDone: false, prev: 0, written: 0, diverged: false, open: false, uncommitted: 0, runLeft: 0, runKnown: false,
       // Rows are about ID_GAP apart: an eighth of the last scan, at least 64k rows.
       limit: changeLimit ?? Math.max(65536, Math.floor(maxId / ID_GAP / 8)),
       wasComplete: this.getMeta(SCAN_STATE) === 'complete' && this.hasIndex('src_by_inode'),
@@ -368,8 +387,11 @@ export class Index {
       this.guard(() => this.db.exec('BEGIN'));
       r.open = true;
     }
-    this.transaction(() => {
-      for (const e of entries) {
+    // A batch is a savepoint of the scan's transaction when that is open: one that fails leaves
+    // the batches before it whole (the savepoint costs a first copy's appends next to nothing).
+    this.savepoint(() => {
+      for (let i = 0; i < entries.length; i++) {
+        const e = entries[i];
         // `old` is a row's position in the page r.old.
         let old = this.oldRow(r);
         let order = old === undefined ? 1 : r.old.comparePath(old, e.path);
@@ -397,7 +419,9 @@ export class Index {
           continue;
         }
         // A new path (or one whose row the divergence deleted), before `old` in walk order.
-        let id = idBetween(r.prev, old === undefined ? undefined : r.old.id(old));
+        if (old !== undefined && r.runLeft === 0) this.newRun(r, old, entries, i);
+        let id = idBetween(r.prev, old === undefined ? undefined : r.old.id(old), old !== undefined && r.runKnown ? r.runLeft : undefined);
+        if (r.runLeft > 0) r.runLeft--;
         if (id === undefined && old !== undefined) {
           this.divergeAt(r.old.id(old), r); // no room between the two rows
           id = idBetween(r.prev, undefined);
@@ -413,6 +437,19 @@ export class Index {
     });
     r.uncommitted += entries.length;
     if (r.uncommitted >= SCAN_COMMIT_ROWS) this.commitScan(r);
+  }
+
+  /**
+   * Count the new paths from entries[i] on that go before the old row `old`: all of them are new
+   * (the old rows come in walk order), and idBetween spaces their ids evenly between the rows
+   * around them. A run that reaches the end of the batch may go on in the next one: its length
+   * is not known, and idBetween leaves room for a long one.
+   */
+  private newRun(r: NonNullable<Index['rescan']>, old: number, entries: readonly Entry[], i: number): void {
+    let j = i;
+    while (j < entries.length && r.old.comparePath(old, entries[j].path) > 0) j++;
+    r.runLeft = j - i;
+    r.runKnown = j < entries.length;
   }
 
   /** Commit the transaction writeScanned began, if any (not one a caller holds open). */
@@ -505,6 +542,7 @@ export class Index {
   /** Delete the rows from `id` on; the rest of the scan is inserted and indexed as a fresh one. */
   private divergeAt(id: number, r = this.rescan!): void {
     r.diverged = true;
+    r.runLeft = 0;
     // The changes are no longer listed: the next pass compares every path with the mirror.
     this.markMirrorUnsynced();
     r.old.load(Buffer.alloc(0));
@@ -914,7 +952,9 @@ export class Index {
   addPending(items: readonly StagedRow[]): void {
     if (items.length === 0) return;
     const ins = this.stmt(
-      `INSERT INTO pending (tmp, path, type, src_dev, src_ino, birth_ns, size, mtime_ns, mode, uid, gid, dst_ino, written)
+      // OR FAIL, which for one row is what the default ABORT does: an INSERT ... SELECT that may
+      // abort is given a statement journal (20 MiB of temp file writes in a 1M-path rotation).
+      `INSERT OR FAIL INTO pending (tmp, path, type, src_dev, src_ino, birth_ns, size, mtime_ns, mode, uid, gid, dst_ino, written)
        SELECT ?, path, type, dev, ino, birth_ns, size, mtime_ns, mode, uid, gid, ?, ? FROM src WHERE id = ?`,
     );
     this.transaction(() => {

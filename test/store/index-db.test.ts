@@ -450,6 +450,40 @@ describe('a scan written over the last one', () => {
     });
   });
 
+  it('finds room for a row inserted before the last one inserted, rescan after rescan', () => {
+    // An rsnapshot rotation moves each added file through the same gaps of every hourly snapshot.
+    // Here each rescan adds a path just before the one the last rescan added, between the same
+    // two old rows: each must cost that one row. (Ids at 1/16384 of the gap for each new row had
+    // room for two such rescans, and the third rewrote the rest of the scan.)
+    const base = [entry('', EntryType.dir, 1n, 1n), entry('a', EntryType.file, 1n, 10n), entry('z', EntryType.file, 1n, 11n)];
+    withIndex((index) => {
+      rescan(index, base);
+      const z = ids(index).get('z');
+      const added: Entry[] = [];
+      for (let k = 0; k < 15; k++) {
+        added.unshift(entry(`m${String.fromCharCode(0x79 - k)}`, EntryType.file, 1n, 100n + BigInt(k)));
+        const entries = [...base.slice(0, 2), ...added, base[2]];
+        expect(rescan(index, entries, undefined, 64)).toBe(1);
+        expect(ids(index).get('z')).toBe(z);
+        expect(state(index)).toEqual(fresh(entries));
+      }
+    });
+  });
+
+  it('spreads a run of new rows that ends in the batch evenly between the rows around it', () => {
+    const base = [entry('', EntryType.dir, 1n, 1n), entry('a', EntryType.file, 1n, 10n), entry('z', EntryType.file, 1n, 11n)];
+    const run = ['m1', 'm2', 'm3'].map((p, i) => entry(p, EntryType.file, 1n, 20n + BigInt(i)));
+    withIndex((index) => {
+      rescan(index, base);
+      const before = ids(index);
+      const [a, z] = [before.get('a')!, before.get('z')!];
+      expect(rescan(index, [...base.slice(0, 2), ...run, base[2]], undefined, 64)).toBe(3);
+      const after = ids(index);
+      const quarter = Math.floor((z - a) / 4);
+      expect(run.map((e) => after.get(e.path.toString())! - a)).toEqual([quarter, 2 * quarter, 3 * quarter]);
+    });
+  });
+
   it('random trees, each rescanned after random edits, end as a fresh scan of the edited tree (seeded)', () => {
     // A tree as nested maps; its walk order comes from a depth-first walk with names sorted
     // bytewise, as the real walk does (not from compareWalkOrder, which the merge relies on).
