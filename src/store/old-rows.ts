@@ -84,6 +84,11 @@ export class OldPage {
     return this.ids[i];
   }
 
+  /** Row i was given another id (see Index.makeRoom). */
+  setId(i: number, id: number): void {
+    this.ids[i] = id;
+  }
+
   /** compareWalkOrder(row i's path, path). */
   comparePath(i: number, path: Buffer): number {
     const a = i * SLOTS;

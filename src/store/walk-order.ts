@@ -42,23 +42,12 @@ export const MAX_ID = 2 ** 53 - ID_GAP;
 
 /**
  * An id between `prev` and `next` (exclusive), for a row inserted there; undefined when there
- * is none.
- *
- * `run` is how many new rows go between the two, this one first, when the caller knows: their
- * ids are spread evenly, so that rows inserted later among them find room as well (a single
- * row gets the middle, and the next one before it the middle of what is left: 19 more times
- * between rows ID_GAP apart). Where the run's length is not known (it may go on into the next
- * batch of a scan), each row takes 1/16384 of the space left, so that a long run (a new folder)
- * fits until the space is used up, with room for up to 63 rows between two of its rows later.
- *
- * (With 1/16384 for every row, a row inserted between two others and then another before it
- * had 64 ids, and the next one 1: an rsnapshot rotation's added files move through the same
- * gaps of every hourly snapshot, and the seventh rotation of a 1M-path test tree found no room,
- * rewriting half the index as a fresh scan.)
+ * is none. Each takes 1/16384 of the space left, so a run of new rows between the same two old
+ * ones (a new folder) fits until the space is used up, and new rows between them later find
+ * room too (up to 63 between two of a run's rows).
  */
-export function idBetween(prev: number, next: number | undefined, run?: number): number | undefined {
+export function idBetween(prev: number, next: number | undefined): number | undefined {
   if (next === undefined) return prev + ID_GAP <= MAX_ID ? prev + ID_GAP : undefined;
-  const share = run === undefined ? 16384 : run + 1;
-  const id = prev + Math.max(1, Math.min(ID_GAP, Math.floor((next - prev) / share)));
+  const id = prev + Math.max(1, Math.min(ID_GAP, Math.floor((next - prev) / 16384)));
   return id < next ? id : undefined;
 }

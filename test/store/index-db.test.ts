@@ -430,7 +430,7 @@ describe('a scan written over the last one', () => {
     });
   });
 
-  it('diverges past its limit of changes, or with no id left between two rows, and ends as a fresh scan', () => {
+  it('diverges past its limit of changes, makes room when no id is left between two rows, and ends as a fresh scan', () => {
     const files = (n: number, ino = 100n) => Array.from({ length: n }, (_, i) => entry(`m/${String(i).padStart(6, '0')}`, EntryType.file, 1n, ino + BigInt(i % 50)));
     const before = [entry('', EntryType.dir, 1n, 1n), entry('a', EntryType.file, 1n, 10n), entry('m', EntryType.dir, 1n, 2n), entry('z', EntryType.file, 1n, 10n)];
     const after = (n: number) => [...before.slice(0, 3), ...files(n), before[3]];
@@ -442,45 +442,122 @@ describe('a scan written over the last one', () => {
     withIndex((index) => {
       rescan(index, before);
       const z = ids(index).get('z')!;
-      // 93,848 ids fit between two rows ID_GAP apart (walk-order.ts): the rest of the scan diverges.
-      expect(rescan(index, after(100_000), 10 ** 9, 4096)).toBe(100_001); // z included
+      // 93,848 ids fit between two rows ID_GAP apart (walk-order.ts); then z, the row after
+      // them, is moved up once (see Index.makeRoom), and the rest fit below it.
+      index.markMirrorSynced(false);
+      const written = rescan(index, after(100_000), 10 ** 9, 4096);
+      expect(written).toBeGreaterThan(100_000); // z included
+      expect(written).toBeLessThan(100_100); // z moved, and not the scan diverging
+      expect(index.getMeta('mirror_synced')).toBe('modes');
       // 100k rows: compared by a digest (a structural comparison of them takes seconds).
       expect(digest(state(index))).toBe(digest(fresh(after(100_000))));
       expect(ids(index).get('z')).toBeGreaterThan(z);
     });
   });
 
-  it('finds room for a row inserted before the last one inserted, rescan after rescan', () => {
-    // An rsnapshot rotation moves each added file through the same gaps of every hourly snapshot.
-    // Here each rescan adds a path just before the one the last rescan added, between the same
-    // two old rows: each must cost that one row. (Ids at 1/16384 of the gap for each new row had
-    // room for two such rescans, and the third rewrote the rest of the scan.)
+  it('makes room for rows inserted before the last one inserted, rescan after rescan, without diverging', () => {
+    // An rsnapshot rotation carries each added file through the same gaps of every hourly
+    // snapshot. Here each rescan adds a path just before the one the last rescan added, between
+    // the same two old rows. New ids take 1/16384 of the space left, so the third finds no id
+    // left: rows after it get new ids (Index.makeRoom), where the scan used to diverge, rewriting
+    // every row from there on. A divergence marks the mirror unsynced: that is what is checked.
     const base = [entry('', EntryType.dir, 1n, 1n), entry('a', EntryType.file, 1n, 10n), entry('z', EntryType.file, 1n, 11n)];
     withIndex((index) => {
       rescan(index, base);
-      const z = ids(index).get('z');
       const added: Entry[] = [];
-      for (let k = 0; k < 15; k++) {
-        added.unshift(entry(`m${String.fromCharCode(0x79 - k)}`, EntryType.file, 1n, 100n + BigInt(k)));
+      const written: number[] = [];
+      for (let k = 0; k < 40; k++) {
+        added.unshift(entry(`m${String(1000 - k).padStart(4, '0')}`, EntryType.file, 1n, 100n + BigInt(k)));
+        const entries = [...base.slice(0, 2), ...added, base[2]];
+        index.markMirrorSynced(false);
+        written.push(rescan(index, entries, undefined, 64));
+        expect(index.getMeta('mirror_synced')).toBe('modes');
+        expect(state(index)).toEqual(fresh(entries));
+      }
+      expect(written.slice(0, 2)).toEqual([1, 1]);
+      expect(Math.max(...written)).toBeGreaterThan(1); // room was made
+    });
+  });
+
+  it('adds rows one after another in the same gap, rescan after rescan, one row written each', () => {
+    // Names that sort by date: each rescan adds one after the last one added.
+    const base = [entry('', EntryType.dir, 1n, 1n), entry('a', EntryType.file, 1n, 10n), entry('z', EntryType.file, 1n, 11n)];
+    withIndex((index) => {
+      rescan(index, base);
+      const added: Entry[] = [];
+      for (let k = 0; k < 30; k++) {
+        added.push(entry(`m${String(k).padStart(3, '0')}`, EntryType.file, 1n, 100n + BigInt(k)));
         const entries = [...base.slice(0, 2), ...added, base[2]];
         expect(rescan(index, entries, undefined, 64)).toBe(1);
-        expect(ids(index).get('z')).toBe(z);
         expect(state(index)).toEqual(fresh(entries));
       }
     });
   });
 
-  it('spreads a run of new rows that ends in the batch evenly between the rows around it', () => {
-    const base = [entry('', EntryType.dir, 1n, 1n), entry('a', EntryType.file, 1n, 10n), entry('z', EntryType.file, 1n, 11n)];
-    const run = ['m1', 'm2', 'm3'].map((p, i) => entry(p, EntryType.file, 1n, 20n + BigInt(i)));
-    withIndex((index) => {
-      rescan(index, base);
-      const before = ids(index);
-      const [a, z] = [before.get('a')!, before.get('z')!];
-      expect(rescan(index, [...base.slice(0, 2), ...run, base[2]], undefined, 64)).toBe(3);
-      const after = ids(index);
-      const quarter = Math.floor((z - a) / 4);
-      expect(run.map((e) => after.get(e.path.toString())! - a)).toEqual([quarter, 2 * quarter, 3 * quarter]);
+  it('diverges when no window of rows can make room, or when moving them passes the change limit', () => {
+    // The ids of b00..b69 are set by hand to follow a's one by one: no id is left after a, and
+    // the 64 rows a window may move leave none either (see Index.makeRoom).
+    const base = [
+      entry('', EntryType.dir, 1n, 1n),
+      entry('a', EntryType.file, 1n, 10n),
+      ...Array.from({ length: 70 }, (_, i) => entry(`b${String(i).padStart(2, '0')}`, EntryType.file, 1n, 20n + BigInt(i))),
+      entry('z', EntryType.file, 1n, 12n),
+    ];
+    const pack = (file: string) => {
+      const db = new Database(file);
+      const a = Number(db.prepare(`SELECT id FROM src WHERE path = CAST('a' AS BLOB)`).pluck().get());
+      for (let i = 0; i < 70; i++) db.prepare(`UPDATE src SET id = ? WHERE path = CAST(? AS BLOB)`).run(a + 1 + i, `b${String(i).padStart(2, '0')}`);
+      db.close();
+    };
+    const entries = [...base.slice(0, 2), entry('am', EntryType.file, 1n, 13n), ...base.slice(2)];
+    const file = path.join(temp(), '.linkmirror', 'index.db');
+    withIndexAt(file, (index) => rescan(index, base));
+    pack(file);
+    withIndexAt(file, (index) => {
+      index.markMirrorSynced(false);
+      expect(rescan(index, entries)).toBe(72); // am, and every row after it written again
+      expect(index.getMeta('mirror_synced')).toBe('no');
+      expect(state(index)).toEqual(fresh(entries));
+    });
+    // Room there is (z, far away, can move), but not within a limit of one change.
+    const few = [...base.slice(0, 2), base[2], base.at(-1)!];
+    const other = path.join(temp(), '.linkmirror', 'index.db');
+    withIndexAt(other, (index) => rescan(index, few));
+    const db = new Database(other);
+    const a = Number(db.prepare(`SELECT id FROM src WHERE path = CAST('a' AS BLOB)`).pluck().get());
+    db.prepare(`UPDATE src SET id = ? WHERE path = CAST('b00' AS BLOB)`).run(a + 1);
+    db.close();
+    const fewMore = [...few.slice(0, 2), entry('am', EntryType.file, 1n, 13n), ...few.slice(2)];
+    withIndexAt(other, (index) => {
+      index.markMirrorSynced(false);
+      expect(rescan(index, fewMore, 1)).toBe(3);
+      expect(index.getMeta('mirror_synced')).toBe('no');
+      expect(state(index)).toEqual(fresh(fewMore));
+    });
+  });
+
+  it('makes room across a page of old rows: the rows moved past the page are read back with their new ids', () => {
+    // Old rows are read 1024 at a time (RESCAN_PAGE): rows 1015..1034 packed one id apart after
+    // row 1014, so the window that makes room begins in one page and ends in the next.
+    const names = Array.from({ length: 1100 }, (_, i) => `r${String(i).padStart(4, '0')}`);
+    const base = [entry('', EntryType.dir, 1n, 1n), ...names.map((n, i) => entry(n, EntryType.file, 1n, 100n + BigInt(i % 300)))];
+    const file = path.join(temp(), '.linkmirror', 'index.db');
+    withIndexAt(file, (index) => rescan(index, base, undefined, 256));
+    const db = new Database(file);
+    const start = Number(db.prepare(`SELECT id FROM src WHERE path = CAST('r1014' AS BLOB)`).pluck().get());
+    for (let i = 1015; i < 1035; i++) db.prepare(`UPDATE src SET id = ? WHERE path = CAST(? AS BLOB)`).run(start + i - 1014, `r${i}`);
+    db.close();
+    const entries = [...base.slice(0, 1016), entry('r1014x', EntryType.file, 1n, 999n), ...base.slice(1016)];
+    expect(entries[1015].path.toString()).toBe('r1014');
+    withIndexAt(file, (index) => {
+      index.markMirrorSynced(false);
+      const written = rescan(index, entries, undefined, 256);
+      expect(index.getMeta('mirror_synced')).toBe('modes');
+      expect(written).toBeGreaterThan(1);
+      expect(written).toBeLessThanOrEqual(1 + 20);
+      expect(state(index)).toEqual(fresh(entries));
+      // The next rescan of the same entries finds every row as it is.
+      expect(rescan(index, entries, undefined, 256)).toBe(0);
     });
   });
 
