@@ -79,8 +79,11 @@ function journalFor(db: Database.Database): { mode: 'WAL' | 'DELETE'; synchronou
  */
 const SCAN_COMMIT_ROWS = 131072;
 
-/** Meta key: 'complete' when src, its indexes and groups describe one whole scan. */
-const SCAN_STATE = 'scan';
+/**
+ * Meta key: 'complete' when src, its indexes and groups describe one whole scan; 'partial' when
+ * a scan that changed rows did not end (verify DST then has no manifest to go by).
+ */
+export const SCAN_STATE = 'scan';
 
 /**
  * Meta key: 'owner' or 'modes' when the last complete pass of a copy left every src path in

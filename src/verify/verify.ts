@@ -35,7 +35,7 @@ import { MAX_KEPT_PROBLEMS, Problems, type Problem } from '../problems.js';
 import { noProgress, type Progress } from '../progress.js';
 import { scan } from '../scan/scan.js';
 import { STATE_DIR } from '../state-dir.js';
-import { Index } from '../store/index-db.js';
+import { Index, SCAN_STATE } from '../store/index-db.js';
 import { CATEGORIES, RECORDED_SPLIT, VerifyStore, type Category, type HashResult } from '../store/verify-store.js';
 import { differenceFrom, type Difference } from './differences.js';
 import { HASH_ALGORITHM } from './hash-file.js';
@@ -349,7 +349,11 @@ async function run(r: Run): Promise<VerifyReport> {
       }
     }
     if (r.mode === 'manifest') {
-      manifest = { state: store.manifestMeta('state'), copiedAt: store.manifestMeta('copied_at'), recordedAt: store.manifestMeta('manifest_at') };
+      // A copy stopped while it scanned (before it says 'copying') leaves the state of the run
+      // before it, over a record of the source that is half the new scan's: not a manifest of
+      // anything the mirror holds.
+      const scanned = store.manifestMeta(SCAN_STATE) === 'partial';
+      manifest = { state: scanned ? 'scanning' : store.manifestMeta('state'), copiedAt: store.manifestMeta('copied_at'), recordedAt: store.manifestMeta('manifest_at') };
       algorithm = store.manifestMeta('manifest_hash') ?? HASH_ALGORITHM;
       owner = options.owner ?? store.manifestMeta('manifest_owner') !== '0';
       src = store.manifestMeta('src') ?? null;

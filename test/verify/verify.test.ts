@@ -409,6 +409,33 @@ describe('names, unfinished copies, a running copy', () => {
     expect(r.categories.missing).toBeLessThan(200);
   });
 
+  it('verify DST of a mirror whose last copy was stopped while it scanned a changed source says so', async () => {
+    const base = temp();
+    const src = path.join(base, 'src');
+    const dst = path.join(base, 'dst');
+    const spec: Record<string, ReturnType<typeof file>> = {};
+    for (let i = 0; i < 20_000; i++) spec[`d${Math.floor(i / 500)}/f${String(i).padStart(5, '0')}`] = file('', { mtime: T(1) });
+    buildTree(src, spec);
+    const { copy } = await import('../../src/copy/copy.js');
+    await copy(src, dst);
+    expect((await verifyMirror(dst)).match).toBe(true);
+    // Every file's mtime changes: each batch the rescan writes changes rows. It is stopped once
+    // the first batch (8,192 entries) is written, at its next poll.
+    for (const rel of Object.keys(spec)) fs.utimesSync(path.join(src, rel), T(2), T(2));
+    let scanned = 0;
+    let phase = '';
+    const progress = { start: (p: string) => void (phase = p), advance: (n: number) => void (phase === 'scan' && (scanned += n)), warn() {}, end() {} };
+    const err = await copy(src, dst, { progress, shouldStop: () => scanned >= 8192 }).catch((e: unknown) => e);
+    expect(isLinkmirrorError(err, 'INTERRUPTED')).toBe(true);
+    const r = await verifyMirror(dst);
+    expect(r.manifest?.state).toBe('scanning');
+    // A full copy afterwards makes it a manifest again.
+    await copy(src, dst);
+    const after = await verifyMirror(dst);
+    expect(after.manifest?.state).toBe('complete');
+    expect(after.match).toBe(true);
+  });
+
   it('waits for no copy: a mirror another linkmirror is copying into is refused', async () => {
     const { src, dst } = await mirrorOf(temp());
     fs.writeFileSync(path.join(dst, '.linkmirror/lock'), String(process.ppid));
