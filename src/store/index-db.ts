@@ -618,7 +618,12 @@ export class Index {
 
   scanTotals(): ScanTotals {
     return this.guard(() => {
-      const byType = this.stmt('SELECT type, COUNT(*) AS n, SUM(size) AS bytes FROM src GROUP BY type').safeIntegers(true).all() as Row[];
+      // One pass with no GROUP BY: grouping by type sorted every row through a temp file (5.6
+      // MiB written at 1M paths; the pass takes as long either way, 0.3-0.5 s).
+      const t = this.stmt(
+        `SELECT COUNT(*) AS paths, TOTAL(type = ${EntryType.dir}) AS dirs, TOTAL(type = ${EntryType.file}) AS files,
+                TOTAL(type = ${EntryType.symlink}) AS symlinks, SUM(CASE WHEN type = ${EntryType.file} THEN size ELSE 0 END) AS bytes FROM src`,
+      ).safeIntegers(true).get() as Row;
       const g = this.stmt(
         `SELECT COUNT(*) AS inodes, SUM(paths > 1) AS linked, MAX(paths) AS largest,
                 SUM(CASE WHEN t.type = ${EntryType.file} THEN g.size ELSE 0 END) AS physical
@@ -627,19 +632,13 @@ export class Index {
       const totals: ScanTotals = {
         paths: 0, dirs: 0, files: 0, symlinks: 0, specials: 0,
         inodes: num(g.inodes ?? 0n), linkGroups: num(g.linked ?? 0n), largestGroup: num(g.largest ?? 0n),
-        logicalBytes: 0n, physicalBytes: (g.physical as bigint | null) ?? 0n,
+        logicalBytes: (t.bytes as bigint | null) ?? 0n, physicalBytes: (g.physical as bigint | null) ?? 0n,
       };
-      for (const r of byType) {
-        const n = num(r.n);
-        totals.paths += n;
-        const type = num(r.type);
-        if (type === EntryType.dir) totals.dirs += n;
-        else if (type === EntryType.file) {
-          totals.files += n;
-          totals.logicalBytes += (r.bytes as bigint | null) ?? 0n;
-        } else if (type === EntryType.symlink) totals.symlinks += n;
-        else totals.specials += n;
-      }
+      totals.paths = num(t.paths);
+      totals.dirs = Number(t.dirs);
+      totals.files = Number(t.files);
+      totals.symlinks = Number(t.symlinks);
+      totals.specials = totals.paths - totals.dirs - totals.files - totals.symlinks;
       return totals;
     });
   }
