@@ -16,7 +16,8 @@
 // kernel counts them (/proc/<pid>/io write_bytes) against the tree's bytes. rotation: an rsnapshot
 // hourly rotation of a `cp -al` clone of the tree, re-copied by `linkmirror copy --delete` and
 // `rsync -aH --delete`: wall and kernel write_bytes against each one's first copy and the bytes of
-// the new inodes. Both need bash, GNU coreutils (timeout) and Linux's /proc/<pid>/io.
+// the new inodes. Both need bash, GNU coreutils (timeout) and Linux's /proc/<pid>/io; as root, both
+// also count the bytes of file content each run wrote, with the kernel's tracepoints (content-trace.ts).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,6 +29,7 @@ import { measureFullCopies, type RunRecord, type SizeContext } from './measureme
 import { measureResume, resumeTable } from './measure-resume.js';
 import { measureRotation, rotationTable } from './measure-rotation.js';
 import { measureVerify, verifyTable } from './measure-verify.js';
+import { openContentTrace } from './content-trace.js';
 import { markdownTable, treeHeading } from './report.js';
 import { GNU_TIME } from './timed-run.js';
 import { removeTree, sourceTree, type SourceTree } from './source-trees.js';
@@ -105,11 +107,15 @@ function main(): void {
   const unlock = lockWorkDir(opts.workDir);
   const started = new Date();
   const results: SizeResult[] = [];
+  const trace = openContentTrace();
+  if (typeof trace === 'string') log(`content bytes not counted: ${trace}`);
+  const contentTrace = typeof trace === 'string' ? undefined : trace;
   let cachesDropped: boolean | undefined;
   for (const paths of opts.sizes) {
     const tree = sourceTree(opts.workDir, paths, opts.seed, { fresh: opts.fresh, log });
     log(`${formatCount(paths)}: ${tree.stats.paths} paths, ${tree.stats.inodes} inodes in ${tree.dir}`);
-    const ctx: SizeContext = { tree, workDir: opts.workDir, content: opts.content(paths), dropCaches: opts.dropCaches, timeoutS: opts.timeoutS, log };
+    const ctx: SizeContext = { tree, workDir: opts.workDir, content: opts.content(paths), dropCaches: opts.dropCaches, timeoutS: opts.timeoutS,
+      contentTrace, log };
     const runs = opts.measurements.flatMap((m) => m.run(ctx, opts.tools));
     cachesDropped ??= runs.find((r) => r.cachesDropped !== undefined)?.cachesDropped;
     results.push({ paths, tree, runs });
@@ -129,6 +135,7 @@ function main(): void {
   const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release(), node: process.version };
   fs.writeFileSync(file, JSON.stringify({ started: started.toISOString(), machine, cachesDropped, seed: opts.seed, results }, null, 2) + '\n');
   log(`results written to ${file}`);
+  contentTrace?.close();
   unlock();
 }
 

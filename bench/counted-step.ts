@@ -1,6 +1,6 @@
 // One timed run of a tool for the measurements that count kernel writes (resume, rotation):
-// drop the page cache, run the command under runCounted, `sync`, and put wall, CPU, peak RSS and
-// write_bytes into the row. A run that times out or exits non-zero leaves its reason in the row.
+// drop the page cache, run the command under runCounted, `sync`, and put wall, CPU, peak RSS,
+// write_bytes and (with ctx.contentTrace) the content bytes into the row. A run that times out or exits non-zero leaves its reason in the row.
 import type { RunRecord, SizeContext } from './measurements.js';
 import { runCounted, type CountedResult } from './kernel-io.js';
 import { dropCaches, syncDisks } from './page-cache.js';
@@ -12,7 +12,7 @@ function round(n: number): number {
 /** Fill `record` from one run of `argv`; the run, or undefined when it failed (record.error says why). */
 export function countedStep(ctx: SizeContext, record: RunRecord, argv: string[]): CountedResult | undefined {
   record.cachesDropped = ctx.dropCaches && dropCaches();
-  const run = runCounted(argv, { timeoutS: ctx.timeoutS });
+  const run = runCounted(argv, { timeoutS: ctx.timeoutS, contentTrace: ctx.contentTrace });
   record.syncS = syncDisks();
   if (run.timedOut) {
     record.error = `timed out after ${run.wallS} s (stopped)`;
@@ -22,6 +22,7 @@ export function countedStep(ctx: SizeContext, record: RunRecord, argv: string[])
     wallS: run.wallS, userS: run.userS, sysS: run.sysS, cpuS: round(run.userS + run.sysS), maxRssMb: round(run.maxRssKb / 1024),
   });
   record.figures = { ...record.figures, writeBytes: run.writeBytes, cancelledWriteBytes: run.cancelledWriteBytes };
+  if (run.contentBytes !== undefined) record.figures.contentBytes = run.contentBytes;
   if (run.exitCode !== 0) {
     record.error = `exit ${run.exitCode}${run.stderrTail ? `: ${run.stderrTail}` : ''}`;
     return undefined;

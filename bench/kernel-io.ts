@@ -16,13 +16,17 @@
 // costs 4096) and some is written by the kernel on no process's account (the journal), so the
 // reference for "what a copy must write" is another tool measured the same way (cp -a), not
 // the tree's byte count. cancelled_write_bytes counts dirty pages dropped unwritten (a file
-// truncated or deleted before writeback).
+// truncated or deleted before writeback). The content alone is counted apart, by the kernel's
+// syscall tracepoints (content-trace.ts), when asked.
 import fs from 'node:fs';
+import type { ContentTrace } from './content-trace.js';
 import { runTimed, tempTimingFile, type TimedResult } from './timed-run.js';
 
 export interface CountedResult extends TimedResult {
   writeBytes: number;
   cancelledWriteBytes: number;
+  /** With a content trace: the bytes of file content written (content-trace.ts). */
+  contentBytes?: number;
 }
 
 const WRAPPER = `
@@ -39,19 +43,27 @@ printf '%s %s\\n' "$w" "$c" > "$out"
 exit $rc
 `;
 
-/**
- * Run `argv` under runTimed and the kernel's write counters. With `killAfterS`, the command is
- * sent SIGKILL after that many seconds if it is still running (exit code 137 then).
- */
-export function runCounted(argv: string[], opts: { timeoutS?: number; killAfterS?: number } = {}): CountedResult {
+export interface CountedOptions {
+  timeoutS?: number;
+  /** Send the command SIGKILL after this many seconds if it still runs (exit code 137 then). */
+  killAfterS?: number;
+  /** Also count the bytes of file content it writes (content-trace.ts). */
+  contentTrace?: ContentTrace;
+}
+
+/** Run `argv` under runTimed and the kernel's write counters. */
+export function runCounted(argv: string[], opts: CountedOptions = {}): CountedResult {
   const out = tempTimingFile('io');
   const kill = opts.killAfterS === undefined ? [] : ['timeout', '--foreground', '-s', 'KILL', opts.killAfterS.toFixed(3)];
+  const trace = opts.contentTrace;
   try {
+    trace?.start();
     const run = runTimed(['bash', '-c', WRAPPER, 'bench-io', out, ...kill, ...argv], { timeoutS: opts.timeoutS });
+    const contentBytes = trace?.stop();
     if (run.timedOut) return { ...run, writeBytes: NaN, cancelledWriteBytes: NaN };
     const [writeBytes, cancelledWriteBytes] = fs.readFileSync(out, 'utf8').trim().split(' ').map(Number);
     if (!Number.isFinite(writeBytes) || !Number.isFinite(cancelledWriteBytes)) throw new Error(`cannot read the I/O counters the wrapper wrote to ${out}`);
-    return { ...run, writeBytes, cancelledWriteBytes };
+    return { ...run, writeBytes, cancelledWriteBytes, ...(contentBytes === undefined ? {} : { contentBytes }) };
   } finally {
     fs.rmSync(out, { force: true });
   }

@@ -1,14 +1,15 @@
 // What the benchmark measures, one small function per measurement. Each takes the context of one
 // source tree and returns rows for the report; bench.ts decides which ones run.
 //
-// Now: measureFullCopy — one tool copies the whole tree into an empty destination:
+// Here: measureFullCopy — one tool copies the whole tree into an empty destination:
 //   drop caches → timed copy → timed `sync` (the dirty pages the tool left) → compareTopology →
 //   remove the copy.
-// Later (hooks below, not written yet): an incremental re-copy after an rsnapshot rotation,
-// kill-and-resume, and verify timings.
+// The others have a file each: measure-resume.ts (kill and resume), measure-rotation.ts (the
+// re-copy after an rsnapshot rotation), measure-verify.ts.
 import path from 'node:path';
 import { formatCount } from '../fixtures/counts.js';
 import { compareTopology, type TopologyDiff, type TopologyDiffKind } from '../fixtures/topology.js';
+import type { ContentTrace } from './content-trace.js';
 import type { CopyTool } from './copy-tools.js';
 import { dropCaches, syncDisks } from './page-cache.js';
 import { removeTree, type SourceTree } from './source-trees.js';
@@ -22,6 +23,8 @@ export interface SizeContext {
   dropCaches: boolean;
   /** Stop a tool that runs longer than this many seconds (no limit when undefined). */
   timeoutS?: number;
+  /** Counts the bytes of file content each counted run writes (content-trace.ts; root). */
+  contentTrace?: ContentTrace;
   log: (line: string) => void;
 }
 
@@ -122,18 +125,3 @@ export function measureFullCopies(ctx: SizeContext, tools: CopyTool[]): RunRecor
 function round(n: number): number {
   return Math.round(n * 100) / 100;
 }
-
-// ---------------------------------------------------------------------------------------------
-// Later measurements. Each will be a function like measureFullCopies, (ctx, tools) => RunRecord[],
-// added to MEASUREMENTS in bench.ts; the report prints one table per `measurement` name.
-//
-// measureIncrementalAfterRotation(ctx): copy the tree with linkmirror, rotate the source the way
-//   rsnapshot does (drop the oldest, rename hourly.N → hourly.N+1, write a new hourly.0 linked
-//   to hourly.1 with ~2% churn), then time the re-copy by linkmirror against rsync -aH (which
-//   must re-walk everything) on the same already-mirrored destination.
-// measureKillAndResume(ctx): start `linkmirror copy`, SIGKILL it at ~50% (by elapsed time of a
-//   previous full run), rerun, and report the total time, the resumed run's time, and the
-//   compareTopology result of the final tree.
-// measureVerify(ctx): time `linkmirror verify` of a fresh copy (cold cache), against
-//   compareTopology itself and `rsync -aHcn` as reference points.
-// ---------------------------------------------------------------------------------------------
