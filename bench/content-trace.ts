@@ -16,15 +16,24 @@
 // Scope: set_event_pid holds this process, and event-fork adds every process and thread it
 // starts from then on, so a run's children and their threads are recorded and nothing else on
 // the machine is. This process itself is blocked in spawnSync while a command runs. Needs root
-// and tracefs (mounted here when it is not).
+// and tracefs (mounted here when it is not). The events are enabled only while a run is
+// recorded: an enabled syscall tracepoint puts every task's calls on a slower path.
+//
+// What it cannot see: content written by write(2) (rsync; cp before coreutils 9) and reflinks
+// (FICLONE, on btrfs or XFS), which write none. openContentTrace checks, with a copy of a known
+// size in the temp folder, that what it records is what was written; in a PID namespace, where
+// process.pid is not the kernel's pid, that check fails and no count is given.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 const TRACEFS = '/sys/kernel/tracing';
+const INSTANCE_PREFIX = 'linkmirror-bench-';
+const PROBE_BYTES = 12345;
 const EVENTS = ['syscalls/sys_exit_copy_file_range', 'syscalls/sys_exit_sendfile64'];
-/** Per CPU. An event takes about 30 bytes: room for ~500k calls per CPU between two reads. */
-const BUFFER_KB = 16384;
+/** Per CPU. An event takes 28 bytes: room for ~300k calls per CPU (a 3M-path tree makes 266k). */
+const BUFFER_KB = 8192;
 
 export interface ContentTrace {
   /** Forget what was recorded, and record from now on. */
@@ -56,6 +65,40 @@ function mounted(): boolean {
   return fs.existsSync(path.join(TRACEFS, 'instances'));
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Instances left by benchmark runs that were killed: each holds a buffer in kernel memory. */
+function sweepStale(): void {
+  for (const name of fs.readdirSync(path.join(TRACEFS, 'instances'))) {
+    const pid = Number(name.slice(INSTANCE_PREFIX.length));
+    if (!name.startsWith(INSTANCE_PREFIX) || !Number.isInteger(pid) || alive(pid)) continue;
+    try {
+      fs.rmdirSync(path.join(TRACEFS, 'instances', name));
+    } catch {
+      // another sweeper, or busy: left for the next run
+    }
+  }
+}
+
+/** A child copies PROBE_BYTES from one temp file to another, as linkmirror copies content. */
+function probeCopy(): void {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linkmirror-trace-probe-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'a'), Buffer.alloc(PROBE_BYTES, 1));
+    const script = `require('fs').copyFileSync(process.argv[1] + '/a', process.argv[1] + '/b')`;
+    execFileSync(process.execPath, ['-e', script, dir], { stdio: 'ignore' });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** A tracing instance for this process's children, or why there is none. */
 export function openContentTrace(): ContentTrace | string {
   try {
@@ -64,30 +107,42 @@ export function openContentTrace(): ContentTrace | string {
   } catch (err) {
     return `cannot mount tracefs at ${TRACEFS} (${(err as Error).message.split('\n')[0]}; root needed)`;
   }
-  const dir = path.join(TRACEFS, 'instances', `linkmirror-bench-${process.pid}`);
+  sweepStale();
+  const dir = path.join(TRACEFS, 'instances', `${INSTANCE_PREFIX}${process.pid}`);
   const put = (file: string, value: string | number): void => fs.writeFileSync(path.join(dir, file), `${value}\n`);
   try {
     fs.mkdirSync(dir);
   } catch (err) {
-    return `cannot make a tracing instance ${dir}: ${(err as NodeJS.ErrnoException).code} (root needed)`;
+    return `cannot make a tracing instance ${dir}: ${(err as NodeJS.ErrnoException).code}`;
   }
+  const enable = (on: 0 | 1): void => {
+    for (const e of EVENTS) put(`events/${e}/enable`, on);
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    close();
+    process.kill(process.pid, signal); // as if unhandled, now that the instance is gone
+  };
   const close = (): void => {
     process.off('exit', close);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     try {
       put('tracing_on', 0);
+      enable(0);
       fs.rmdirSync(dir);
     } catch {
       // already gone
     }
   };
   process.on('exit', close);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     put('tracing_on', 0);
     put('options/overwrite', 0); // a full buffer drops new events, and says so, rather than old ones
     put('buffer_size_kb', BUFFER_KB);
     put('set_event_pid', process.pid);
     put('options/event-fork', 1);
-    for (const e of EVENTS) put(`events/${e}/enable`, 1);
   } catch (err) {
     close();
     return `cannot set up the tracing instance: ${(err as Error).message}`;
@@ -100,17 +155,32 @@ export function openContentTrace(): ContentTrace | string {
     }
     return n;
   };
-  return {
+  const trace: ContentTrace = {
     start() {
       put('trace', ''); // clears the buffer and its counters
+      enable(1);
       put('tracing_on', 1);
     },
     stop() {
       put('tracing_on', 0);
+      enable(0);
       const lost = dropped();
       if (lost > 0) throw new Error(`the content trace dropped ${lost} events (buffer of ${BUFFER_KB} KiB per CPU full): its count would be short`);
       return contentBytesIn(fs.readFileSync(path.join(dir, 'trace'), 'utf8'));
     },
     close,
   };
+  try {
+    trace.start();
+    probeCopy();
+    const seen = trace.stop();
+    if (seen !== PROBE_BYTES) {
+      close();
+      return `a probe copy of ${PROBE_BYTES} bytes in ${os.tmpdir()} was counted as ${seen} (a PID namespace, or a copy that is no copy_file_range)`;
+    }
+  } catch (err) {
+    close();
+    return `the probe copy failed: ${(err as Error).message.split('\n')[0]}`;
+  }
+  return trace;
 }

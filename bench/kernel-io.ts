@@ -58,7 +58,13 @@ export function runCounted(argv: string[], opts: CountedOptions = {}): CountedRe
   const trace = opts.contentTrace;
   try {
     trace?.start();
-    const run = runTimed(['bash', '-c', WRAPPER, 'bench-io', out, ...kill, ...argv], { timeoutS: opts.timeoutS });
+    let run: TimedResult;
+    try {
+      run = runTimed(['bash', '-c', WRAPPER, 'bench-io', out, ...kill, ...argv], { timeoutS: opts.timeoutS });
+    } catch (err) {
+      trace?.stop();
+      throw err;
+    }
     const contentBytes = trace?.stop();
     if (run.timedOut) return { ...run, writeBytes: NaN, cancelledWriteBytes: NaN };
     const [writeBytes, cancelledWriteBytes] = fs.readFileSync(out, 'utf8').trim().split(' ').map(Number);
