@@ -27,6 +27,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { alive } from './work-lock.js';
 
 const TRACEFS = '/sys/kernel/tracing';
 const INSTANCE_PREFIX = 'linkmirror-bench-';
@@ -63,15 +64,6 @@ export function contentBytesIn(text: string): number {
 
 function mounted(): boolean {
   return fs.existsSync(path.join(TRACEFS, 'instances'));
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Instances left by benchmark runs that were killed: each holds a buffer in kernel memory. */
