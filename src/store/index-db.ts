@@ -629,17 +629,12 @@ export class Index {
                 SUM(CASE WHEN t.type = ${EntryType.file} THEN g.size ELSE 0 END) AS physical
          FROM groups g JOIN src t ON t.id = g.first_id`,
       ).safeIntegers(true).get() as Row;
-      const totals: ScanTotals = {
-        paths: 0, dirs: 0, files: 0, symlinks: 0, specials: 0,
+      const [paths, dirs, files, symlinks] = [num(t.paths), Number(t.dirs), Number(t.files), Number(t.symlinks)];
+      return {
+        paths, dirs, files, symlinks, specials: paths - dirs - files - symlinks,
         inodes: num(g.inodes ?? 0n), linkGroups: num(g.linked ?? 0n), largestGroup: num(g.largest ?? 0n),
         logicalBytes: (t.bytes as bigint | null) ?? 0n, physicalBytes: (g.physical as bigint | null) ?? 0n,
       };
-      totals.paths = num(t.paths);
-      totals.dirs = Number(t.dirs);
-      totals.files = Number(t.files);
-      totals.symlinks = Number(t.symlinks);
-      totals.specials = totals.paths - totals.dirs - totals.files - totals.symlinks;
-      return totals;
     });
   }
 
