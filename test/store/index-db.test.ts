@@ -43,6 +43,17 @@ function withIndexAt(file: string, fn: (index: Index) => void): void {
   }
 }
 
+/** Give the src rows named, in order, the ids right after the row of `anchor`: no id left between them. */
+function packAfter(file: string, anchor: string, names: readonly string[]): void {
+  const db = new Database(file);
+  try {
+    const id = Number(db.prepare('SELECT id FROM src WHERE path = CAST(? AS BLOB)').pluck().get(anchor));
+    names.forEach((name, i) => db.prepare('UPDATE src SET id = ? WHERE path = CAST(? AS BLOB)').run(id + 1 + i, name));
+  } finally {
+    db.close();
+  }
+}
+
 function withIndex(fn: (index: Index) => void): void {
   withIndexAt(path.join(temp(), '.linkmirror', 'index.db'), fn);
 }
@@ -503,16 +514,10 @@ describe('a scan written over the last one', () => {
       ...Array.from({ length: 70 }, (_, i) => entry(`b${String(i).padStart(2, '0')}`, EntryType.file, 1n, 20n + BigInt(i))),
       entry('z', EntryType.file, 1n, 12n),
     ];
-    const pack = (file: string) => {
-      const db = new Database(file);
-      const a = Number(db.prepare(`SELECT id FROM src WHERE path = CAST('a' AS BLOB)`).pluck().get());
-      for (let i = 0; i < 70; i++) db.prepare(`UPDATE src SET id = ? WHERE path = CAST(? AS BLOB)`).run(a + 1 + i, `b${String(i).padStart(2, '0')}`);
-      db.close();
-    };
     const entries = [...base.slice(0, 2), entry('am', EntryType.file, 1n, 13n), ...base.slice(2)];
     const file = path.join(temp(), '.linkmirror', 'index.db');
     withIndexAt(file, (index) => rescan(index, base));
-    pack(file);
+    packAfter(file, 'a', base.slice(2, 72).map((e) => e.path.toString()));
     withIndexAt(file, (index) => {
       index.markMirrorSynced(false);
       expect(rescan(index, entries)).toBe(72); // am, and every row after it written again
@@ -523,10 +528,7 @@ describe('a scan written over the last one', () => {
     const few = [...base.slice(0, 2), base[2], base.at(-1)!];
     const other = path.join(temp(), '.linkmirror', 'index.db');
     withIndexAt(other, (index) => rescan(index, few));
-    const db = new Database(other);
-    const a = Number(db.prepare(`SELECT id FROM src WHERE path = CAST('a' AS BLOB)`).pluck().get());
-    db.prepare(`UPDATE src SET id = ? WHERE path = CAST('b00' AS BLOB)`).run(a + 1);
-    db.close();
+    packAfter(other, 'a', ['b00']);
     const fewMore = [...few.slice(0, 2), entry('am', EntryType.file, 1n, 13n), ...few.slice(2)];
     withIndexAt(other, (index) => {
       index.markMirrorSynced(false);
@@ -543,10 +545,7 @@ describe('a scan written over the last one', () => {
     const base = [entry('', EntryType.dir, 1n, 1n), ...names.map((n, i) => entry(n, EntryType.file, 1n, 100n + BigInt(i % 300)))];
     const file = path.join(temp(), '.linkmirror', 'index.db');
     withIndexAt(file, (index) => rescan(index, base, undefined, 256));
-    const db = new Database(file);
-    const start = Number(db.prepare(`SELECT id FROM src WHERE path = CAST('r1014' AS BLOB)`).pluck().get());
-    for (let i = 1015; i < 1035; i++) db.prepare(`UPDATE src SET id = ? WHERE path = CAST(? AS BLOB)`).run(start + i - 1014, `r${i}`);
-    db.close();
+    packAfter(file, 'r1014', names.slice(1015, 1035));
     const entries = [...base.slice(0, 1016), entry('r1014x', EntryType.file, 1n, 999n), ...base.slice(1016)];
     expect(entries[1015].path.toString()).toBe('r1014');
     withIndexAt(file, (index) => {
