@@ -12,7 +12,7 @@ import { noProgress, type Progress } from '../progress.js';
 import { isStateDir } from '../state-dir.js';
 import type { Index, ScanTotals } from '../store/index-db.js';
 import { EntryType, type Entry } from '../store/entry.js';
-import { entryOf } from './walk-batch.js';
+import { entryOf, runOf, type EntryRun } from './walk-batch.js';
 import { LIST_THREAD, walkOnThreads } from './walk-threads.js';
 import { walkWithTargets } from './walk.js';
 import { Pacer, yieldNow } from '../yield.js';
@@ -49,7 +49,19 @@ export async function scan(root: Buffer | string, index: Index, options: ScanOpt
 
   index.beginScan();
   progress.start('scan', {});
-  let batch: Entry[] = [];
+  // The runs of entries for the next writeScanned(): at least batchSize entries, handed over
+  // whole runs at a time and read lazily, so that no entry outlives its row's insert (see
+  // BatchEntries).
+  let pending: EntryRun[] = [];
+  let pendingCount = 0;
+  const flush = () => {
+    const tally = { bytes: 0n };
+    index.writeScanned(tallied(pending, tally));
+    for (const run of pending) run.release?.();
+    progress.advance(pendingCount, tally.bytes);
+    pending = [];
+    pendingCount = 0;
+  };
   const onError = (rel: Buffer, err: unknown) => problems.add(rel, 'cannot read', err);
   let rootSeen = false;
   const pacer = new Pacer();
@@ -57,18 +69,15 @@ export async function scan(root: Buffer | string, index: Index, options: ScanOpt
     ? walkOnThreads(rootBytes, onError)
     : walkHere(rootBytes, ops, onError);
   try {
-    for await (const items of source) {
-      for (const e of items) {
+    for await (const run of source) {
+      if (run.count > 0) {
         if (!rootSeen) {
           rootSeen = true;
-          if (e.type !== EntryType.dir) throw new LinkmirrorError('SRC_NOT_DIR', `${showPath(rootBytes)} is not a directory`);
+          if (firstOf(run).type !== EntryType.dir) throw new LinkmirrorError('SRC_NOT_DIR', `${showPath(rootBytes)} is not a directory`);
         }
-        batch.push(e);
-        if (batch.length >= batchSize) {
-          index.writeScanned(batch);
-          progress.advance(batch.length, batch.reduce((sum, e) => sum + e.size, 0n));
-          batch = [];
-        }
+        pending.push(run);
+        pendingCount += run.count;
+        if (pendingCount >= batchSize) flush();
       }
       if (pacer.due()) {
         await yieldNow();
@@ -84,22 +93,37 @@ export async function scan(root: Buffer | string, index: Index, options: ScanOpt
   }
   // Every walk gives the root first; none at all means it went away under the walk.
   if (!rootSeen) throw new LinkmirrorError('SRC_MISSING', `source ${showPath(rootBytes)} does not exist`);
-  index.writeScanned(batch);
-  progress.advance(batch.length, batch.reduce((sum, e) => sum + e.size, 0n));
+  flush();
   progress.end();
   const rowsWritten = index.endScan();
   return { totals: index.scanTotals(), problems: problems.kept, problemCount: problems.count, rowsWritten };
 }
 
+/** The first entry of a run that has one. */
+function firstOf(run: EntryRun): Entry {
+  for (const e of run) return e;
+  throw new Error('firstOf() of an empty run');
+}
+
+/** The entries of the runs in order, their bytes added up into `tally` as they are read. */
+function* tallied(runs: readonly EntryRun[], tally: { bytes: bigint }): Generator<Entry> {
+  for (const run of runs) {
+    for (const e of run) {
+      tally.bytes += e.size;
+      yield e;
+    }
+  }
+}
+
 /** Entries a few hundred at a time, walked on this thread through `ops`. */
-function* walkHere(root: Buffer, ops: FsOps, onError: (rel: Buffer, err: unknown) => void): Generator<Entry[]> {
+function* walkHere(root: Buffer, ops: FsOps, onError: (rel: Buffer, err: unknown) => void): Generator<EntryRun> {
   let items: Entry[] = [];
   for (const { rel, stat, target } of walkWithTargets(root, { ops, onError, skip: isStateDir })) {
     items.push(entryOf(rel, stat, target));
     if (items.length >= 256) {
-      yield items;
+      yield runOf(items);
       items = [];
     }
   }
-  yield items;
+  yield runOf(items);
 }

@@ -2,12 +2,12 @@
 // every path in the chunks the list thread sends it, each chunk answered with one batch of
 // entries to the main thread. Cold, an lstat waits on the disk for the inode; two threads
 // waiting side by side, beside the listing, took a 1M-path walk from 11 s to under 5.
-import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { realFsOps } from '../fs/ops.js';
 import { joinPath } from '../fs/paths.js';
 import { EntryType, typeFromMode } from '../store/entry.js';
 import { unpackChunk, type PathChunk } from './path-chunk.js';
-import { BatchBuilder } from './walk-batch.js';
+import { BatchBuilder, type BatchArrays } from './walk-batch.js';
 import type { StatMessage, WalkProblem } from './walk-threads.js';
 import { toWire } from './wire-error.js';
 
@@ -15,6 +15,8 @@ export interface StatJob {
   walkRoot: Uint8Array;
   /** Where the list thread's chunks come from. */
   chunks: MessagePort;
+  /** Where the main thread gives back the arrays of the batches it has written. */
+  spares: MessagePort;
 }
 
 /**
@@ -69,7 +71,10 @@ const job = workerData as Partial<StatJob> | undefined;
 if (parentPort && job?.chunks) {
   const port = parentPort;
   const root = Buffer.from(job.walkRoot!);
-  const builder = new BatchBuilder(); // take() hands its arrays over and starts new ones
+  // take() hands its arrays over and starts on the arrays of a batch the main thread gave back,
+  // when one is there: read at once, not as a message event, which would wait behind the chunks.
+  const spares = job.spares!;
+  const builder = new BatchBuilder(() => receiveMessageOnPort(spares)?.message as BatchArrays | undefined);
   job.chunks.on('message', (chunk: PathChunk) => {
     try {
       const { message, transfer } = statChunk(root, chunk, builder);

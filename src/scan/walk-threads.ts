@@ -6,11 +6,10 @@
 // i goes to stat thread i mod n, so reading their batches in the same turn gives the entries
 // back in walk order. Only with the real filesystem: an injected FsOps cannot cross into a thread.
 import os from 'node:os';
-import { MessageChannel, Worker } from 'node:worker_threads';
-import type { Entry } from '../store/entry.js';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { ListJob } from './list-thread.js';
 import type { StatJob } from './stat-thread.js';
-import { unpackBatch, type WalkBatch } from './walk-batch.js';
+import { BatchEntries, type EntryRun, type WalkBatch } from './walk-batch.js';
 import { fromWire, type WireError } from './wire-error.js';
 
 export interface WalkProblem extends WireError {
@@ -37,7 +36,7 @@ const statThreads = (): number => Math.min(4, Math.max(2, os.availableParallelis
 const LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 };
 
 /** Entries a batch at a time, in walk order (the order walk() gives them on this thread). */
-export async function* walkOnThreads(root: Buffer, onError: (rel: Buffer, err: unknown) => void): AsyncGenerator<Entry[]> {
+export async function* walkOnThreads(root: Buffer, onError: (rel: Buffer, err: unknown) => void): AsyncGenerator<EntryRun> {
   const n = statThreads();
   const credits = new SharedArrayBuffer(8);
   const control = new Int32Array(credits);
@@ -45,6 +44,8 @@ export async function* walkOnThreads(root: Buffer, onError: (rel: Buffer, err: u
   const batches: StatMessage[][] = Array.from({ length: n }, () => []);
   const fromLister: ListerMessage[] = [];
   const workers: Worker[] = [];
+  /** Per stat thread, where the arrays of its batches go back to it (see BatchEntries). */
+  const spares: MessagePort[] = [];
   let failure: unknown;
   let wake: (() => void) | undefined;
   const wakeUp = () => {
@@ -87,9 +88,11 @@ export async function* walkOnThreads(root: Buffer, onError: (rel: Buffer, err: u
   try {
     const channels = Array.from({ length: n }, () => new MessageChannel());
     channels.forEach((ch, i) => {
+      const back = new MessageChannel();
+      spares.push(back.port1);
       const w = new Worker(STAT_THREAD, {
-        workerData: { walkRoot: root, chunks: ch.port2 } satisfies StatJob,
-        transferList: [ch.port2],
+        workerData: { walkRoot: root, chunks: ch.port2, spares: back.port2 } satisfies StatJob,
+        transferList: [ch.port2, back.port2],
         resourceLimits: LIMITS,
       });
       watch(w, (m: StatMessage) => batches[i].push(m), () => (statExited[i] = true));
@@ -119,11 +122,14 @@ export async function* walkOnThreads(root: Buffer, onError: (rel: Buffer, err: u
       taken++;
       Atomics.add(control, 0, 1);
       Atomics.notify(control, 0);
-      yield unpackBatch(m.batch);
+      // Once written, the batch's arrays go back to the thread that filled them (see BatchEntries).
+      const back = spares[i];
+      yield new BatchEntries(m.batch, (arrays, transfer) => back.postMessage(arrays, transfer));
     }
   } finally {
     Atomics.store(control, 1, 1);
     Atomics.notify(control, 0);
     await Promise.all(workers.map((w) => w.terminate()));
+    for (const port of spares) port.close();
   }
 }

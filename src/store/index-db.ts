@@ -383,7 +383,11 @@ export class Index {
     if (maxId === 0 || maxId > MAX_ID / 2) this.divergeAt(0);
   }
 
-  writeScanned(entries: readonly Entry[]): void {
+  /**
+   * The next entries of the scan, in walk order. Each is read once, as the loop comes to it, and
+   * none is kept after the call: the walk reuses the buffers their paths are views into.
+   */
+  writeScanned(entries: Iterable<Entry>): void {
     const r = this.rescan;
     if (!r) throw new Error('writeScanned() outside beginScan()/endScan()');
     // SQLite rolls a transaction back itself after some errors (a full disk): the batches in it
@@ -398,8 +402,10 @@ export class Index {
     }
     // A batch is a savepoint of the scan's transaction when that is open: one that fails leaves
     // the batches before it whole (the savepoint costs a first copy's appends next to nothing).
+    let count = 0;
     this.savepoint(() => {
       for (const e of entries) {
+        count++;
         // `old` is a row's position in the page r.old.
         let old = this.oldRow(r);
         let order = old === undefined ? 1 : r.old.comparePath(old, e.path);
@@ -438,7 +444,7 @@ export class Index {
         r.prev = id;
       }
     });
-    r.uncommitted += entries.length;
+    r.uncommitted += count;
     if (r.uncommitted >= SCAN_COMMIT_ROWS) this.commitScan(r);
   }
 

@@ -4,7 +4,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BatchBuilder, entryOf, unpackBatch } from '../../src/scan/walk-batch.js';
+import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
+import { BatchBuilder, BatchEntries, entryOf, unpackBatch, type BatchArrays } from '../../src/scan/walk-batch.js';
 import type { StatFields } from '../../src/scan/walk.js';
 import { tempDirs } from '../helpers/tree.js';
 
@@ -46,5 +47,51 @@ describe('walk batches', () => {
     expect(e).toEqual(entryOf(Buffer.from('f'), s, null));
     expect(e.ino).toBe(s.ino);
     expect(e.size).toBe(3n);
+  });
+
+  it('go back to the builder once released, and are filled again instead of new arrays', () => {
+    // As between the main thread and a stat thread: released arrays travel through a port,
+    // transferred, and the builder takes them off it when it starts its next batch.
+    const { port1, port2 } = new MessageChannel();
+    const taken: BatchArrays[] = [];
+    const builder = new BatchBuilder(() => {
+      const a = receiveMessageOnPort(port2)?.message as BatchArrays | undefined;
+      if (a) taken.push(a);
+      return a;
+    });
+    try {
+      builder.add(Buffer.from('first'), stat({ ino: 1n }), null);
+      const first = builder.take().batch; // no array back yet: new ones
+      expect(taken).toHaveLength(0);
+      const run = new BatchEntries(first, (arrays, transfer) => port1.postMessage(arrays, transfer));
+      expect([...run].map((e) => e.path.toString())).toEqual(['first']);
+      run.release();
+      expect(first.u64.buffer.byteLength).toBe(0); // transferred: nothing is left here to read
+      expect(() => [...run]).toThrow(/after its release/);
+      run.release(); // a second release gives nothing back again
+
+      builder.add(Buffer.from('second'), stat({ ino: 2n }), null);
+      const second = builder.take().batch; // its successor starts on the arrays given back
+      expect(taken).toHaveLength(1);
+      builder.add(Buffer.from('third'), stat({ ino: 3n }), Buffer.from('t'));
+      const third = builder.take().batch;
+      expect(third.u64).toBe(taken[0].u64);
+      expect(third.bytes.buffer).toBe(taken[0].bytes.buffer);
+      expect(unpackBatch(second).map((e) => e.ino)).toEqual([2n]);
+      // What the arrays held before is not read: only this batch's one entry.
+      expect(unpackBatch(third)).toEqual([entryOf(Buffer.from('third'), stat({ ino: 3n }), Buffer.from('t'))]);
+    } finally {
+      port1.close();
+    }
+  });
+
+  it('are read from the batch as the loop reaches them: a release in the middle stops the loop', () => {
+    const builder = new BatchBuilder();
+    for (let i = 0; i < 3; i++) builder.add(Buffer.from(`f${i}`), stat({ ino: BigInt(i) }), null);
+    const run = new BatchEntries(builder.take().batch);
+    const it = run[Symbol.iterator]();
+    expect(it.next().value?.ino).toBe(0n);
+    run.release();
+    expect(() => it.next()).toThrow(/released while it was read/);
   });
 });
