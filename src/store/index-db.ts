@@ -346,6 +346,18 @@ export class Index {
   // source to copy it moves atimes, and comparing them would have every resumed run rewrite
   // its index).
 
+  /**
+   * scanSig(e) as bytes, in a buffer that every entry reuses: a Buffer of its own per entry came
+   * from Node's pool, whose slabs a million entries' rescan kept promoting to the old generation.
+   */
+  private sigBytes(e: Entry): Buffer {
+    const n = this.sigScratch.write(scanSig(e), 0, 'latin1');
+    // A longer text than fits would compare as a change: never so (10 numbers of at most 20 digits).
+    return this.sigScratch.subarray(0, n);
+  }
+
+  private readonly sigScratch = Buffer.alloc(512);
+
   private rescan?: {
     /** A page of the last scan's rows (none read yet: count 0), and the next one's position in it. */
     old: OldPage;
@@ -414,7 +426,7 @@ export class Index {
           old = this.oldRow(r);
           order = old === undefined ? 1 : r.old.comparePath(old, e.path);
         }
-        if (order === 0 && r.old.same(old!, Buffer.from(scanSig(e), 'latin1'), e.target)) {
+        if (order === 0 && r.old.same(old!, this.sigBytes(e), e.target)) {
           r.pos++;
           r.prev = r.old.id(old!);
           continue;
