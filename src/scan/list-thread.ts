@@ -4,12 +4,12 @@
 // threads do those, several at a time. It hands out the paths in walk order, a chunk to each
 // stat thread in turn, at most `credits` chunks ahead of the main thread, so memory stays flat
 // however fast it lists.
-import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { realFsOps } from '../fs/ops.js';
 import { childPath, joinPath } from '../fs/paths.js';
 import { isStateDir } from '../state-dir.js';
 import { EntryType, typeFromMode } from '../store/entry.js';
-import { ChunkBuilder } from './path-chunk.js';
+import { ChunkBuilder, type ChunkArrays } from './path-chunk.js';
 import type { ListerMessage } from './walk-threads.js';
 import { toWire } from './wire-error.js';
 
@@ -29,7 +29,15 @@ function run(port: NonNullable<typeof parentPort>, job: ListJob): void {
   const credits = new Int32Array(job.credits);
   const stopped = () => Atomics.load(credits, 1) === 1;
   const post = (m: ListerMessage) => port.postMessage(m);
-  const builder = new ChunkBuilder();
+  // The stat threads give each chunk's arrays back on the port it came by; take() reads them
+  // at once (this thread never waits on its event loop).
+  const builder = new ChunkBuilder(() => {
+    for (const p of job.statPorts) {
+      const back = receiveMessageOnPort(p);
+      if (back) return back.message as ChunkArrays;
+    }
+    return undefined;
+  });
   let sent = 0;
   const send = (): boolean => {
     while (Atomics.load(credits, 0) <= 0 && !stopped()) Atomics.wait(credits, 0, 0, 1000);

@@ -6,7 +6,7 @@ import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from '
 import { realFsOps } from '../fs/ops.js';
 import { joinPath } from '../fs/paths.js';
 import { EntryType, typeFromMode } from '../store/entry.js';
-import { unpackChunk, type PathChunk } from './path-chunk.js';
+import { chunkArrays, unpackChunk, type PathChunk } from './path-chunk.js';
 import { BatchBuilder, type BatchArrays } from './walk-batch.js';
 import type { StatMessage, WalkProblem } from './walk-threads.js';
 import { toWire } from './wire-error.js';
@@ -75,12 +75,16 @@ if (parentPort && job?.chunks) {
   // when one is there: read at once, not as a message event, which would wait behind the chunks.
   const spares = job.spares!;
   const builder = new BatchBuilder(() => receiveMessageOnPort(spares)?.message as BatchArrays | undefined);
-  job.chunks.on('message', (chunk: PathChunk) => {
+  const chunks = job.chunks;
+  chunks.on('message', (chunk: PathChunk) => {
     try {
       const { message, transfer } = statChunk(root, chunk, builder);
       port.postMessage(message, transfer);
     } catch (err) {
       port.postMessage({ type: 'error', ...toWire(err) } satisfies StatMessage);
     }
+    // The batch holds copies of the paths: the chunk's arrays go back to the list thread.
+    const back = chunkArrays(chunk);
+    chunks.postMessage(back.arrays, back.transfer);
   });
 }

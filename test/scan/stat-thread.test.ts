@@ -6,7 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ChunkBuilder, unpackChunk } from '../../src/scan/path-chunk.js';
+import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
+import { ChunkBuilder, chunkArrays, unpackChunk, type ChunkArrays } from '../../src/scan/path-chunk.js';
 import { statChunk } from '../../src/scan/stat-thread.js';
 import { unpackBatch } from '../../src/scan/walk-batch.js';
 import { EntryType } from '../../src/store/entry.js';
@@ -30,7 +31,7 @@ describe('a stat thread', () => {
     ];
     for (const [rel, dir] of listed) builder.add(Buffer.from(rel), dir);
     const { chunk } = builder.take();
-    expect(unpackChunk(chunk).map((p) => [p.rel.toString('latin1'), p.dir])).toEqual(listed.map(([r, d]) => [Buffer.from(r).toString('latin1'), d]));
+    expect([...unpackChunk(chunk)].map((p) => [p.rel.toString('latin1'), p.dir])).toEqual(listed.map(([r, d]) => [Buffer.from(r).toString('latin1'), d]));
 
     const { message } = statChunk(Buffer.from(root), chunk);
     const entries = unpackBatch(message.batch);
@@ -41,5 +42,36 @@ describe('a stat thread', () => {
     expect(message.problems.map((p) => [Buffer.from(p.rel).toString(), p.code])).toEqual([
       ['gone', 'ENOENT'], ['was-a-file', 'ECHANGED'], ['was-a-dir', 'ECHANGED'],
     ]);
+  });
+
+  it('gives a chunk\'s arrays back, and the list thread fills them again for a later chunk', () => {
+    // As the stat thread does: transferred back over the port the chunk came by, which the
+    // list thread reads at once when it starts a chunk.
+    const { port1, port2 } = new MessageChannel();
+    const back: ChunkArrays[] = [];
+    const builder = new ChunkBuilder(() => {
+      const m = receiveMessageOnPort(port1)?.message as ChunkArrays | undefined;
+      if (m) back.push(m);
+      return m;
+    });
+    try {
+      builder.add(Buffer.from('a/long-name-first'), false);
+      const first = builder.take().chunk;
+      const given = chunkArrays(first);
+      port2.postMessage(given.arrays, given.transfer);
+      expect(first.bytes.buffer.byteLength).toBe(0); // transferred: nothing left here to read
+      builder.add(Buffer.from('b'), true);
+      const second = builder.take().chunk; // its successor starts on the arrays given back
+      builder.add(Buffer.from('c/d'), false);
+      const third = builder.take().chunk;
+      expect(back).toHaveLength(1);
+      expect(third.ends).toBe(back[0].ends);
+      expect(third.bytes.buffer).toBe(back[0].bytes.buffer);
+      // Only the chunk's own paths, not what the arrays held before.
+      expect([...unpackChunk(second)].map((p) => [p.rel.toString(), p.dir])).toEqual([['b', true]]);
+      expect([...unpackChunk(third)].map((p) => [p.rel.toString(), p.dir])).toEqual([['c/d', false]]);
+    } finally {
+      port1.close();
+    }
   });
 });
