@@ -32,10 +32,11 @@ import { joinPath, showPath } from '../fs/paths.js';
 import type { Problems } from '../problems.js';
 import type { Progress } from '../progress.js';
 import { EntryType, typeFromMode, type StoredEntry } from '../store/entry.js';
-import { sameContent, type Index, type InodeEntry, type MirrorRow, type PlacedRow, type StagedRow } from '../store/index-db.js';
+import { sameContent, type Index, type InodeEntry, type MirrorRow, type StagedRow } from '../store/index-db.js';
 import { Pacer, yieldNow } from '../yield.js';
 import { applyMeta } from './apply-meta.js';
 import { LinkThread } from './link-thread.js';
+import { PlacedRows } from './placed-rows.js';
 import { Prefetcher, type Prefetched } from './prefetch.js';
 import { removeTree } from './remove-tree.js';
 
@@ -181,7 +182,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
   const tmpName = () => path.join(ctx.tmpDir, `${process.pid}.${(++tmpSeq).toString().padStart(10, '0')}`);
 
   // Rows go to the index in batches, after the files they describe are on disk.
-  let placed: PlacedRow[] = [];
+  let placed = new PlacedRows();
   // A staged file is kept as its src id, not as the mirror row it becomes: a resume after a run
   // killed before its first flush re-stages every link that run made, up to FLUSH_ROWS of them,
   // and as rows (a path and BigInts: ~450 bytes of heap each) 60-84k of them took that run's peak
@@ -190,14 +191,14 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
   let lastFlush = Date.now();
   let bytesSinceFlush = 0n;
   let writtenSinceFlush = false;
-  const commit = (rows: PlacedRow[], stagedRows: StagedRow[]) =>
+  const commit = (rows: PlacedRows, stagedRows: StagedRow[]) =>
     index.transaction(() => {
       index.putPlaced(rows);
       index.addPending(stagedRows);
     });
   const taken = () => {
     const rows = { placed, staged };
-    placed = [];
+    placed = new PlacedRows();
     staged = [];
     lastFlush = Date.now();
     bytesSinceFlush = 0n;
@@ -207,7 +208,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
   // pass looks after each path). Only the rows taken before the sync started wait for it, so
   // each commit still vouches only for what was on the drive; rows placed meanwhile go to the
   // next flush.
-  let syncing: { done: Promise<Error | undefined>; finished: boolean; rows: { placed: PlacedRow[]; staged: StagedRow[] } } | undefined;
+  let syncing: { done: Promise<Error | undefined>; finished: boolean; rows: { placed: PlacedRows; staged: StagedRow[] } } | undefined;
   const settle = async () => {
     if (!syncing) return;
     const { done, rows } = syncing;
@@ -359,7 +360,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     // flush), which would otherwise copy the content again and stage every link made to it.
     const left = split ? undefined : leftFor(e, to);
     if (left !== undefined) {
-      placed.push({ srcId: e.id, dstIno: left, written: true });
+      placed.push(e.id, left, true);
       anchor = to;
       anchorIno = left;
       counts.alreadyPresent++;
@@ -375,7 +376,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     } else {
       try {
         ops.rename(tmp, to);
-        placed.push({ srcId: e.id, dstIno: ino, written: true });
+        placed.push(e.id, ino, true);
         anchor = to;
       } catch (err) {
         // A directory left where the source now has a file (a resumed first copy whose
@@ -400,16 +401,15 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
 
   /** Link `to` to the anchor; false when the anchor is full (EMLINK) and a split is needed. */
   const linkToAnchor = (e: InodeEntry, to: Buffer): boolean => {
-    const row: PlacedRow = { srcId: e.id, dstIno: anchorIno, written: false };
     try {
       ops.link(anchor!, to);
-      placed.push(row);
+      placed.push(e.id, anchorIno, false);
     } catch (err) {
       if (isErrno(err, 'EMLINK')) return false;
       if (!isErrno(err, 'EEXIST')) throw err;
       const there = ops.lstat(to);
       if (there.ino === anchorIno) {
-        placed.push(row); // made by an interrupted run, after its last flush
+        placed.push(e.id, anchorIno, false); // made by an interrupted run, after its last flush
       } else {
         const tmp = tmpName();
         try {
@@ -474,7 +474,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     }
     if (m.mode !== e.mode || (ctx.owner && (m.uid !== e.uid || m.gid !== e.gid))) {
       applyMeta(ops, to, e, ctx.owner);
-      placed.push({ srcId: e.id, dstIno: st.ino, written: m.written });
+      placed.push(e.id, st.ino, m.written);
       counts.metadataFixed++;
     }
     counts.alreadyPresent++;
@@ -532,7 +532,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
         if (err) {
           replayLink(tag, to, err);
         } else {
-          placed.push({ srcId: tag.e.id, dstIno: tag.anchorIno, written: false });
+          placed.push(tag.e.id, tag.anchorIno, false);
           counts.linksMade++;
         }
       }

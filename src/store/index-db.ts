@@ -929,7 +929,7 @@ export class Index {
   }
 
   /** Record paths placed by this pass: the src row's id and the destination inode now there. */
-  putPlaced(rows: readonly PlacedRow[]): void {
+  putPlaced(rows: Iterable<PlacedRow> & { readonly length: number }): void {
     if (rows.length === 0) return;
     const put = this.stmt('INSERT INTO placed (src_id, dst_ino, written) VALUES (?, ?, ?)');
     this.transaction(() => {
