@@ -6,11 +6,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
+import { MessageChannel } from 'node:worker_threads';
 import { ChunkBuilder, chunkArrays, unpackChunk, type ChunkArrays } from '../../src/scan/path-chunk.js';
 import { statChunk } from '../../src/scan/stat-thread.js';
 import { unpackBatch } from '../../src/scan/walk-batch.js';
 import { EntryType } from '../../src/store/entry.js';
+import { sparesFrom } from '../helpers/spares.js';
 import { tempDirs } from '../helpers/tree.js';
 
 const temp = tempDirs();
@@ -48,12 +49,9 @@ describe('a stat thread', () => {
     // As the stat thread does: transferred back over the port the chunk came by, which the
     // list thread reads at once when it starts a chunk.
     const { port1, port2 } = new MessageChannel();
-    const back: ChunkArrays[] = [];
-    const builder = new ChunkBuilder(() => {
-      const m = receiveMessageOnPort(port1)?.message as ChunkArrays | undefined;
-      if (m) back.push(m);
-      return m;
-    });
+    const spares = sparesFrom<ChunkArrays>(port1);
+    const back = spares.taken;
+    const builder = new ChunkBuilder(spares.next);
     try {
       builder.add(Buffer.from('a/long-name-first'), false);
       const first = builder.take().chunk;

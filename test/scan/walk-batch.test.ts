@@ -4,9 +4,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
+import { MessageChannel } from 'node:worker_threads';
 import { BatchBuilder, BatchEntries, entryOf, unpackBatch, type BatchArrays } from '../../src/scan/walk-batch.js';
 import type { StatFields } from '../../src/scan/walk.js';
+import { sparesFrom } from '../helpers/spares.js';
 import { tempDirs } from '../helpers/tree.js';
 
 const temp = tempDirs();
@@ -53,12 +54,9 @@ describe('walk batches', () => {
     // As between the main thread and a stat thread: released arrays travel through a port,
     // transferred, and the builder takes them off it when it starts its next batch.
     const { port1, port2 } = new MessageChannel();
-    const taken: BatchArrays[] = [];
-    const builder = new BatchBuilder(() => {
-      const a = receiveMessageOnPort(port2)?.message as BatchArrays | undefined;
-      if (a) taken.push(a);
-      return a;
-    });
+    const spares = sparesFrom<BatchArrays>(port2);
+    const taken = spares.taken;
+    const builder = new BatchBuilder(spares.next);
     try {
       builder.add(Buffer.from('first'), stat({ ino: 1n }), null);
       const first = builder.take().batch; // no array back yet: new ones
