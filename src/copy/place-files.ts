@@ -26,13 +26,13 @@ import type { BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { LinkmirrorError } from '../errors.js';
 import { isErrno, NO_SPACE_CODES } from '../fs/errno.js';
-import { lstatMany } from '../fs/lstat-many.js';
+import { LstatThreads, type PathFacts } from '../fs/lstat-threads.js';
 import { syncfsInBackground, type FsOps } from '../fs/ops.js';
 import { joinPath, showPath } from '../fs/paths.js';
 import type { Problems } from '../problems.js';
 import type { Progress } from '../progress.js';
 import { EntryType, typeFromMode, type StoredEntry } from '../store/entry.js';
-import { sameContent, type Index, type InodeEntry, type MirrorRow, type StagedRow } from '../store/index-db.js';
+import { sameContent, type Index, type InodeEntry, type MirrorRow, type SampleRow, type StagedRow } from '../store/index-db.js';
 import { Pacer, yieldNow } from '../yield.js';
 import { applyMeta } from './apply-meta.js';
 import { LinkThread } from './link-thread.js';
@@ -150,8 +150,8 @@ function syncStop(err: unknown): LinkmirrorError {
  * after a power cut or a pulled drive a file can be under its name, zero bytes long, while the
  * index (SQLite syncs its own files) says it is complete.
  */
-function onDisk(st: BigIntStats, m: MirrorRow): boolean {
-  return st.ino === m.dstIno && typeFromMode(Number(st.mode)) === m.type && st.size === m.size;
+function onDisk(ino: bigint, mode: bigint, size: bigint, m: Pick<MirrorRow, 'dstIno' | 'type' | 'size'>): boolean {
+  return ino === m.dstIno && typeFromMode(Number(mode)) === m.type && size === m.size;
 }
 
 /** Paths of one destination inode tried as an anchor before its content is copied anew. */
@@ -435,7 +435,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
       const p = joinPath(ctx.dst, m.path);
       try {
         const st = ops.lstat(p);
-        if (!onDisk(st, m)) return false;
+        if (!onDisk(st.ino, st.mode, st.size, m)) return false;
         anchor = p;
         anchorIno = st.ino;
         return true;
@@ -465,7 +465,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     } catch {
       return 'no';
     }
-    if (!onDisk(st, m)) return 'no';
+    if (!onDisk(st.ino, st.mode, st.size, m)) return 'no';
     if (anchor === null) {
       anchor = to;
       anchorIno = st.ino;
@@ -712,28 +712,54 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
 async function leaveAlone(ctx: PlaceContext): Promise<number> {
   const { ops, index } = ctx;
   index.markTodoGroups(ctx.owner);
-  for (const page of index.cleanGroupSamples()) {
-    const paths = page.map((m) => joinPath(ctx.dst, m.path));
-    // Through libuv's pool when the real filesystem is in use (as for the copies run ahead).
-    const stats = ctx.prefetch > 0 ? await lstatMany(paths, LSTATS_IN_FLIGHT) : paths.map((p) => lstatOrError(ops, p));
-    const stale = page.filter((m, i) => {
-      const st = stats[i];
-      return st instanceof Error || !onDisk(st, m);
-    });
+  // On threads of their own when the real filesystem is in use (see fs/lstat-threads.ts); the
+  // next page is read from the index while they look at this one.
+  const threads = ctx.prefetch > 0 ? new LstatThreads(ctx.dst, LSTAT_THREADS) : undefined;
+  const look = (page: SampleRow[]): Promise<PathFacts> =>
+    threads ? threads.lstat(page.map((m) => m.path)) : Promise.resolve(lstatHere(ops, ctx.dst, page));
+  const settle = async ({ page, facts }: { page: SampleRow[]; facts: Promise<PathFacts> }) => {
+    const f = await facts;
+    const stale = page.filter((m, i) => f.error(i) !== undefined || !onDisk(f.ino(i), f.mode(i), f.size(i), m));
     if (stale.length > 0) index.addTodoGroups(stale.map((m) => ({ dev: m.srcDev, ino: m.srcIno })));
+  };
+  try {
+    let looking: { page: SampleRow[]; facts: Promise<PathFacts> } | undefined;
+    for (const page of index.cleanGroupSamples()) {
+      const next = { page, facts: look(page) };
+      next.facts.catch(() => {}); // awaited in settle(); an error before then is not unhandled
+      if (looking) await settle(looking);
+      looking = next;
+    }
+    if (looking) await settle(looking);
+  } finally {
+    await threads?.close();
   }
   return index.todoTotals().cleanPaths;
 }
 
-/** Enough to keep libuv's four threads busy. */
-const LSTATS_IN_FLIGHT = 16;
+/** Two lstats waiting on the disk side by side, as in the scan (see fs/lstat-threads.ts). */
+const LSTAT_THREADS = 2;
 
-function lstatOrError(ops: FsOps, p: Buffer): BigIntStats | Error {
-  try {
-    return ops.lstat(p);
-  } catch (err) {
-    return err as Error;
-  }
+/** The same facts through `ops`, on this thread (an injected ops object cannot cross into a thread). */
+function lstatHere(ops: FsOps, dst: Buffer, page: readonly SampleRow[]): PathFacts {
+  const stats = page.map((m): BigIntStats | Error => {
+    try {
+      return ops.lstat(joinPath(dst, m.path));
+    } catch (err) {
+      return err as Error;
+    }
+  });
+  const field = (i: number, f: 'ino' | 'mode' | 'size'): bigint => {
+    const st = stats[i];
+    return st instanceof Error ? 0n : st[f];
+  };
+  return {
+    count: stats.length,
+    error: (i) => (stats[i] instanceof Error ? (stats[i] as Error) : undefined),
+    ino: (i) => field(i, 'ino'),
+    mode: (i) => field(i, 'mode'),
+    size: (i) => field(i, 'size'),
+  };
 }
 
 /** Rename every staged file over its path; a stale directory in the way is removed first. */

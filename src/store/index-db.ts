@@ -146,6 +146,9 @@ export interface MirrorRow {
   written: boolean;
 }
 
+/** A group's sample path, as an incremental run looks at it (see cleanGroupSamples). */
+export type SampleRow = Pick<MirrorRow, 'path' | 'type' | 'srcDev' | 'srcIno' | 'size' | 'dstIno'>;
+
 /** A path as the by-inode pass of a first copy reads it (see srcByInodeLean). */
 export type InodeEntry = Pick<StoredEntry, 'id' | 'path' | 'type' | 'dev' | 'ino'>;
 
@@ -804,14 +807,20 @@ export class Index {
    * Groups left alone by markTodoGroups, one mirror row each (its first path's): the caller
    * checks that the destination still holds that inode, and hands back those that it does not.
    */
-  *cleanGroupSamples(pageSize = 4096): Generator<MirrorRow[]> {
+  *cleanGroupSamples(pageSize = 4096): Generator<SampleRow[]> {
+    // Only what the sample compares and what addTodoGroups() needs: a full mirror row is a dozen
+    // BigInts, and 88k of them (a 1M-path rotation) were garbage at once.
     const s = this.stmt(
-      `SELECT m.* FROM groups g JOIN src s ON s.id = g.first_id JOIN mirror m ON m.path = s.path
+      `SELECT m.path, m.type, m.src_dev, m.src_ino, m.size, m.dst_ino FROM groups g JOIN src s ON s.id = g.first_id JOIN mirror m ON m.path = s.path
        WHERE (g.dev, g.ino) > (?, ?) AND NOT EXISTS (SELECT 1 FROM todo_groups t WHERE t.dev = g.dev AND t.ino = g.ino)
        ORDER BY g.dev, g.ino LIMIT ?`,
-    ).safeIntegers(true);
-    const pages = keysetPages((key) => this.guard(() => s.all(...key, pageSize)) as Row[], BEFORE_ALL_INODES, (last) => [last.src_dev, last.src_ino]);
-    for (const rows of pages) yield rows.map(Index.mirrorFrom);
+    ).safeIntegers(true).raw(true);
+    const pages = keysetPages((key) => this.guard(() => s.all(...key, pageSize)) as unknown[][], BEFORE_ALL_INODES, (last) => [last[2], last[3]]);
+    for (const rows of pages) {
+      yield rows.map((r) => ({
+        path: r[0] as Buffer, type: num(r[1]) as EntryType, srcDev: fromDb(r[2]), srcIno: fromDb(r[3]), size: r[4] as bigint, dstIno: fromDb(r[5]),
+      }));
+    }
   }
 
   /** Put groups on the work list after all (their sample path is not what the mirror says). */

@@ -1,0 +1,157 @@
+// lstat of many paths under one root, on threads of their own, answered as numbers: the inode,
+// mode and size of each, or the error it gave.
+//
+// An incremental run looks at one destination path per inode the index vouches for (88k of
+// them after a rotation of the 1M-path benchmark tree; see leaveAlone in copy/place-files.ts).
+// Through fs.promises on the main thread, each one cost a promise, a BigIntStats with four Dates
+// and the collection of both, on the thread every later phase waits for: 2.9 s of a 19.5 s
+// rotation, with the second core idle. Here the main thread packs the paths into one buffer per
+// thread and reads three numbers back per path. Two threads: cold, each lstat waits for an inode
+// block, and two waiting side by side overlap those waits (as the scan's stat threads do).
+import { Worker } from 'node:worker_threads';
+
+// Paths travel as one transferred buffer of (u32 length, bytes) pairs, relative to the root the
+// thread was started with; answers as (ino, mode, size) triples in a transferred BigUint64Array.
+const WORKER_CODE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const fs = require('node:fs');
+const root = Buffer.from(workerData.root);
+const slash = Buffer.from('/');
+parentPort.on('message', ({ id, buf, count }) => {
+  const b = Buffer.from(buf);
+  const facts = new BigUint64Array(count * 3);
+  const failed = [];
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    const len = b.readUInt32LE(at);
+    const rel = b.subarray(at + 4, at + 4 + len);
+    at += 4 + len;
+    const p = len === 0 ? root : Buffer.concat([root, slash, rel], root.length + 1 + len);
+    try {
+      const st = fs.lstatSync(p, { bigint: true });
+      facts[3 * i] = st.ino;
+      facts[3 * i + 1] = st.mode;
+      facts[3 * i + 2] = st.size;
+    } catch (err) {
+      failed.push({ i, code: err.code || 'EIO', message: String(err.message) });
+    }
+  }
+  parentPort.postMessage({ id, facts: facts.buffer, failed }, [facts.buffer]);
+});
+`;
+
+interface WorkerAnswer {
+  id: number;
+  facts: ArrayBuffer;
+  failed: { i: number; code: string; message: string }[];
+}
+
+/** What lstat said of each path asked about, by its position in the request. */
+export interface PathFacts {
+  readonly count: number;
+  /** The error lstat gave for path i (an errno-style error with `code`), if it failed. */
+  error(i: number): Error | undefined;
+  /** Path i's inode number, mode and size; 0n when it failed. */
+  ino(i: number): bigint;
+  mode(i: number): bigint;
+  size(i: number): bigint;
+}
+
+class Facts implements PathFacts {
+  constructor(
+    readonly count: number,
+    /** One array per thread's part, in order; part k holds paths [k * per, (k + 1) * per). */
+    private readonly parts: { facts: BigUint64Array; failed: Map<number, Error> }[],
+    private readonly per: number,
+  ) {}
+
+  error(i: number): Error | undefined {
+    return this.parts[Math.floor(i / this.per)].failed.get(i % this.per);
+  }
+
+  ino(i: number): bigint {
+    return this.at(i, 0);
+  }
+
+  mode(i: number): bigint {
+    return this.at(i, 1);
+  }
+
+  size(i: number): bigint {
+    return this.at(i, 2);
+  }
+
+  private at(i: number, field: number): bigint {
+    return this.parts[Math.floor(i / this.per)].facts[3 * (i % this.per) + field];
+  }
+}
+
+export class LstatThreads {
+  private readonly workers: Worker[] = [];
+  private readonly waiting = new Map<number, { resolve: (a: WorkerAnswer) => void; reject: (err: unknown) => void }>();
+  private nextId = 0;
+  private failure: unknown;
+
+  /** Threads that lstat paths relative to `root` (bytes: a name need not be UTF-8). */
+  constructor(root: Buffer, threads = 2) {
+    for (let k = 0; k < threads; k++) {
+      // Like the link thread: one batch of paths at a time needs a small heap only.
+      const w = new Worker(WORKER_CODE, {
+        eval: true,
+        workerData: { root: Uint8Array.from(root) },
+        resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 },
+      });
+      w.on('message', (m: WorkerAnswer) => {
+        const p = this.waiting.get(m.id);
+        this.waiting.delete(m.id);
+        p?.resolve(m);
+      });
+      w.on('error', (err) => this.fail(err));
+      w.on('exit', (code) => {
+        if (this.waiting.size > 0) this.fail(new Error(`an lstat thread stopped (exit code ${code}) with paths queued`));
+      });
+      this.workers.push(w);
+    }
+  }
+
+  /** lstat every path (relative to the root; the empty path is the root), split among the threads. */
+  async lstat(rels: readonly Buffer[]): Promise<PathFacts> {
+    if (this.failure !== undefined) throw this.failure;
+    const per = Math.max(1, Math.ceil(rels.length / this.workers.length));
+    const asked: Promise<WorkerAnswer>[] = [];
+    for (let k = 0; k * per < rels.length; k++) asked.push(this.ask(this.workers[k], rels.slice(k * per, (k + 1) * per)));
+    const answers = await Promise.all(asked);
+    const parts = answers.map((a) => {
+      const failed = new Map<number, Error>();
+      for (const f of a.failed) failed.set(f.i, Object.assign(new Error(f.message), { code: f.code, syscall: 'lstat' }));
+      return { facts: new BigUint64Array(a.facts), failed };
+    });
+    return new Facts(rels.length, parts, per);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+
+  private ask(worker: Worker, rels: readonly Buffer[]): Promise<WorkerAnswer> {
+    let bytes = 0;
+    for (const r of rels) bytes += 4 + r.length;
+    const buf = Buffer.allocUnsafeSlow(bytes); // its own ArrayBuffer: transferable
+    let at = 0;
+    for (const r of rels) {
+      at = buf.writeUInt32LE(r.length, at);
+      at += r.copy(buf, at);
+    }
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      worker.postMessage({ id, buf: buf.buffer, count: rels.length }, [buf.buffer]);
+    });
+  }
+
+  private fail(err: unknown): void {
+    this.failure ??= err;
+    for (const p of this.waiting.values()) p.reject(err);
+    this.waiting.clear();
+  }
+}

@@ -1,0 +1,79 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LstatThreads } from '../../src/fs/lstat-threads.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+function tree(): Buffer {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'lm-lstat-threads-'));
+  dirs.push(root);
+  fs.mkdirSync(path.join(root, 'd'));
+  fs.writeFileSync(path.join(root, 'd', 'f'), 'twelve bytes');
+  fs.linkSync(path.join(root, 'd', 'f'), path.join(root, 'f-link'));
+  fs.symlinkSync('nowhere', path.join(root, 'dangling'));
+  // A name that is not UTF-8, and one with a newline.
+  fs.writeFileSync(Buffer.concat([Buffer.from(root + '/'), Buffer.from([0x66, 0xff, 0xfe])]), 'x');
+  fs.writeFileSync(path.join(root, 'new\nline'), '');
+  return Buffer.from(root);
+}
+
+describe('LstatThreads', () => {
+  it('answers each path with the inode, mode and size lstat gives, in the order asked, across both threads', async () => {
+    const root = tree();
+    const rels = ['d/f', 'missing', 'dangling', 'd', '', 'f-link', 'new\nline'].map((r) => Buffer.from(r));
+    rels.push(Buffer.from([0x66, 0xff, 0xfe]));
+    rels.push(Buffer.from('d/f/under-a-file'));
+    const threads = new LstatThreads(root, 2);
+    try {
+      const facts = await threads.lstat(rels);
+      expect(facts.count).toBe(rels.length);
+      for (let i = 0; i < rels.length; i++) {
+        const p = rels[i].length === 0 ? root : Buffer.concat([root, Buffer.from('/'), rels[i]]);
+        let want: fs.BigIntStats | undefined;
+        let code: string | undefined;
+        try {
+          want = fs.lstatSync(p, { bigint: true });
+        } catch (err) {
+          code = (err as NodeJS.ErrnoException).code;
+        }
+        if (want) {
+          expect(facts.error(i), rels[i].toString()).toBeUndefined();
+          expect([facts.ino(i), facts.mode(i), facts.size(i)]).toEqual([want.ino, want.mode, want.size]);
+        } else {
+          expect((facts.error(i) as NodeJS.ErrnoException).code, rels[i].toString()).toBe(code);
+          expect(facts.ino(i)).toBe(0n);
+        }
+      }
+      expect(['missing', 'd/f/under-a-file'].map((r) => (facts.error(rels.findIndex((x) => x.toString() === r)) as NodeJS.ErrnoException).code)).toEqual(['ENOENT', 'ENOTDIR']);
+      // Two paths of one inode give one inode number; the symlink is not followed.
+      expect(facts.ino(0)).toBe(facts.ino(5));
+      expect(facts.mode(2) & 0o170000n).toBe(0o120000n);
+      expect(facts.size(0)).toBe(12n);
+    } finally {
+      await threads.close();
+    }
+  });
+
+  it('takes one request after another, an empty one and one larger than a thread count', async () => {
+    const root = tree();
+    const threads = new LstatThreads(root, 3);
+    try {
+      expect((await threads.lstat([])).count).toBe(0);
+      const one = await threads.lstat([Buffer.from('d/f')]);
+      expect(one.size(0)).toBe(12n);
+      const many = Array.from({ length: 1000 }, (_, i) => Buffer.from(i % 2 === 0 ? 'd/f' : 'missing'));
+      const facts = await threads.lstat(many);
+      for (let i = 0; i < many.length; i++) {
+        if (i % 2 === 0) expect(facts.size(i)).toBe(12n);
+        else expect(facts.error(i)).toBeDefined();
+      }
+    } finally {
+      await threads.close();
+    }
+  });
+});
