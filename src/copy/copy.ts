@@ -152,14 +152,18 @@ function unrecordedTrust(index: Index, resuming: boolean, rowsWritten: number): 
 }
 
 /**
- * Content copies in flight ahead of the cursor on a first copy. libuv's pool runs 4 at once;
- * more keep the next ones queued, so that the disk always has reads of the source waiting and
- * the cursor, which crosses a group of some 13 links between two copies, seldom waits for one.
- * 1M-path first copies, cold, alternating: 8: 44.5, 50.5, 45.8, 46.3 s; 16: 40.6, 42.9, 43.1,
- * 45.2 s; 32: 43.9, 42.4 s (and with libuv's pool at 8 threads: 42.7, 44.2, 45.2, 42.2 s).
- * Peak RSS +1-3 MB.
+ * Content copies in flight ahead of the cursor on a first copy. They keep the disk busy with
+ * reads of the source, so that the cursor, which crosses a group of some 13 links between two
+ * copies, seldom waits for one. Through fs.promises on this thread (before copy-thread.ts), 16
+ * did best: 1M-path first copies, cold, alternating: 8: 44.5, 50.5, 45.8, 46.3 s; 16: 40.6,
+ * 42.9, 43.1, 45.2 s; 32: 43.9, 42.4 s. With the copy thread the cursor moves faster and waits
+ * on them more: the content pass of cold 1M first copies took 22.8-23.2 s at 16 (the cursor
+ * waited 11.8 s for copies in one), 21.3-22.5 at 64 (5.3 s of waiting), 20.9 and 21.5 at 128,
+ * 20.7 and 21.5 at 256 (0.8 s), 21.8 at 512; past 128 the link thread is what it waits for.
+ * Peak RSS 114-125 MB throughout. A kill leaves at most this many files placed ahead without an
+ * index row, which the next run finds in place (leftByInterruptedRun) or copies again.
  */
-const PREFETCH_DEPTH = 16;
+const PREFETCH_DEPTH = 128;
 
 /** SQLite's unix VFS takes paths of at most 512 bytes; the index and its -journal file must fit. */
 const SQLITE_MAX_PATH = 512;

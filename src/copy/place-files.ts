@@ -37,7 +37,8 @@ import { Pacer, yieldNow } from '../yield.js';
 import { applyMeta } from './apply-meta.js';
 import { LinkThread } from './link-thread.js';
 import { PlacedRows } from './placed-rows.js';
-import { Prefetcher, type Prefetched } from './prefetch.js';
+import { CopyThread } from './copy-thread.js';
+import { Prefetcher, type CopiesAhead, type Prefetched } from './prefetch.js';
 import { removeTree } from './remove-tree.js';
 
 export interface PlaceContext {
@@ -237,7 +238,14 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
   // A first copy reads only id, path, type, dev and ino of each path (most become links) and
   // fetches the rest for the paths whose content it writes; other runs compare every path.
   const lean = !ctx.mirrorHasRows && !ctx.adopt;
-  const full = (e: InodeEntry): StoredEntry => ('size' in e ? (e as StoredEntry) : index.srcById(e.id));
+  /** The full rows of the entries copied ahead, fetched to start them: startInode needs them again. */
+  const aheadRows = new Map<number, StoredEntry>();
+  const full = (e: InodeEntry): StoredEntry => {
+    if ('size' in e) return e as StoredEntry;
+    const ahead = aheadRows.get(e.id);
+    if (ahead) return ahead;
+    return index.srcById(e.id);
+  };
 
   // The group being placed.
   let gDev = -1n;
@@ -260,10 +268,12 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
   let ready: Prefetched | undefined;
 
   /** Write `e`'s content (from `from`: the source, or the anchor for a split) to a new temp file. */
-  const writeTemp = (e: StoredEntry, from: Buffer | string, split: boolean): { tmp: string; ino: bigint } => {
+  const writeTemp = (e: StoredEntry, from: Buffer | string, split: boolean): { tmp: string; ino: bigint; renamed?: boolean; renameErr?: Error } => {
     const pre = split ? undefined : ready;
     ready = undefined;
     const tmp = pre?.tmp ?? tmpName();
+    // Made on the copy thread with its metadata, and perhaps renamed into place (copy-thread.ts).
+    if (pre?.ino !== undefined) return { tmp, ino: pre.ino, renamed: pre.renamed, renameErr: pre.renameErr };
     try {
       switch (e.type) {
         case EntryType.file:
@@ -369,12 +379,16 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
       return;
     }
     const from = split && e.type === EntryType.file && anchor !== null ? anchor : joinPath(ctx.src, e.path);
-    const { tmp, ino } = writeTemp(e, from, split);
-    if (occupied(to)) {
+    const { tmp, ino, renamed, renameErr } = writeTemp(e, from, split);
+    if (renamed) {
+      placed.push(e.id, ino, true);
+      anchor = to;
+    } else if (occupied(to)) {
       stage(tmp, e, ino, true);
       anchor = tmp;
     } else {
       try {
+        if (renameErr) throw renameErr; // the copy thread's attempt
         ops.rename(tmp, to);
         placed.push(e.id, ino, true);
         anchor = to;
@@ -502,6 +516,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
   // A failed one is replayed here with the group's state as it was then. Not with --adopt, whose
   // count of duplicates replaced depends on each link's outcome.
   type LinkTag = { e: InodeEntry; anchor: Buffer | string; anchorIno: bigint };
+
   const links = ctx.linkThread && !ctx.adopt ? new LinkThread<LinkTag>() : undefined;
   /** Anchors found full by a replay (key: the full one, as bytes) and the inode that replaced each. */
   const splitAnchors = new Map<string, { anchor: Buffer | string; ino: bigint }>();
@@ -582,7 +597,10 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
   };
 
   // Prefetching only on a first copy: there every group's first path needs its content.
-  const prefetcher = ctx.prefetch > 0 && !ctx.mirrorHasRows && !ctx.adopt ? new Prefetcher(ctx.prefetch) : undefined;
+  // With the real filesystem, from a thread of its own, with metadata and rename (copy-thread.ts).
+  const prefetcher: CopiesAhead | undefined =
+    ctx.prefetch > 0 && lean ? (ctx.linkThread ? new CopyThread(ctx.prefetch, ctx.owner) : new Prefetcher(ctx.prefetch)) : undefined;
+
   let previous: InodeEntry | undefined;
   const startsGroup = (e: InodeEntry, prev: InodeEntry | undefined) => !prev || prev.dev !== e.dev || prev.ino !== e.ino;
 
@@ -652,7 +670,9 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
                 leftAhead.set(next.id, left);
                 if (left !== undefined) continue; // there already: nothing to copy
               }
-              prefetcher.start(next.id, joinPath(ctx.src, next.path), tmpName());
+              const row = full(next);
+              aheadRows.set(next.id, row);
+              prefetcher.start({ e: row, src: joinPath(ctx.src, next.path), tmp: tmpName(), to: joinPath(ctx.dst, next.path) });
             }
           }
           const pending = prefetcher.take(e.id);
@@ -662,6 +682,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
         const before = counts.bytesCopied + counts.bytesFound;
         placeOne(e);
         leftAhead.delete(e.id); // taken by startInode, or never needed (a group that failed)
+        aheadRows.delete(e.id);
         if (ready) {
           dropTmp(ready.tmp); // not used: the group was skipped (a failure before it)
           ready = undefined;

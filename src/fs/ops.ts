@@ -49,7 +49,7 @@ export interface FsOps {
  * toward zero). Node takes a negative number of seconds for "now", but a numeric string as it
  * is, so a time before 1970 goes as a string.
  */
-function nsToSeconds(ns: bigint): number | string {
+export function nsToSeconds(ns: bigint): number | string {
   const us = ns / 1000n;
   if (us >= 0n) return (Number(us) + 0.5) / 1e6;
   return String((Number(us) - 0.5) / 1e6);
