@@ -8,23 +8,21 @@
 // Crash safety is unchanged: a link is queued only after its anchor is in place, and its index
 // row is written only after the answer, so the index never vouches for a link not yet made.
 import { Worker } from 'node:worker_threads';
+import { packPaths, READ_PATH_JS } from '../fs/path-wire.js';
 
-// Batches travel as one transferred buffer of (u32 length, bytes) pairs: names are bytes, and a
-// transfer copies nothing.
+// Batches travel as one transferred buffer (see fs/path-wire.ts) of paths in pairs: the
+// existing path, then the new one.
 const WORKER_CODE = `
 const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
+${READ_PATH_JS}
 parentPort.on('message', ({ id, buf, count }) => {
   const b = Buffer.from(buf);
   const failed = [];
-  let at = 0;
+  const pos = { at: 0 };
   for (let i = 0; i < count; i++) {
-    const fromLen = b.readUInt32LE(at);
-    const from = b.subarray(at + 4, at + 4 + fromLen);
-    at += 4 + fromLen;
-    const toLen = b.readUInt32LE(at);
-    const to = b.subarray(at + 4, at + 4 + toLen);
-    at += 4 + toLen;
+    const from = readPath(b, pos);
+    const to = readPath(b, pos);
     try { fs.linkSync(from, to); } catch (err) { failed.push({ i, code: err.code || 'EIO', message: String(err.message) }); }
   }
   parentPort.postMessage({ id, failed });
@@ -52,7 +50,6 @@ interface WorkerAnswer {
 export class LinkThread<T> {
   private readonly worker: Worker;
   private batch: LinkJob<T>[] = [];
-  private batchBytes = 0;
   private readonly inFlight = new Map<number, LinkJob<T>[]>();
   private answered: LinkAnswer<T>[] = [];
   private wake: (() => void) | undefined;
@@ -91,7 +88,6 @@ export class LinkThread<T> {
   /** Queue link(from, to). When `blocked`, await room() before the next add. */
   add(from: Buffer, to: Buffer, tag: T): void {
     this.batch.push({ from, to, tag });
-    this.batchBytes += 8 + from.length + to.length;
     if (this.batch.length >= this.batchSize && this.inFlight.size < this.maxInFlight) this.send();
   }
 
@@ -141,19 +137,11 @@ export class LinkThread<T> {
 
   private send(): void {
     const jobs = this.batch;
-    const buf = Buffer.allocUnsafeSlow(this.batchBytes); // its own ArrayBuffer: transferable
-    let at = 0;
-    for (const { from, to } of jobs) {
-      at = buf.writeUInt32LE(from.length, at);
-      at += from.copy(buf, at);
-      at = buf.writeUInt32LE(to.length, at);
-      at += to.copy(buf, at);
-    }
+    const buf = packPaths(jobs.flatMap(({ from, to }) => [from, to]));
     const id = this.nextId++;
     this.inFlight.set(id, jobs);
     this.batch = [];
-    this.batchBytes = 0;
-    this.worker.postMessage({ id, buf: buf.buffer, count: jobs.length }, [buf.buffer]);
+    this.worker.postMessage({ id, buf, count: jobs.length }, [buf]);
   }
 
   private nextAnswer(): Promise<void> {

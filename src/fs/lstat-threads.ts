@@ -9,24 +9,24 @@
 // thread and reads three numbers back per path. Two threads: cold, each lstat waits for an inode
 // block, and two waiting side by side overlap those waits (as the scan's stat threads do).
 import { Worker } from 'node:worker_threads';
+import { packPaths, READ_PATH_JS } from './path-wire.js';
 
-// Paths travel as one transferred buffer of (u32 length, bytes) pairs, relative to the root the
-// thread was started with; answers as (ino, mode, size) triples in a transferred BigUint64Array.
+// Paths travel as one transferred buffer (see path-wire.ts), relative to the root the thread
+// was started with; answers as (ino, mode, size) triples in a transferred BigUint64Array.
 const WORKER_CODE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
 const root = Buffer.from(workerData.root);
 const slash = Buffer.from('/');
+${READ_PATH_JS}
 parentPort.on('message', ({ id, buf, count }) => {
   const b = Buffer.from(buf);
   const facts = new BigUint64Array(count * 3);
   const failed = [];
-  let at = 0;
+  const pos = { at: 0 };
   for (let i = 0; i < count; i++) {
-    const len = b.readUInt32LE(at);
-    const rel = b.subarray(at + 4, at + 4 + len);
-    at += 4 + len;
-    const p = len === 0 ? root : Buffer.concat([root, slash, rel], root.length + 1 + len);
+    const rel = readPath(b, pos);
+    const p = rel.length === 0 ? root : Buffer.concat([root, slash, rel], root.length + 1 + rel.length);
     try {
       const st = fs.lstatSync(p, { bigint: true });
       facts[3 * i] = st.ino;
@@ -134,18 +134,11 @@ export class LstatThreads {
   }
 
   private ask(worker: Worker, rels: readonly Buffer[]): Promise<WorkerAnswer> {
-    let bytes = 0;
-    for (const r of rels) bytes += 4 + r.length;
-    const buf = Buffer.allocUnsafeSlow(bytes); // its own ArrayBuffer: transferable
-    let at = 0;
-    for (const r of rels) {
-      at = buf.writeUInt32LE(r.length, at);
-      at += r.copy(buf, at);
-    }
+    const buf = packPaths(rels);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      worker.postMessage({ id, buf: buf.buffer, count: rels.length }, [buf.buffer]);
+      worker.postMessage({ id, buf, count: rels.length }, [buf]);
     });
   }
 
