@@ -516,7 +516,6 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
   // A failed one is replayed here with the group's state as it was then. Not with --adopt, whose
   // count of duplicates replaced depends on each link's outcome.
   type LinkTag = { e: InodeEntry; anchor: Buffer | string; anchorIno: bigint };
-
   const links = ctx.linkThread && !ctx.adopt ? new LinkThread<LinkTag>() : undefined;
   /** Anchors found full by a replay (key: the full one, as bytes) and the inode that replaced each. */
   const splitAnchors = new Map<string, { anchor: Buffer | string; ino: bigint }>();
