@@ -1,7 +1,7 @@
 // A first copy's content copies, run ahead of the cursor from a thread of their own, each with
 // its metadata and its rename into place.
 //
-// Through fs.promises on the main thread (prefetch.ts), handing each copy to libuv's pool cost
+// Through fs.promises on the main thread (before 2026-12-06), handing each copy to libuv's pool cost
 // the main thread 13-19 µs a call in isolation and about 60 µs in a 1M-path copy (4.3 s for its
 // 72k copies in a CPU profile: on two busy cores, the pool thread woken for each call takes the
 // core from the caller), and the metadata and rename of each file 3.3 s more, on the thread
@@ -17,13 +17,31 @@
 // there every final path is free, so nothing is staged (see place-files.ts, occupied()).
 import { Worker } from 'node:worker_threads';
 import { nsToSeconds } from '../fs/ops.js';
-import type { AheadJob, CopiesAhead, Prefetched } from './prefetch.js';
+import { fromWire, TO_WIRE_JS, type WireError } from '../fs/wire-error.js';
+import type { StoredEntry } from '../store/entry.js';
+
+/**
+ * A copy made ahead: the temp file, its inode with owner, mode and times set, and whether it
+ * was renamed to its final path (`renameErr`: why not); or the error that stopped it (the temp
+ * file may exist, half written).
+ */
+export type Prefetched =
+  | { tmp: string; err?: undefined; ino: bigint; renamed: boolean; renameErr?: Error }
+  | { tmp: string; err: unknown; ino?: undefined; renamed?: undefined; renameErr?: undefined };
+
+/** One copy to make ahead: entry `e`'s content from `src` into the new temp file `tmp`, for path `to`. */
+export interface AheadJob {
+  e: StoredEntry;
+  src: Buffer;
+  tmp: string;
+  to: Buffer;
+}
 
 const WORKER_CODE = `
 const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
 const FLAGS = fs.constants.COPYFILE_EXCL | fs.constants.COPYFILE_FICLONE;
-const wire = (err) => ({ code: err.code || 'EIO', syscall: err.syscall, message: String(err.message) });
+${TO_WIRE_JS}
 let answers = [];
 const answer = (a) => {
   answers.push(a);
@@ -40,24 +58,18 @@ parentPort.on('message', (jobs) => {
         fs.lutimesSync(j.tmp, j.atime, j.mtime);
         ino = fs.lstatSync(j.tmp, { bigint: true }).ino;
       } catch (err) {
-        return answer({ id: j.id, err: wire(err) });
+        return answer({ id: j.id, err: toWire(err) });
       }
       try {
         fs.renameSync(j.tmp, bytes(j.to));
       } catch (err) {
-        return answer({ id: j.id, ino, renameErr: wire(err) });
+        return answer({ id: j.id, ino, renameErr: toWire(err) });
       }
       answer({ id: j.id, ino, renamed: true });
-    }, (err) => answer({ id: j.id, err: wire(err) }));
+    }, (err) => answer({ id: j.id, err: toWire(err) }));
   }
 });
 `;
-
-interface WireError {
-  code: string;
-  syscall?: string;
-  message: string;
-}
 
 interface Answer {
   id: number;
@@ -80,15 +92,13 @@ interface Job {
   mtime: number | string;
 }
 
-const fromWire = (w: WireError): Error => Object.assign(new Error(w.message), { code: w.code, syscall: w.syscall });
-
 /**
  * Jobs posted at once: the look-ahead adds about one copy per group the cursor passes, so each
  * would otherwise be a message of its own; a take() posts what is waiting at once.
  */
 const POST_BATCH = 4;
 
-export class CopyThread implements CopiesAhead {
+export class CopyThread {
   private readonly worker: Worker;
   private readonly started = new Map<number, { tmp: string; done: Promise<Prefetched> }>();
   private readonly waiting = new Map<number, { tmp: string; resolve: (p: Prefetched) => void; reject: (err: unknown) => void }>();
@@ -109,7 +119,7 @@ export class CopyThread implements CopiesAhead {
         this.waiting.delete(a.id);
         this.running--;
         if (a.err) w.resolve({ tmp: w.tmp, err: fromWire(a.err) });
-        else w.resolve({ tmp: w.tmp, ino: a.ino, renamed: a.renamed === true, renameErr: a.renameErr && fromWire(a.renameErr) });
+        else w.resolve({ tmp: w.tmp, ino: a.ino!, renamed: a.renamed === true, renameErr: a.renameErr && fromWire(a.renameErr) });
       }
     });
     this.worker.on('error', (err) => this.fail(err));
@@ -118,6 +128,7 @@ export class CopyThread implements CopiesAhead {
     });
   }
 
+  /** Fewer than `depth` copies are in flight. */
   hasRoom(): boolean {
     return this.running < this.depth;
   }
@@ -135,6 +146,7 @@ export class CopyThread implements CopiesAhead {
     if (this.unsent.length >= POST_BATCH) this.post();
   }
 
+  /** The copy started for entry `id`, if any; the caller now owns its temp file. */
   take(id: number): Promise<Prefetched> | undefined {
     const s = this.started.get(id);
     if (!s) return undefined;
@@ -148,7 +160,8 @@ export class CopyThread implements CopiesAhead {
     const unposted = new Set(this.unsent.map((j) => j.id));
     this.unsent = [];
     for (const id of unposted) {
-      this.waiting.get(id)?.resolve({ tmp: this.started.get(id)!.tmp, err: new Error('not started') });
+      const w = this.waiting.get(id);
+      w?.resolve({ tmp: w.tmp, err: new Error('not started') });
       this.waiting.delete(id);
     }
     await Promise.allSettled([...this.started.values()].map((s) => s.done));

@@ -9,6 +9,7 @@
 // row is written only after the answer, so the index never vouches for a link not yet made.
 import { Worker } from 'node:worker_threads';
 import { packPaths, READ_PATH_JS } from '../fs/path-wire.js';
+import { fromWire, TO_WIRE_JS, type WireError } from '../fs/wire-error.js';
 
 // Batches travel as one transferred buffer (see fs/path-wire.ts) of paths in pairs: the
 // existing path, then the new one.
@@ -16,6 +17,7 @@ const WORKER_CODE = `
 const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
 ${READ_PATH_JS}
+${TO_WIRE_JS}
 parentPort.on('message', ({ id, buf, count }) => {
   const b = Buffer.from(buf);
   const failed = [];
@@ -23,7 +25,7 @@ parentPort.on('message', ({ id, buf, count }) => {
   for (let i = 0; i < count; i++) {
     const from = readPath(b, pos);
     const to = readPath(b, pos);
-    try { fs.linkSync(from, to); } catch (err) { failed.push({ i, code: err.code || 'EIO', message: String(err.message) }); }
+    try { fs.linkSync(from, to); } catch (err) { failed.push({ i, ...toWire(err) }); }
   }
   parentPort.postMessage({ id, failed });
 });
@@ -44,7 +46,7 @@ export interface LinkAnswer<T> {
 
 interface WorkerAnswer {
   id: number;
-  failed: { i: number; code: string; message: string }[];
+  failed: ({ i: number } & WireError)[];
 }
 
 export class LinkThread<T> {
@@ -71,7 +73,7 @@ export class LinkThread<T> {
       if (!jobs) return;
       this.inFlight.delete(m.id);
       const failed = new Map<number, Error>();
-      for (const f of m.failed) failed.set(f.i, Object.assign(new Error(f.message), { code: f.code, syscall: 'link' }));
+      for (const f of m.failed) failed.set(f.i, fromWire(f));
       this.answered.push({ jobs, failed });
       this.wakeUp();
     });

@@ -37,8 +37,7 @@ import { Pacer, yieldNow } from '../yield.js';
 import { applyMeta } from './apply-meta.js';
 import { LinkThread } from './link-thread.js';
 import { PlacedRows } from './placed-rows.js';
-import { CopyThread } from './copy-thread.js';
-import { Prefetcher, type CopiesAhead, type Prefetched } from './prefetch.js';
+import { CopyThread, type Prefetched } from './copy-thread.js';
 import { removeTree } from './remove-tree.js';
 
 export interface PlaceContext {
@@ -264,21 +263,21 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     }
   };
 
-  /** A content copy made ahead of the cursor for the entry about to be placed (see prefetch.ts). */
+  /** A content copy made ahead of the cursor for the entry about to be placed (see copy-thread.ts). */
   let ready: Prefetched | undefined;
 
   /** Write `e`'s content (from `from`: the source, or the anchor for a split) to a new temp file. */
   const writeTemp = (e: StoredEntry, from: Buffer | string, split: boolean): { tmp: string; ino: bigint; renamed?: boolean; renameErr?: Error } => {
     const pre = split ? undefined : ready;
     ready = undefined;
-    const tmp = pre?.tmp ?? tmpName();
     // Made on the copy thread with its metadata, and perhaps renamed into place (copy-thread.ts).
-    if (pre?.ino !== undefined) return { tmp, ino: pre.ino, renamed: pre.renamed, renameErr: pre.renameErr };
+    if (pre?.ino !== undefined) return { tmp: pre.tmp, ino: pre.ino, renamed: pre.renamed, renameErr: pre.renameErr };
+    const tmp = pre?.tmp ?? tmpName();
     try {
       switch (e.type) {
         case EntryType.file:
-          if (!pre) ops.copyFile(from, tmp);
-          else if (pre.err !== undefined) throw pre.err;
+          if (pre) throw pre.err; // its temp file, perhaps half written, goes below
+          ops.copyFile(from, tmp);
           break;
         case EntryType.symlink:
           ops.symlink(e.target ?? Buffer.alloc(0), tmp);
@@ -595,10 +594,9 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     }
   };
 
-  // Prefetching only on a first copy: there every group's first path needs its content.
-  // With the real filesystem, from a thread of its own, with metadata and rename (copy-thread.ts).
-  const prefetcher: CopiesAhead | undefined =
-    ctx.prefetch > 0 && lean ? (ctx.linkThread ? new CopyThread(ctx.prefetch, ctx.owner) : new Prefetcher(ctx.prefetch)) : undefined;
+  // Prefetching only on a first copy: there every group's first path needs its content. From a
+  // thread of its own, with metadata and rename (copy-thread.ts).
+  const prefetcher = ctx.prefetch > 0 && lean ? new CopyThread(ctx.prefetch, ctx.owner) : undefined;
 
   let previous: InodeEntry | undefined;
   const startsGroup = (e: InodeEntry, prev: InodeEntry | undefined) => !prev || prev.dev !== e.dev || prev.ino !== e.ino;

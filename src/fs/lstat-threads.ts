@@ -10,6 +10,7 @@
 // block, and two waiting side by side overlap those waits (as the scan's stat threads do).
 import { Worker } from 'node:worker_threads';
 import { packPaths, READ_PATH_JS } from './path-wire.js';
+import { fromWire, TO_WIRE_JS, type WireError } from './wire-error.js';
 
 // Paths travel as one transferred buffer (see path-wire.ts), relative to the root the thread
 // was started with; answers as (ino, mode, size) triples in a transferred BigUint64Array.
@@ -19,6 +20,7 @@ const fs = require('node:fs');
 const root = Buffer.from(workerData.root);
 const slash = Buffer.from('/');
 ${READ_PATH_JS}
+${TO_WIRE_JS}
 parentPort.on('message', ({ id, buf, count }) => {
   const b = Buffer.from(buf);
   const facts = new BigUint64Array(count * 3);
@@ -33,7 +35,7 @@ parentPort.on('message', ({ id, buf, count }) => {
       facts[3 * i + 1] = st.mode;
       facts[3 * i + 2] = st.size;
     } catch (err) {
-      failed.push({ i, code: err.code || 'EIO', message: String(err.message) });
+      failed.push({ i, ...toWire(err) });
     }
   }
   parentPort.postMessage({ id, facts: facts.buffer, failed }, [facts.buffer]);
@@ -43,7 +45,7 @@ parentPort.on('message', ({ id, buf, count }) => {
 interface WorkerAnswer {
   id: number;
   facts: ArrayBuffer;
-  failed: { i: number; code: string; message: string }[];
+  failed: ({ i: number } & WireError)[];
 }
 
 /** What lstat said of each path asked about, by its position in the request. */
@@ -123,7 +125,7 @@ export class LstatThreads {
     const answers = await Promise.all(asked);
     const parts = answers.map((a) => {
       const failed = new Map<number, Error>();
-      for (const f of a.failed) failed.set(f.i, Object.assign(new Error(f.message), { code: f.code, syscall: 'lstat' }));
+      for (const f of a.failed) failed.set(f.i, fromWire(f));
       return { facts: new BigUint64Array(a.facts), failed };
     });
     return new Facts(rels.length, parts, per);

@@ -11,7 +11,7 @@ import { isStateDir } from '../state-dir.js';
 import { EntryType, typeFromMode } from '../store/entry.js';
 import { ChunkBuilder, type ChunkArrays } from './path-chunk.js';
 import type { ListerMessage } from './walk-threads.js';
-import { toWire } from './wire-error.js';
+import { toWire } from '../fs/wire-error.js';
 
 export interface ListJob {
   walkRoot: Uint8Array;

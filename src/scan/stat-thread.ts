@@ -9,7 +9,7 @@ import { EntryType, typeFromMode } from '../store/entry.js';
 import { chunkArrays, unpackChunk, type PathChunk } from './path-chunk.js';
 import { BatchBuilder, type BatchArrays } from './walk-batch.js';
 import type { StatMessage, WalkProblem } from './walk-threads.js';
-import { toWire } from './wire-error.js';
+import { toWire } from '../fs/wire-error.js';
 
 export interface StatJob {
   walkRoot: Uint8Array;

@@ -10,7 +10,7 @@ import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { ListJob } from './list-thread.js';
 import type { StatJob } from './stat-thread.js';
 import { BatchEntries, type EntryRun, type WalkBatch } from './walk-batch.js';
-import { fromWire, type WireError } from './wire-error.js';
+import { fromWire, type WireError } from '../fs/wire-error.js';
 
 export interface WalkProblem extends WireError {
   rel: Uint8Array;
