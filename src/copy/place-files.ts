@@ -38,6 +38,7 @@ import { applyMeta } from './apply-meta.js';
 import { LinkThread } from './link-thread.js';
 import { PlacedRows } from './placed-rows.js';
 import { CopyThread, type Prefetched } from './copy-thread.js';
+import { HASH_ALGORITHM } from '../verify/hash-file.js';
 import { removeTree } from './remove-tree.js';
 
 export interface PlaceContext {
@@ -267,11 +268,19 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
   let ready: Prefetched | undefined;
 
   /** Write `e`'s content (from `from`: the source, or the anchor for a split) to a new temp file. */
-  const writeTemp = (e: StoredEntry, from: Buffer | string, split: boolean): { tmp: string; ino: bigint; renamed?: boolean; renameErr?: Error } => {
+  const writeTemp = (
+    e: StoredEntry,
+    from: Buffer | string,
+    split: boolean,
+  ): { tmp: string; ino: bigint; renamed?: boolean; renameErr?: Error; hash?: Buffer } => {
     const pre = split ? undefined : ready;
     ready = undefined;
     // Made on the copy thread with its metadata, and perhaps renamed into place (copy-thread.ts).
-    if (pre?.ino !== undefined) return { tmp: pre.tmp, ino: pre.ino, renamed: pre.renamed, renameErr: pre.renameErr };
+    // Its hash goes to the manifest with its row when it read back as many bytes as the scan saw.
+    if (pre?.ino !== undefined) {
+      const hash = e.type === EntryType.file && pre.hash?.bytes === e.size ? pre.hash.hash : undefined;
+      return { tmp: pre.tmp, ino: pre.ino, renamed: pre.renamed, renameErr: pre.renameErr, hash };
+    }
     const tmp = pre?.tmp ?? tmpName();
     try {
       switch (e.type) {
@@ -378,9 +387,9 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
       return;
     }
     const from = split && e.type === EntryType.file && anchor !== null ? anchor : joinPath(ctx.src, e.path);
-    const { tmp, ino, renamed, renameErr } = writeTemp(e, from, split);
+    const { tmp, ino, renamed, renameErr, hash } = writeTemp(e, from, split);
     if (renamed) {
-      placed.push(e.id, ino, true);
+      placed.push(e.id, ino, true, hash);
       anchor = to;
     } else if (occupied(to)) {
       stage(tmp, e, ino, true);
@@ -389,7 +398,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
       try {
         if (renameErr) throw renameErr; // the copy thread's attempt
         ops.rename(tmp, to);
-        placed.push(e.id, ino, true);
+        placed.push(e.id, ino, true, hash);
         anchor = to;
       } catch (err) {
         // A directory left where the source now has a file (a resumed first copy whose
@@ -596,7 +605,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
 
   // Prefetching only on a first copy: there every group's first path needs its content. From a
   // thread of its own, with metadata and rename (copy-thread.ts).
-  const prefetcher = ctx.prefetch > 0 && lean ? new CopyThread(ctx.prefetch, ctx.owner) : undefined;
+  const prefetcher = ctx.prefetch > 0 && lean ? new CopyThread(ctx.prefetch, ctx.owner, HASH_ALGORITHM) : undefined;
 
   let previous: InodeEntry | undefined;
   const startsGroup = (e: InodeEntry, prev: InodeEntry | undefined) => !prev || prev.dev !== e.dev || prev.ino !== e.ino;

@@ -17,7 +17,7 @@ import { OldPage, oldPageSql } from './old-rows.js';
 import { LEAN_PAGE_SQL, parseLeanPage } from './inode-pages.js';
 import { MIRROR_SRC_INDEX, SCHEMA, SCHEMA_VERSION, SRC_GROUP_INDEX, SRC_PATH_INDEX } from './schema.js';
 import { ID_GAP, idBetween, MAX_ID } from './walk-order.js';
-import { ManifestStore } from './manifest-store.js';
+import { ManifestStore, PUT_HASH_OF_SRC_SQL } from './manifest-store.js';
 
 type Row = Record<string, unknown>;
 
@@ -157,6 +157,8 @@ export interface PlacedRow {
   srcId: number;
   dstIno: bigint;
   written: boolean;
+  /** The digest of the content written, for the manifest (see copy/copy-thread.ts). */
+  hash?: Buffer;
 }
 
 /**
@@ -941,8 +943,12 @@ export class Index {
   putPlaced(rows: Iterable<PlacedRow> & { readonly length: number }): void {
     if (rows.length === 0) return;
     const put = this.stmt('INSERT INTO placed (src_id, dst_ino, written) VALUES (?, ?, ?)');
+    const putHash = this.stmt(PUT_HASH_OF_SRC_SQL);
     this.transaction(() => {
-      for (const r of rows) put.run(r.srcId, toDb(r.dstIno), r.written ? 1 : 0);
+      for (const r of rows) {
+        put.run(r.srcId, toDb(r.dstIno), r.written ? 1 : 0);
+        if (r.hash) putHash.run(r.hash, r.srcId);
+      }
     });
   }
 

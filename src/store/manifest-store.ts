@@ -47,6 +47,13 @@ const TODO_FROM = `
     (SELECT m2.path FROM mirror m2 WHERE ${SAME('m2')} ORDER BY m2.written DESC LIMIT 1))
   WHERE s.type = ${EntryType.file} AND NOT EXISTS (SELECT 1 FROM hashes h WHERE h.dev = g.dev AND h.ino = g.ino)`;
 
+/**
+ * The hash of a copy's content (?1), under the source identity its src row (id ?2) gives it: for
+ * the digests the copy thread makes as it writes (see Index.putPlaced, copy/copy-thread.ts).
+ */
+export const PUT_HASH_OF_SRC_SQL = `INSERT OR REPLACE INTO hashes (dev, ino, birth_ns, size, mtime_ns, hash)
+  SELECT dev, ino, birth_ns, size, mtime_ns, ? FROM src WHERE id = ? AND type = ${EntryType.file}`;
+
 export class ManifestStore {
   private constructor(
     readonly file: string,

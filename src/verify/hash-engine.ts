@@ -13,7 +13,7 @@
 // (no project imports), so it runs the same from dist/ and under the test runner.
 import { Worker } from 'node:worker_threads';
 import { realFsOps, type FsOps } from '../fs/ops.js';
-import { FileHasher, type FileHash } from './hash-file.js';
+import { FileHasher, HASH_FILE_JS, type FileHash } from './hash-file.js';
 
 export type HashOutcome = FileHash | { error: unknown };
 
@@ -65,35 +65,10 @@ const WORKER_CODE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
 const crypto = require('node:crypto');
-const READ = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW;
-const NOATIME = fs.constants.O_NOATIME || 0;
-const buf = Buffer.allocUnsafe(1 << 20);
-function open(p) {
-  if (!NOATIME) return fs.openSync(p, READ);
-  try { return fs.openSync(p, READ | NOATIME); } catch (err) {
-    if (err.code !== 'EPERM') throw err;
-    return fs.openSync(p, READ);
-  }
-}
-function hash(p) {
-  const fd = open(p);
-  try {
-    const h = crypto.createHash(workerData.algorithm);
-    let pos = 0;
-    for (;;) {
-      const n = fs.readSync(fd, buf, 0, buf.length, pos);
-      if (n === 0) break;
-      h.update(buf.subarray(0, n));
-      pos += n;
-    }
-    return { hash: h.digest(), bytes: pos };
-  } finally {
-    fs.closeSync(fd);
-  }
-}
+${HASH_FILE_JS}
 parentPort.on('message', ({ id, paths }) => {
   const out = paths.map((p) => {
-    try { return hash(Buffer.from(p)); } catch (err) { return { code: err.code || 'EIO', message: String(err.message) }; }
+    try { return hashFile(Buffer.from(p), workerData.algorithm); } catch (err) { return { code: err.code || 'EIO', message: String(err.message) }; }
   });
   parentPort.postMessage({ id, out });
 });

@@ -14,6 +14,47 @@ import type { FsOps } from '../fs/ops.js';
 export const HASH_ALGORITHM = 'sha256';
 const CHUNK = 1 << 20;
 
+/**
+ * Source text of `hashFile(p, algorithm)`, FileHasher.hash() for the threads that run code given
+ * as text (the hashing pool, see hash-engine.ts, and the copy thread, see copy/copy-thread.ts):
+ * it needs `fs` and `crypto` in scope, opens without following a symlink and without moving the
+ * atime where allowed, and answers `{ hash, bytes }` with bytes as a number.
+ */
+export const HASH_FILE_JS = `
+const HASH_READ = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW;
+const HASH_NOATIME = fs.constants.O_NOATIME || 0;
+const hashBuf = Buffer.allocUnsafe(${CHUNK});
+function openToHash(p) {
+  if (!HASH_NOATIME) return fs.openSync(p, HASH_READ);
+  try { return fs.openSync(p, HASH_READ | HASH_NOATIME); } catch (err) {
+    if (err.code !== 'EPERM') throw err;
+    return fs.openSync(p, HASH_READ);
+  }
+}
+function hashFile(p, algorithm) {
+  const fd = openToHash(p);
+  try {
+    let n = fs.readSync(fd, hashBuf, 0, hashBuf.length, 0);
+    if (n < hashBuf.length) {
+      const more = n === 0 ? 0 : fs.readSync(fd, hashBuf, n, hashBuf.length - n, n);
+      if (more === 0) return { hash: crypto.hash(algorithm, hashBuf.subarray(0, n), 'buffer'), bytes: n };
+      n += more;
+    }
+    const h = crypto.createHash(algorithm);
+    let pos = 0;
+    for (;;) {
+      h.update(hashBuf.subarray(0, n));
+      pos += n;
+      n = fs.readSync(fd, hashBuf, 0, hashBuf.length, pos);
+      if (n === 0) break;
+    }
+    return { hash: h.digest(), bytes: pos };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+`;
+
 export interface FileHash {
   hash: Buffer;
   /** Bytes read: the file's size as it was read. */

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -80,5 +81,41 @@ describe('CopyThread', () => {
     // Four were posted at once and are all in place; two waited for a fifth and were never made.
     expect([0, 1, 2, 3].map((i) => fs.readFileSync(path.join(base, `d${i}`), 'utf8'))).toEqual(['a', 'a', 'a', 'a']);
     expect([4, 5].map((i) => fs.existsSync(path.join(base, `d${i}`)) || fs.existsSync(path.join(base, `t${i}`)))).toEqual([false, false]);
+  });
+
+  it('with a hash algorithm, answers each copy with the digest of what it wrote, and still sets its atime', async () => {
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), 'lm-copy-thread-'));
+    dirs.push(base);
+    // Empty, one chunk, exactly one chunk (1 MiB), and several chunks with a short last one.
+    const sizes = [0, 1000, 1 << 20, (3 << 20) + 17];
+    const contents = sizes.map((n, i) => crypto.createHash('sha512').update(`seed ${i}`).digest().toString('hex').repeat(Math.ceil(n / 128)).slice(0, n));
+    contents.forEach((c, i) => fs.writeFileSync(path.join(base, `s${i}`), c));
+    const t = new CopyThread(16, false, 'sha256');
+    try {
+      for (let i = 0; i < sizes.length; i++) {
+        t.start({ e: entry(i, { size: BigInt(sizes[i]) }), src: Buffer.from(path.join(base, `s${i}`)), tmp: path.join(base, `t${i}`), to: Buffer.from(path.join(base, `d${i}`)) });
+      }
+      for (let i = 0; i < sizes.length; i++) {
+        const a = await t.take(i)!;
+        expect(a.err).toBeUndefined();
+        expect(a.hash?.bytes).toBe(BigInt(sizes[i]));
+        expect(a.hash?.hash.toString('hex')).toBe(crypto.createHash('sha256').update(contents[i]).digest('hex'));
+        // Read back before its times were set: the atime is the source's, not the moment of the read.
+        expect(fs.lstatSync(path.join(base, `d${i}`), { bigint: true }).atimeNs / 1000n).toBe(1_500_000_000_987_654n);
+      }
+    } finally {
+      await t.drain();
+    }
+    // Without one, no digest.
+    const plain = new CopyThread(16, false);
+    try {
+      plain.start({ e: entry(9), src: Buffer.from(path.join(base, 's1')), tmp: path.join(base, 't9'), to: Buffer.from(path.join(base, 'd9')) });
+      const a = await plain.take(9)!;
+      expect(a.renamed).toBe(true);
+      expect(a.hash).toBeUndefined();
+      expect(fs.readFileSync(path.join(base, 'd9'), 'utf8')).toBe(contents[1]);
+    } finally {
+      await plain.drain();
+    }
   });
 });

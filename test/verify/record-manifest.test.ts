@@ -2,6 +2,8 @@
 // over a finished mirror reads nothing, and an incremental one only what it wrote), a file it
 // cannot read is one problem and the run goes on, and EIO from a destination that no longer
 // takes writes (a pulled drive) stops the copy with one fatal error instead of a line per file.
+import Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -44,6 +46,43 @@ describe('recordManifest', () => {
     const ops = faultyOps(realFsOps, { op: 'openRead', code: 'EIO', when: (p: Buffer | string) => (reads.push(p.toString()), false) });
     await copy(src, dst, { ops });
     expect(reads.map((p) => path.relative(fs.realpathSync(dst), p))).toEqual(['u/new']);
+    expect((await verifyMirror(dst)).match).toBe(true);
+  });
+
+  it('a first copy hashes each file as its copy thread writes it: stopped in its content pass, it has the hash of each file it placed', async () => {
+    const { src, dst } = tree();
+    let phase: string | undefined;
+    let placed = 0;
+    const progress = {
+      start: (p: string) => void (phase = p),
+      advance: (n: number) => void (phase === 'content' && (placed += n)),
+      warn: () => {},
+      end: () => {},
+    };
+    const first = await copy(src, dst, { progress, shouldStop: () => phase === 'content' && placed >= 10 });
+    expect(first.interrupted).toBe(true);
+    const db = new Database(path.join(dst, '.linkmirror/index.db'), { readonly: true });
+    let rows: { path: Buffer; hash: Buffer; size: bigint; mtime_ns: bigint; h_size: bigint; h_mtime: bigint }[];
+    try {
+      // The manifest step never ran: every hash is the copy thread's.
+      expect(db.prepare(`SELECT value FROM meta WHERE key = 'manifest_at'`).get()).toBeUndefined();
+      rows = db.prepare(
+        `SELECT s.path, h.hash, s.size, s.mtime_ns, h.size AS h_size, h.mtime_ns AS h_mtime
+         FROM mirror m JOIN src s ON s.path = m.path JOIN hashes h ON h.dev = m.src_dev AND h.ino = m.src_ino AND h.birth_ns = s.birth_ns
+         WHERE m.written = 1`,
+      ).safeIntegers(true).all() as typeof rows;
+      const written = (db.prepare('SELECT COUNT(*) FROM mirror WHERE written = 1').pluck(true).safeIntegers(true).get() as bigint);
+      expect(written).toBeGreaterThan(0n);
+      expect(BigInt(rows.length)).toBe(written);
+    } finally {
+      db.close();
+    }
+    for (const r of rows) {
+      expect([r.h_size, r.h_mtime]).toEqual([r.size, r.mtime_ns]);
+      expect(r.hash.toString('hex')).toBe(createHash('sha256').update(fs.readFileSync(path.join(dst, r.path.toString()))).digest('hex'));
+    }
+    // The run that finishes the copy hashes only the rest, and the manifest holds.
+    await copy(src, dst);
     expect((await verifyMirror(dst)).match).toBe(true);
   });
 
