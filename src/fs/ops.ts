@@ -8,6 +8,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { majorMinor } from './dev-number.js';
+import { DirentReader, type Dirent } from './dirents.js';
 import { isErrno } from './errno.js';
 
 export type Path = Buffer | string;
@@ -20,6 +21,8 @@ export interface FsOps {
    * undefined where the filesystem does not say (then lstat tells).
    */
   readdirKinds(p: Path): { name: Buffer; isDir: boolean | undefined }[];
+  /** The entries with their d_type and d_ino (0n where not known), see dirents.ts. */
+  readdirInodes(p: Path): Dirent[];
   readlink(p: Path): Buffer;
   mkdir(p: Path, mode: number): void;
   /** Copy a regular file's content to a new file that must not exist yet (reflink if possible). */
@@ -55,6 +58,9 @@ export function nsToSeconds(ns: bigint): number | string {
   return String((Number(us) - 0.5) / 1e6);
 }
 
+/** One per thread: each thread that imports this module has its own. */
+const dirents = new DirentReader();
+
 export const realFsOps: FsOps = {
   lstat: (p) => fs.lstatSync(p, { bigint: true }),
   readdir: (p) => fs.readdirSync(p, { encoding: 'buffer' }),
@@ -64,6 +70,7 @@ export const realFsOps: FsOps = {
       // DT_UNKNOWN makes every is*() false.
       isDir: d.isDirectory() ? true : d.isFile() || d.isSymbolicLink() || d.isFIFO() || d.isSocket() || d.isCharacterDevice() || d.isBlockDevice() ? false : undefined,
     })),
+  readdirInodes: (p) => dirents.read(p),
   readlink: (p) => fs.readlinkSync(p, { encoding: 'buffer' }),
   mkdir: (p, mode) => fs.mkdirSync(p, { mode }),
   copyFile: (src, dst) =>

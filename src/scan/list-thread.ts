@@ -1,10 +1,12 @@
 // The list thread of copy's scan (see walk-threads.ts): the depth-first walk itself, with
-// readdir alone. What each directory entry says of its kind (d_type) tells it where to go down,
-// so it does not wait on an lstat (but on a filesystem that leaves d_type unknown); the stat
-// threads do those, several at a time. It hands out the paths in walk order, a chunk to each
-// stat thread in turn, at most `credits` chunks ahead of the main thread, so memory stays flat
-// however fast it lists.
+// getdents64 alone (fs/dirents.ts). What each directory entry says of its kind (d_type) tells it
+// where to go down, so it does not wait on an lstat (but on a filesystem that leaves d_type
+// unknown); the stat threads do those, several at a time. Each path goes with its entry's type
+// and inode number (d_ino), with which a rescan takes most paths without an lstat (see scan.ts).
+// It hands out the paths in walk order, a chunk to each stat thread in turn, at most `credits`
+// chunks ahead of the main thread, so memory stays flat however fast it lists.
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
+import type { Dirent } from '../fs/dirents.js';
 import { realFsOps } from '../fs/ops.js';
 import { childPath, joinPath } from '../fs/paths.js';
 import { isStateDir } from '../state-dir.js';
@@ -22,7 +24,7 @@ export interface ListJob {
 
 const EMPTY = Buffer.alloc(0);
 
-type Kinds = { name: Buffer; isDir: boolean | undefined }[];
+type Kinds = Dirent[];
 
 function run(port: NonNullable<typeof parentPort>, job: ListJob): void {
   const root = Buffer.from(job.walkRoot);
@@ -52,13 +54,13 @@ function run(port: NonNullable<typeof parentPort>, job: ListJob): void {
     const p = joinPath(root, rel);
     let kinds: Kinds;
     try {
-      kinds = realFsOps.readdirKinds(p);
+      kinds = realFsOps.readdirInodes(p);
     } catch {
       // Where d_type is unknown, Node lstats each entry itself and fails the whole listing
       // when one of them fails (an entry removed meanwhile): list the names alone, so that
       // only that entry is lost (its stat thread reports it), as walk.ts would.
       try {
-        kinds = realFsOps.readdir(p).map((name) => ({ name, isDir: undefined }));
+        kinds = realFsOps.readdir(p).map((name) => ({ name, type: undefined, ino: 0n }));
       } catch (err) {
         post({ type: 'problem', rel, ...toWire(err) });
         return undefined;
@@ -85,10 +87,10 @@ function run(port: NonNullable<typeof parentPort>, job: ListJob): void {
       stack.pop();
       continue;
     }
-    const { name, isDir: said } = top.kinds[top.next++];
+    const { name, type, ino } = top.kinds[top.next++];
     const rel = childPath(top.rel, name);
     if (isStateDir(rel)) continue;
-    let dir = said;
+    let dir = type === undefined ? undefined : type === EntryType.dir;
     if (dir === undefined) {
       // d_type unknown (some filesystems never fill it in): lstat tells; one that fails is
       // left to its stat thread, which reports it.
@@ -98,7 +100,7 @@ function run(port: NonNullable<typeof parentPort>, job: ListJob): void {
         dir = false;
       }
     }
-    builder.add(rel, dir);
+    builder.add(rel, dir, type, ino);
     if (builder.full && !send()) return;
     if (dir) {
       const kinds = list(rel);

@@ -1,6 +1,8 @@
 // The list thread's chunks on the wire (see walk-threads.ts): the relative paths of a stretch of
 // the walk, in walk order, as one buffer of bytes and their end offsets, with what the listing
-// said of each (a directory it went into, or not). Transferred, not copied, to a stat thread.
+// said of each (a directory it went into, or not; its d_type and d_ino). Transferred, not copied,
+// to a stat thread.
+import type { EntryType } from '../store/entry.js';
 import { BATCH_ENTRIES } from './walk-batch.js';
 
 /** Paths per chunk: one chunk becomes one batch of entries, so no more than a batch holds. */
@@ -11,6 +13,10 @@ export interface PathChunk {
   ends: Uint32Array;
   /** 1 where the list thread took the path for a directory and listed it. */
   dirs: Uint8Array;
+  /** The type its directory entry gave (EntryType), 0 where it gave none. */
+  types: Uint8Array;
+  /** Its d_ino, 0 where not known. */
+  inos: BigUint64Array;
   bytes: Uint8Array;
 }
 
@@ -18,6 +24,8 @@ export interface PathChunk {
 export interface ChunkArrays {
   ends: Uint32Array;
   dirs: Uint8Array;
+  types: Uint8Array;
+  inos: BigUint64Array;
   /** All of the byte buffer, not only the part the chunk used. */
   bytes: Uint8Array;
 }
@@ -27,6 +35,8 @@ export class ChunkBuilder {
   private used = 0;
   private ends: Uint32Array = new Uint32Array(CHUNK_PATHS);
   private dirs: Uint8Array = new Uint8Array(CHUNK_PATHS);
+  private types: Uint8Array = new Uint8Array(CHUNK_PATHS);
+  private inos: BigUint64Array = new BigUint64Array(CHUNK_PATHS);
   private bytes: Buffer = Buffer.allocUnsafeSlow(128 * 1024);
 
   /**
@@ -45,7 +55,7 @@ export class ChunkBuilder {
     return this.count === 0;
   }
 
-  add(rel: Buffer, dir: boolean): void {
+  add(rel: Buffer, dir: boolean, type: EntryType | undefined = undefined, ino = 0n): void {
     if (this.used + rel.length > this.bytes.length) {
       const bigger = Buffer.allocUnsafeSlow(Math.max(this.bytes.length * 2, this.used + rel.length));
       this.bytes.copy(bigger, 0, 0, this.used);
@@ -54,19 +64,23 @@ export class ChunkBuilder {
     this.used += rel.copy(this.bytes, this.used);
     this.ends[this.count] = this.used;
     this.dirs[this.count] = dir ? 1 : 0;
+    this.types[this.count] = type ?? 0;
+    this.inos[this.count] = ino;
     this.count++;
   }
 
   /** The chunk so far, with the buffers to transfer; the builder starts afresh. */
   take(): { chunk: PathChunk; transfer: ArrayBuffer[] } {
-    const chunk: PathChunk = { count: this.count, ends: this.ends, dirs: this.dirs, bytes: this.bytes.subarray(0, this.used) };
-    const transfer = [this.ends.buffer, this.dirs.buffer, this.bytes.buffer] as ArrayBuffer[];
+    const chunk: PathChunk = { count: this.count, ends: this.ends, dirs: this.dirs, types: this.types, inos: this.inos, bytes: this.bytes.subarray(0, this.used) };
+    const transfer = [this.ends.buffer, this.dirs.buffer, this.types.buffer, this.inos.buffer, this.bytes.buffer] as ArrayBuffer[];
     this.count = 0;
     this.used = 0;
     const a = this.spare();
-    const fits = a !== undefined && a.ends.length === CHUNK_PATHS && a.dirs.length === CHUNK_PATHS;
+    const fits = a !== undefined && a.ends.length === CHUNK_PATHS && a.dirs.length === CHUNK_PATHS && a.types.length === CHUNK_PATHS && a.inos.length === CHUNK_PATHS;
     this.ends = fits ? a.ends : new Uint32Array(CHUNK_PATHS);
     this.dirs = fits ? a.dirs : new Uint8Array(CHUNK_PATHS);
+    this.types = fits ? a.types : new Uint8Array(CHUNK_PATHS);
+    this.inos = fits ? a.inos : new BigUint64Array(CHUNK_PATHS);
     this.bytes = fits ? Buffer.from(a.bytes.buffer, a.bytes.byteOffset, a.bytes.byteLength) : Buffer.allocUnsafeSlow(this.bytes.length);
     return { chunk, transfer };
   }
@@ -75,7 +89,10 @@ export class ChunkBuilder {
 /** A chunk's arrays to give back once its paths are read, with the buffers to transfer. */
 export function chunkArrays(c: PathChunk): { arrays: ChunkArrays; transfer: ArrayBuffer[] } {
   const bytes = new Uint8Array(c.bytes.buffer);
-  return { arrays: { ends: c.ends, dirs: c.dirs, bytes }, transfer: [c.ends.buffer, c.dirs.buffer, bytes.buffer] as ArrayBuffer[] };
+  return {
+    arrays: { ends: c.ends, dirs: c.dirs, types: c.types, inos: c.inos, bytes },
+    transfer: [c.ends.buffer, c.dirs.buffer, c.types.buffer, c.inos.buffer, bytes.buffer] as ArrayBuffer[],
+  };
 }
 
 /**
@@ -83,11 +100,11 @@ export function chunkArrays(c: PathChunk): { arrays: ChunkArrays; transfer: Arra
  * made one at a time as the stat thread's loop reaches it: made all at once, a chunk's 4096
  * outlived the young generation while they were lstatted (see BatchEntries).
  */
-export function* unpackChunk(c: PathChunk): Generator<{ rel: Buffer; dir: boolean }> {
+export function* unpackChunk(c: PathChunk): Generator<{ rel: Buffer; dir: boolean; type: EntryType | undefined; ino: bigint }> {
   const bytes = Buffer.from(c.bytes.buffer, c.bytes.byteOffset, c.bytes.byteLength);
   let start = 0;
   for (let i = 0; i < c.count; i++) {
-    yield { rel: bytes.subarray(start, c.ends[i]), dir: c.dirs[i] === 1 };
+    yield { rel: bytes.subarray(start, c.ends[i]), dir: c.dirs[i] === 1, type: (c.types[i] || undefined) as EntryType | undefined, ino: c.inos[i] };
     start = c.ends[i];
   }
 }

@@ -2,7 +2,7 @@
 // one buffer of names and symlink targets, transferred (not copied) to the main thread, which
 // rebuilds each entry's stat fields from them. Structured cloning an object per path would cost
 // the main thread more than the lstat it saves.
-import { EntryType, typeFromMode, type Entry } from '../store/entry.js';
+import { EntryType, TYPE_BITS, typeFromMode, type Entry } from '../store/entry.js';
 import type { StatFields } from './walk.js';
 
 /** Entries per batch: large enough that a message is rare, small enough to keep memory flat. */
@@ -10,7 +10,7 @@ export const BATCH_ENTRIES = 4096;
 
 const U64 = 4; // dev, ino, size, rdev
 const I64 = 3; // mtimeNs, atimeNs, birthtimeNs
-const U32 = 6; // mode, nlink, uid, gid, end of path, end of target (== end of path: no target)
+const U32 = 7; // mode, nlink, uid, gid, end of path, end of target (== end of path: no target), 1 for a stub
 
 export interface WalkBatch {
   count: number;
@@ -42,6 +42,13 @@ export function entryOf(rel: Buffer, s: StatFields, target: Buffer | null): Entr
     path: rel, type, dev: s.dev, ino: s.ino, nlink: Number(s.nlink), size: type === EntryType.dir ? 0n : s.size,
     mode: mode & 0o7777, uid: Number(s.uid), gid: Number(s.gid), mtimeNs: s.mtimeNs, atimeNs: s.atimeNs,
     birthNs: s.birthtimeNs, target, rdev: s.rdev,
+  };
+}
+
+/** A stub (see Entry.stub): `type` and `ino` from the path's directory entry, dev to be filled in. */
+export function stubOf(rel: Buffer, type: EntryType, ino: bigint): Entry {
+  return {
+    path: rel, type, dev: 0n, ino, nlink: 0, size: 0n, mode: 0, uid: 0, gid: 0, mtimeNs: 0n, atimeNs: 0n, birthNs: 0n, target: null, rdev: 0n, stub: true,
   };
 }
 
@@ -87,6 +94,25 @@ export class BatchBuilder {
     this.u32[w + 3] = Number(s.gid);
     this.u32[w + 4] = pathEnd;
     this.u32[w + 5] = this.used;
+    this.u32[w + 6] = 0;
+  }
+
+  /** A stub: the path, with the type and inode number its directory entry gave. */
+  addStub(rel: Buffer, type: EntryType, ino: bigint): void {
+    const i = this.count++;
+    const u = i * U64;
+    const t = i * I64;
+    const w = i * U32;
+    this.u64.fill(0n, u, u + U64);
+    this.u64[u + 1] = ino;
+    this.i64.fill(0n, t, t + I64);
+    this.reserve(rel.length);
+    this.used += rel.copy(this.bytes, this.used);
+    this.u32.fill(0, w, w + U32);
+    this.u32[w] = TYPE_BITS[type];
+    this.u32[w + 4] = this.used;
+    this.u32[w + 5] = this.used;
+    this.u32[w + 6] = 1;
   }
 
   /** The batch so far, with the buffers to transfer; the builder starts afresh. */
@@ -179,6 +205,7 @@ export class BatchEntries implements EntryRun {
         mtimeNs: b.i64[t], atimeNs: b.i64[t + 1], birthNs: b.i64[t + 2],
         target: targetEnd > pathEnd ? bytes.subarray(pathEnd, targetEnd) : null, rdev: b.u64[u + 3],
       };
+      if (b.u32[w + 6] === 1) e.stub = true;
       start = targetEnd;
       yield e;
     }

@@ -36,11 +36,13 @@ const statThreads = (): number => Math.min(4, Math.max(2, os.availableParallelis
 const LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 };
 
 /** Entries a batch at a time, in walk order (the order walk() gives them on this thread). */
-export async function* walkOnThreads(root: Buffer, onError: (rel: Buffer, err: unknown) => void): AsyncGenerator<EntryRun> {
+export async function* walkOnThreads(root: Buffer, onError: (rel: Buffer, err: unknown) => void, stubs: () => boolean = () => false): AsyncGenerator<EntryRun> {
   const n = statThreads();
-  const credits = new SharedArrayBuffer(8);
+  // [0] chunks the list thread may still send, [1] 1 to stop, [2] 1 while stubs are wanted.
+  const credits = new SharedArrayBuffer(12);
   const control = new Int32Array(credits);
   control[0] = 2 * n + 2; // chunks out at once: enough that no thread waits for work
+  control[2] = stubs() ? 1 : 0;
   const batches: StatMessage[][] = Array.from({ length: n }, () => []);
   const fromLister: ListerMessage[] = [];
   const workers: Worker[] = [];
@@ -91,7 +93,7 @@ export async function* walkOnThreads(root: Buffer, onError: (rel: Buffer, err: u
       const back = new MessageChannel();
       spares.push(back.port1);
       const w = new Worker(STAT_THREAD, {
-        workerData: { walkRoot: root, chunks: ch.port2, spares: back.port2 } satisfies StatJob,
+        workerData: { walkRoot: root, chunks: ch.port2, spares: back.port2, control: credits } satisfies StatJob,
         transferList: [ch.port2, back.port2],
         resourceLimits: LIMITS,
       });
@@ -120,6 +122,8 @@ export async function* walkOnThreads(root: Buffer, onError: (rel: Buffer, err: u
       for (const p of m.problems) onError(Buffer.from(p.rel), fromWire(p));
       fromListerNow();
       taken++;
+      // Asked as each batch is taken: the threads a few chunks ahead may still send stubs.
+      Atomics.store(control, 2, stubs() ? 1 : 0);
       Atomics.add(control, 0, 1);
       Atomics.notify(control, 0);
       // Once written, the batch's arrays go back to the thread that filled them (see BatchEntries).

@@ -2,7 +2,9 @@
 // sorted bytewise, so a walk is deterministic and a directory always comes before its contents.
 // Memory is one directory listing per level of depth, never the whole tree.
 import type fs from 'node:fs';
+import type { Dirent } from '../fs/dirents.js';
 import { childPath, joinPath } from '../fs/paths.js';
+import { EntryType } from '../store/entry.js';
 import type { FsOps } from '../fs/ops.js';
 
 /** What a scan keeps of a path's lstat (a BigIntStats has these and more). */
@@ -11,6 +13,17 @@ export type StatFields = Pick<fs.BigIntStats, 'dev' | 'ino' | 'mode' | 'nlink' |
 export interface WalkItem {
   rel: Buffer;
   stat: fs.BigIntStats;
+  stub?: undefined;
+}
+
+/**
+ * A path that was not lstatted: what its directory entry says of it (see WalkOptions.stubs and
+ * scan.ts). Never a directory.
+ */
+export interface StubItem {
+  rel: Buffer;
+  stat?: undefined;
+  stub: { type: EntryType; ino: bigint };
 }
 
 export interface WalkOptions {
@@ -19,35 +32,48 @@ export interface WalkOptions {
   skip?: (rel: Buffer) => boolean;
   /** A path that could not be read: reported, and the walk goes on. */
   onError: (rel: Buffer, err: unknown) => void;
+  /**
+   * Asked before each path that is not a directory: true lets it come as a stub, with the type
+   * and inode number its directory entry gives (when it gives both), instead of its lstat.
+   */
+  stubs?: () => boolean;
 }
 
 const S_IFMT = 0o170000n;
 const S_IFDIR = 0o040000n;
 const S_IFLNK = 0o120000n;
 
-export function* walk(root: Buffer, options: WalkOptions): Generator<WalkItem> {
-  const { ops, skip, onError } = options;
+export function* walk(root: Buffer, options: WalkOptions): Generator<WalkItem | StubItem> {
+  const { ops, skip, onError, stubs } = options;
   const rootStat = ops.lstat(root);
   yield { rel: Buffer.alloc(0), stat: rootStat };
-  const stack: { rel: Buffer; names: Buffer[]; next: number }[] = [];
-  const list = (rel: Buffer): Buffer[] | undefined => {
+  const stack: { rel: Buffer; entries: Dirent[]; next: number }[] = [];
+  const list = (rel: Buffer): Dirent[] | undefined => {
     try {
-      return ops.readdir(joinPath(root, rel)).sort(Buffer.compare);
+      const p = joinPath(root, rel);
+      // Names alone unless stubs are wanted now: getdents64 where its inode numbers are of use.
+      const entries = stubs?.() ? ops.readdirInodes(p) : ops.readdir(p).map((name) => ({ name, type: undefined, ino: 0n }));
+      return entries.sort((a, b) => Buffer.compare(a.name, b.name));
     } catch (err) {
       onError(rel, err);
       return undefined;
     }
   };
-  const rootNames = list(Buffer.alloc(0));
-  if (rootNames) stack.push({ rel: Buffer.alloc(0), names: rootNames, next: 0 });
+  const rootEntries = list(Buffer.alloc(0));
+  if (rootEntries) stack.push({ rel: Buffer.alloc(0), entries: rootEntries, next: 0 });
   while (stack.length > 0) {
     const top = stack[stack.length - 1];
-    if (top.next >= top.names.length) {
+    if (top.next >= top.entries.length) {
       stack.pop();
       continue;
     }
-    const rel = childPath(top.rel, top.names[top.next++]);
+    const d = top.entries[top.next++];
+    const rel = childPath(top.rel, d.name);
     if (skip?.(rel)) continue;
+    if (d.type !== undefined && d.type !== EntryType.dir && d.ino !== 0n && stubs?.()) {
+      yield { rel, stub: { type: d.type, ino: d.ino } };
+      continue;
+    }
     let stat: fs.BigIntStats;
     try {
       stat = ops.lstat(joinPath(root, rel));
@@ -57,8 +83,8 @@ export function* walk(root: Buffer, options: WalkOptions): Generator<WalkItem> {
     }
     yield { rel, stat };
     if ((stat.mode & S_IFMT) === S_IFDIR) {
-      const names = list(rel);
-      if (names) stack.push({ rel, names, next: 0 });
+      const entries = list(rel);
+      if (entries) stack.push({ rel, entries, next: 0 });
     }
   }
 }
@@ -67,8 +93,13 @@ export function* walk(root: Buffer, options: WalkOptions): Generator<WalkItem> {
  * walk(), with each symlink's target read beside its lstat. A symlink whose target cannot be
  * read is reported through onError and left out, as a path that cannot be read.
  */
-export function* walkWithTargets(root: Buffer, options: WalkOptions): Generator<WalkItem & { target: Buffer | null }> {
-  for (const { rel, stat } of walk(root, options)) {
+export function* walkWithTargets(root: Buffer, options: WalkOptions): Generator<(WalkItem & { target: Buffer | null }) | (StubItem & { target: null })> {
+  for (const item of walk(root, options)) {
+    if (item.stub) {
+      yield { ...item, target: null }; // a stub's target is the index's (see scan.ts)
+      continue;
+    }
+    const { rel, stat } = item;
     let target: Buffer | null = null;
     if ((stat.mode & S_IFMT) === S_IFLNK) {
       try {

@@ -31,7 +31,23 @@ export interface Entry {
   /** Symlink target, verbatim bytes; null for other types. */
   target: Buffer | null;
   rdev: bigint;
+  /**
+   * A path an incremental scan did not lstat: only path, type and ino (d_ino) are its own, and
+   * dev is its directory's; every other field is unknown (0). See scan/scan.ts.
+   */
+  stub?: boolean;
 }
+
+/** The S_IFMT bits of each type, for a stub's mode. */
+export const TYPE_BITS: Record<EntryType, number> = {
+  [EntryType.file]: 0o100000,
+  [EntryType.dir]: 0o040000,
+  [EntryType.symlink]: 0o120000,
+  [EntryType.fifo]: 0o010000,
+  [EntryType.char]: 0o020000,
+  [EntryType.block]: 0o060000,
+  [EntryType.socket]: 0o140000,
+};
 
 /**
  * The src columns a rescan compares (nlink and atime are not: see Index.writeScanned), in the
@@ -46,6 +62,11 @@ export const SCAN_SIG_COLUMNS = ['type', 'dev', 'ino', 'size', 'mode', 'uid', 'g
  */
 export function scanSig(e: Pick<Entry, 'type' | 'dev' | 'ino' | 'size' | 'mode' | 'uid' | 'gid' | 'mtimeNs' | 'birthNs' | 'rdev'>): string {
   return `${e.type} ${BigInt.asIntN(64, e.dev)} ${BigInt.asIntN(64, e.ino)} ${e.size} ${e.mode} ${e.uid} ${e.gid} ${e.mtimeNs} ${e.birthNs} ${BigInt.asIntN(64, e.rdev)}`;
+}
+
+/** The start of scanSig()'s text, up to and with the space after ino: type, dev and ino. */
+export function inodePrefix(e: Pick<Entry, 'type' | 'dev' | 'ino'>): string {
+  return `${e.type} ${BigInt.asIntN(64, e.dev)} ${BigInt.asIntN(64, e.ino)} `;
 }
 
 /** An entry as read back from the index, with its row id (scan order). */

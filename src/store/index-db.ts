@@ -12,7 +12,7 @@ import path from 'node:path';
 import { LinkmirrorError } from '../errors.js';
 import { BEFORE_ALL_INODES, keysetPages } from './keyset.js';
 import { indexError } from './sqlite-error.js';
-import { EntryType, scanSig, type Entry, type StoredEntry } from './entry.js';
+import { EntryType, inodePrefix, scanSig, type Entry, type StoredEntry } from './entry.js';
 import { OldPage, oldPageSql } from './old-rows.js';
 import { LEAN_PAGE_SQL, parseLeanPage } from './inode-pages.js';
 import { MIRROR_SRC_INDEX, SCHEMA, SCHEMA_VERSION, SRC_GROUP_INDEX, SRC_PATH_INDEX } from './schema.js';
@@ -153,6 +153,27 @@ export type SampleRow = Pick<MirrorRow, 'path' | 'type' | 'srcDev' | 'srcIno' | 
 export type InodeEntry = Pick<StoredEntry, 'id' | 'path' | 'type' | 'dev' | 'ino'>;
 
 /** A path placed by the running pass (see foldPlaced). */
+/** What the index says of a source inode, by one of its paths (see Index.inodeSamples). */
+export interface InodeFacts {
+  dev: bigint;
+  ino: bigint;
+  type: EntryType;
+  size: bigint;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtimeNs: bigint;
+  birthNs: bigint;
+  rdev: bigint;
+  /** A symlink's target (an inode's content, like a file's bytes); null for other types. */
+  target: Buffer | null;
+}
+
+export interface InodeSample extends InodeFacts {
+  path: Buffer;
+  dirty: boolean;
+}
+
 export interface PlacedRow {
   srcId: number;
   dstIno: bigint;
@@ -363,6 +384,11 @@ export class Index {
 
   private readonly sigScratch = Buffer.alloc(512);
 
+  /** inodePrefix(e) as bytes, in the same reused buffer as sigBytes(). */
+  private inodeBytes(e: Entry): Buffer {
+    return this.sigScratch.subarray(0, this.sigScratch.write(inodePrefix(e), 0, 'latin1'));
+  }
+
   private rescan?: {
     /** A page of the last scan's rows (none read yet: count 0), and the next one's position in it. */
     old: OldPage;
@@ -381,6 +407,8 @@ export class Index {
     /** Under a rollback journal: the transaction writeScanned began, and the entries written in it. */
     open: boolean;
     uncommitted: number;
+    /** Stubs whose row names the same inode, kept as they were (see writeScanned). */
+    stubsKept: number;
   };
 
   /**
@@ -391,7 +419,7 @@ export class Index {
     this.foldPlaced(); // placed rows name src ids that may be about to change
     const maxId = Number(this.guard(() => this.stmt('SELECT COALESCE(MAX(id), 0) FROM src').pluck(true).get()));
     this.rescan = {
-      old: new OldPage(RESCAN_PAGE), pos: 0, oldDone: false, prev: 0, written: 0, diverged: false, open: false, uncommitted: 0,
+      old: new OldPage(RESCAN_PAGE), pos: 0, oldDone: false, prev: 0, written: 0, diverged: false, open: false, uncommitted: 0, stubsKept: 0,
       // Rows are about ID_GAP apart: an eighth of the last scan, at least 64k rows.
       limit: changeLimit ?? Math.max(65536, Math.floor(maxId / ID_GAP / 8)),
       wasComplete: this.getMeta(SCAN_STATE) === 'complete' && this.hasIndex('src_by_inode'),
@@ -401,10 +429,30 @@ export class Index {
   }
 
   /**
+   * Whether the scan running merges with the rows of a complete scan before it, which vouch for
+   * every path it has: then a path may come as a stub (see Entry.stub).
+   */
+  stubsWelcome(): boolean {
+    const r = this.rescan;
+    return r !== undefined && r.wasComplete && !r.diverged;
+  }
+
+  /** How many stubs the scan running kept rows for without a look at their paths. */
+  stubsKept(): number {
+    return this.rescan?.stubsKept ?? 0;
+  }
+
+  /**
    * The next entries of the scan, in walk order. Each is read once, as the loop comes to it, and
    * none is kept after the call: the walk reuses the buffers their paths are views into.
+   *
+   * A stub whose path has a row naming the same inode (type, dev, ino) keeps that row as it is:
+   * the path still names the inode the index has for it, and the rest of the row (size, mode,
+   * times: the inode's) is checked once per inode after the scan (see Index.inodeSamples). Any
+   * other stub is looked at through `resolve` (an lstat) and goes on as a full entry; undefined
+   * leaves it out.
    */
-  writeScanned(entries: Iterable<Entry>): void {
+  writeScanned(entries: Iterable<Entry>, resolve?: (stub: Entry) => Entry | undefined): void {
     const r = this.rescan;
     if (!r) throw new Error('writeScanned() outside beginScan()/endScan()');
     // SQLite rolls a transaction back itself after some errors (a full disk): the batches in it
@@ -421,7 +469,7 @@ export class Index {
     // the batches before it whole (the savepoint costs a first copy's appends next to nothing).
     let count = 0;
     this.savepoint(() => {
-      for (const e of entries) {
+      for (let e of entries) {
         count++;
         // `old` is a row's position in the page r.old.
         let old = this.oldRow(r);
@@ -430,6 +478,18 @@ export class Index {
           this.dropOld(r, old!); // the walk passed its path: gone from the source
           old = this.oldRow(r);
           order = old === undefined ? 1 : r.old.comparePath(old, e.path);
+        }
+        if (e.stub) {
+          if (order === 0 && r.old.sameInode(old!, this.inodeBytes(e))) {
+            r.pos++;
+            r.prev = r.old.id(old!);
+            r.stubsKept++;
+            continue;
+          }
+          if (!resolve) throw new Error('writeScanned() was given a stub and no way to resolve it');
+          const full = resolve(e);
+          if (full === undefined) continue; // its row, if any, goes when the walk passes it
+          e = full;
         }
         if (order === 0 && r.old.same(old!, this.sigBytes(e), e.target)) {
           r.pos++;
@@ -823,6 +883,55 @@ export class Index {
         path: r[0] as Buffer, type: num(r[1]) as EntryType, srcDev: fromDb(r[2]), srcIno: fromDb(r[3]), size: r[4] as bigint, dstIno: fromDb(r[5]),
       }));
     }
+  }
+
+  /**
+   * One path per source inode after a scan that kept stubs' rows (see writeScanned): its group's
+   * first path with what the index says of the inode, and whether a scan changed rows of it
+   * since the last complete pass (then its rows may disagree with one another: some written
+   * from this scan's lstats, some kept from the last scan's).
+   */
+  *inodeSamples(pageSize = 4096): Generator<InodeSample[]> {
+    const s = this.stmt(
+      `SELECT g.dev, g.ino, s.path, s.type, s.size, s.mode, s.uid, s.gid, s.mtime_ns, s.birth_ns, s.rdev, d.ino IS NOT NULL, s.target
+       FROM groups g JOIN src s ON s.id = g.first_id LEFT JOIN dirty_groups d ON d.dev = g.dev AND d.ino = g.ino
+       WHERE (g.dev, g.ino) > (?, ?) ORDER BY g.dev, g.ino LIMIT ?`,
+    ).safeIntegers(true).raw(true);
+    const pages = keysetPages((key) => this.guard(() => s.all(...key, pageSize)) as unknown[][], BEFORE_ALL_INODES, (last) => [last[0], last[1]]);
+    for (const rows of pages) {
+      yield rows.map((r) => ({
+        dev: fromDb(r[0]), ino: fromDb(r[1]), path: r[2] as Buffer, type: num(r[3]) as EntryType, size: r[4] as bigint, mode: num(r[5]),
+        uid: num(r[6]), gid: num(r[7]), mtimeNs: r[8] as bigint, birthNs: r[9] as bigint, rdev: fromDb(r[10]), dirty: r[11] === 1n,
+        target: (r[12] as Buffer | null) ?? null,
+      }));
+    }
+  }
+
+  /**
+   * Give every row of a source inode what `now` (an lstat of one of its paths) says of it, and
+   * derive its group again; the next pass looks at it. Returns the rows changed.
+   */
+  refreshInode(now: InodeFacts): number {
+    const v = {
+      size: now.size, mode: now.mode, uid: now.uid, gid: now.gid, mtime: now.mtimeNs, birth: now.birthNs, rdev: toDb(now.rdev), target: now.target,
+      dev: toDb(now.dev), ino: toDb(now.ino),
+    };
+    const changed = this.guard(() =>
+      this.transaction(() => {
+        const n = this.stmt(
+          `UPDATE src SET size = @size, mode = @mode, uid = @uid, gid = @gid, mtime_ns = @mtime, birth_ns = @birth, rdev = @rdev, target = @target
+           WHERE dev = @dev AND ino = @ino AND type <> ${EntryType.dir}
+             AND (size <> @size OR mode <> @mode OR uid <> @uid OR gid <> @gid OR mtime_ns <> @mtime OR birth_ns <> @birth OR rdev <> @rdev
+               OR target IS NOT @target)`,
+        ).run(v).changes;
+        if (n > 0) {
+          this.stmt('UPDATE groups SET size = ? WHERE dev = ? AND ino = ?').run(now.size, toDb(now.dev), toDb(now.ino));
+          this.stmt('INSERT OR IGNORE INTO dirty_groups (dev, ino) VALUES (?, ?)').run(toDb(now.dev), toDb(now.ino));
+        }
+        return n;
+      }),
+    );
+    return changed;
   }
 
   /** Put groups on the work list after all (their sample path is not what the mirror says). */

@@ -115,6 +115,16 @@ export class OldPage {
     return target !== null && this.blob.compare(target, 0, target.length, this.at[a + PATH_END], this.at[a + TARGET_END]) === 0;
   }
 
+  /**
+   * Whether row i names inode `prefix`: the first three fields of its scanSig text (type, dev,
+   * ino) as inodePrefix() gives them.
+   */
+  sameInode(i: number, prefix: Buffer): boolean {
+    const a = i * SLOTS;
+    const start = this.at[a + SIG];
+    return start + prefix.length <= this.at[a + SIG_END] && this.blob.compare(prefix, 0, prefix.length, start, start + prefix.length) === 0;
+  }
+
   /** Row i's values of SCAN_SIG_COLUMNS, as the index stores them. */
   columns(i: number): bigint[] {
     const a = i * SLOTS;

@@ -42,6 +42,7 @@ const SYSCALL: Record<OpName, string> = {
   lstat: 'lstat',
   readdir: 'scandir',
   readdirKinds: 'scandir',
+  readdirInodes: 'getdents64',
   readlink: 'readlink',
   mkdir: 'mkdir',
   copyFile: 'copyfile',

@@ -419,9 +419,15 @@ describe('names, unfinished copies, a running copy', () => {
     const { copy } = await import('../../src/copy/copy.js');
     await copy(src, dst);
     expect((await verifyMirror(dst)).match).toBe(true);
-    // Every file's mtime changes: each batch the rescan writes changes rows. It is stopped once
-    // the first batch (8,192 entries) is written, at its next poll.
-    for (const rel of Object.keys(spec)) fs.utimesSync(path.join(src, rel), T(2), T(2));
+    // Every file is replaced by another inode: each batch the rescan writes changes rows (a file
+    // changed in place would be found by the look at each inode after the walk, which the stop
+    // does not reach). It is stopped once the first batch (8,192 entries) is written, at its next poll.
+    for (const rel of Object.keys(spec)) {
+      const p = path.join(src, rel);
+      fs.writeFileSync(`${p}.new`, '');
+      fs.utimesSync(`${p}.new`, T(2), T(2));
+      fs.renameSync(`${p}.new`, p);
+    }
     let scanned = 0;
     let phase = '';
     const progress = { start: (p: string) => void (phase = p), advance: (n: number) => void (phase === 'scan' && (scanned += n)), warn() {}, end() {} };
