@@ -22,11 +22,10 @@
 // a kill leaves no half-written file under a final name and leftovers are in one place. A path
 // is recorded in the index after it is in place: appended to `placed` during the pass (cheap),
 // folded into `mirror` at its end.
-import type { BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { LinkmirrorError } from '../errors.js';
 import { isErrno, NO_SPACE_CODES } from '../fs/errno.js';
-import { LstatThreads, type PathFacts } from '../fs/lstat-threads.js';
+import { LstatThreads, lstatHere, type PathFacts } from '../fs/lstat-threads.js';
 import { syncfsInBackground, type FsOps } from '../fs/ops.js';
 import { joinPath, showPath } from '../fs/paths.js';
 import type { Problems } from '../problems.js';
@@ -743,7 +742,7 @@ async function leaveAlone(ctx: PlaceContext): Promise<number> {
   // next page is read from the index while they look at this one.
   const threads = ctx.prefetch > 0 ? new LstatThreads(ctx.dst, LSTAT_THREADS) : undefined;
   const look = (page: SampleRow[]): Promise<PathFacts> =>
-    threads ? threads.lstat(page.map((m) => m.path)) : Promise.resolve(lstatHere(ops, ctx.dst, page));
+    threads ? threads.lstat(page.map((m) => m.path)) : Promise.resolve(lstatHere(ops, ctx.dst, page.map((m) => m.path)));
   const settle = async ({ page, facts }: { page: SampleRow[]; facts: Promise<PathFacts> }) => {
     const f = await facts;
     const stale = page.filter((m, i) => f.error(i) !== undefined || !onDisk(f.ino(i), f.mode(i), f.size(i), m));
@@ -766,28 +765,6 @@ async function leaveAlone(ctx: PlaceContext): Promise<number> {
 
 /** Two lstats waiting on the disk side by side, as in the scan (see fs/lstat-threads.ts). */
 const LSTAT_THREADS = 2;
-
-/** The same facts through `ops`, on this thread (an injected ops object cannot cross into a thread). */
-function lstatHere(ops: FsOps, dst: Buffer, page: readonly SampleRow[]): PathFacts {
-  const stats = page.map((m): BigIntStats | Error => {
-    try {
-      return ops.lstat(joinPath(dst, m.path));
-    } catch (err) {
-      return err as Error;
-    }
-  });
-  const field = (i: number, f: 'ino' | 'mode' | 'size'): bigint => {
-    const st = stats[i];
-    return st instanceof Error ? 0n : st[f];
-  };
-  return {
-    count: stats.length,
-    error: (i) => (stats[i] instanceof Error ? (stats[i] as Error) : undefined),
-    ino: (i) => field(i, 'ino'),
-    mode: (i) => field(i, 'mode'),
-    size: (i) => field(i, 'size'),
-  };
-}
 
 /** Rename every staged file over its path; a stale directory in the way is removed first. */
 export function renameStaged(ctx: Pick<PlaceContext, 'ops' | 'index' | 'dst' | 'problems'>, recovering = false): void {

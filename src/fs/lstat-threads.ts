@@ -1,19 +1,27 @@
 // lstat of many paths under one root, on threads of their own, answered as numbers: the inode,
-// mode and size of each, or the error it gave.
+// mode, size, device, owner, mtime, birth time and rdev of each, or the error it gave.
 //
 // An incremental run looks at one destination path per inode the index vouches for (88k of
 // them after a rotation of the 1M-path benchmark tree; see leaveAlone in copy/place-files.ts).
 // Through fs.promises on the main thread, each one cost a promise, a BigIntStats with four Dates
 // and the collection of both, on the thread every later phase waits for: 2.9 s of a 19.5 s
 // rotation, with the second core idle. Here the main thread packs the paths into one buffer per
-// thread and reads three numbers back per path. Two threads: cold, each lstat waits for an inode
-// block, and two waiting side by side overlap those waits (as the scan's stat threads do).
+// thread and reads a few numbers back per path. Two threads: cold, each lstat waits for an inode
+// block, and two waiting side by side overlap those waits (as the scan's stat threads do). A
+// rescan looks at one source path per inode the same way (see scan/scan.ts, checkInodes).
+import type fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import type { FsOps } from './ops.js';
+import { joinPath } from './paths.js';
 import { packPaths, READ_PATH_JS } from './path-wire.js';
 import { fromWire, TO_WIRE_JS, type WireError } from './wire-error.js';
 
 // Paths travel as one transferred buffer (see path-wire.ts), relative to the root the thread
-// was started with; answers as (ino, mode, size) triples in a transferred BigUint64Array.
+// was started with; answers as FIELDS numbers a path in a transferred BigUint64Array (signed
+// times as their 64-bit two's complement).
+/** Numbers per path: ino, mode, size, dev, uid, gid, mtimeNs, birthNs, rdev. */
+const FIELDS = 9;
+
 const WORKER_CODE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
@@ -23,7 +31,7 @@ ${READ_PATH_JS}
 ${TO_WIRE_JS}
 parentPort.on('message', ({ id, buf, count }) => {
   const b = Buffer.from(buf);
-  const facts = new BigUint64Array(count * 3);
+  const facts = new BigUint64Array(count * ${FIELDS});
   const failed = [];
   const pos = { at: 0 };
   for (let i = 0; i < count; i++) {
@@ -31,9 +39,16 @@ parentPort.on('message', ({ id, buf, count }) => {
     const p = rel.length === 0 ? root : Buffer.concat([root, slash, rel], root.length + 1 + rel.length);
     try {
       const st = fs.lstatSync(p, { bigint: true });
-      facts[3 * i] = st.ino;
-      facts[3 * i + 1] = st.mode;
-      facts[3 * i + 2] = st.size;
+      const f = ${FIELDS} * i;
+      facts[f] = st.ino;
+      facts[f + 1] = st.mode;
+      facts[f + 2] = st.size;
+      facts[f + 3] = st.dev;
+      facts[f + 4] = st.uid;
+      facts[f + 5] = st.gid;
+      facts[f + 6] = BigInt.asUintN(64, st.mtimeNs);
+      facts[f + 7] = BigInt.asUintN(64, st.birthtimeNs);
+      facts[f + 8] = st.rdev;
     } catch (err) {
       failed.push({ i, ...toWire(err) });
     }
@@ -57,6 +72,13 @@ export interface PathFacts {
   ino(i: number): bigint;
   mode(i: number): bigint;
   size(i: number): bigint;
+  /** The rest of what a rescan compares of path i's inode (see scan/scan.ts); 0n when it failed. */
+  dev(i: number): bigint;
+  uid(i: number): bigint;
+  gid(i: number): bigint;
+  mtimeNs(i: number): bigint;
+  birthNs(i: number): bigint;
+  rdev(i: number): bigint;
 }
 
 class Facts implements PathFacts {
@@ -83,8 +105,32 @@ class Facts implements PathFacts {
     return this.at(i, 2);
   }
 
+  dev(i: number): bigint {
+    return this.at(i, 3);
+  }
+
+  uid(i: number): bigint {
+    return this.at(i, 4);
+  }
+
+  gid(i: number): bigint {
+    return this.at(i, 5);
+  }
+
+  mtimeNs(i: number): bigint {
+    return BigInt.asIntN(64, this.at(i, 6));
+  }
+
+  birthNs(i: number): bigint {
+    return BigInt.asIntN(64, this.at(i, 7));
+  }
+
+  rdev(i: number): bigint {
+    return this.at(i, 8);
+  }
+
   private at(i: number, field: number): bigint {
-    return this.parts[Math.floor(i / this.per)].facts[3 * (i % this.per) + field];
+    return this.parts[Math.floor(i / this.per)].facts[FIELDS * (i % this.per) + field];
   }
 }
 
@@ -149,4 +195,35 @@ export class LstatThreads {
     for (const p of this.waiting.values()) p.reject(err);
     this.waiting.clear();
   }
+}
+
+/**
+ * The same facts through `ops`, on this thread: for an injected ops object, which cannot cross
+ * into a thread (tests that inject faults).
+ */
+export function lstatHere(ops: FsOps, root: Buffer, rels: readonly Buffer[]): PathFacts {
+  const stats = rels.map((rel): fs.BigIntStats | Error => {
+    try {
+      return ops.lstat(joinPath(root, rel));
+    } catch (err) {
+      return err as Error;
+    }
+  });
+  const field = (i: number, f: 'ino' | 'mode' | 'size' | 'dev' | 'uid' | 'gid' | 'mtimeNs' | 'birthtimeNs' | 'rdev'): bigint => {
+    const st = stats[i];
+    return st instanceof Error ? 0n : st[f];
+  };
+  return {
+    count: stats.length,
+    error: (i) => (stats[i] instanceof Error ? (stats[i] as Error) : undefined),
+    ino: (i) => field(i, 'ino'),
+    mode: (i) => field(i, 'mode'),
+    size: (i) => field(i, 'size'),
+    dev: (i) => field(i, 'dev'),
+    uid: (i) => field(i, 'uid'),
+    gid: (i) => field(i, 'gid'),
+    mtimeNs: (i) => field(i, 'mtimeNs'),
+    birthNs: (i) => field(i, 'birthtimeNs'),
+    rdev: (i) => field(i, 'rdev'),
+  };
 }

@@ -14,7 +14,8 @@ import type { Index, ScanTotals } from '../store/index-db.js';
 import { EntryType, typeFromMode, type Entry } from '../store/entry.js';
 import { entryOf, runOf, stubOf, type EntryRun } from './walk-batch.js';
 import { LIST_THREAD, walkOnThreads } from './walk-threads.js';
-import { walkWithTargets } from './walk.js';
+import { walkWithTargets, type StatFields } from './walk.js';
+import { LstatThreads, lstatHere, type PathFacts } from '../fs/lstat-threads.js';
 import { Pacer, yieldNow } from '../yield.js';
 
 export interface ScanOptions {
@@ -139,7 +140,7 @@ async function scanOnce(root: Buffer | string, index: Index, options: ScanOption
   const stubsKept = index.stubsKept();
   let rowsWritten = index.endScan();
   if (stubsKept > 0) {
-    const checked = checkInodes(rootBytes, index, ops);
+    const checked = await checkInodes(rootBytes, index, ops);
     if (checked === undefined) return undefined;
     rowsWritten += checked;
   }
@@ -150,33 +151,53 @@ async function scanOnce(root: Buffer | string, index: Index, options: ScanOption
  * After a scan that kept stubs' rows: lstat one path of each source inode, and bring every row of
  * an inode up to date where the index says otherwise (or where this scan wrote some of its rows
  * and kept others). Returns the rows changed; undefined when a path no longer holds the inode its
- * row names (the source changed under the scan).
+ * row names (the source changed under the scan). With the real filesystem the lstats run on two
+ * threads (fs/lstat-threads.ts), a page of samples at a time: cold, 88,558 of them took 2 s on
+ * this one.
  */
-function checkInodes(root: Buffer, index: Index, ops: FsOps): number | undefined {
-  let changed = 0;
-  for (const page of index.inodeSamples()) {
-    for (const s of page) {
-      const p = joinPath(root, s.path);
-      let st;
-      let target: Buffer | null = null;
-      try {
-        st = ops.lstat(p);
-        // A symlink's target is its inode's content: a new symlink may have the old one's number.
-        if (s.type === EntryType.symlink) target = ops.readlink(p);
-      } catch {
-        return undefined;
+async function checkInodes(root: Buffer, index: Index, ops: FsOps): Promise<number | undefined> {
+  const threads = ops === realFsOps ? new LstatThreads(root, 2) : undefined;
+  try {
+    let changed = 0;
+    for (const page of index.inodeSamples()) {
+      const rels = page.map((s) => s.path);
+      const facts = threads ? await threads.lstat(rels) : lstatHere(ops, root, rels);
+      for (let i = 0; i < page.length; i++) {
+        const s = page[i];
+        const p = joinPath(root, s.path);
+        let st: StatFields;
+        let target: Buffer | null = null;
+        try {
+          st = factsAt(facts, i);
+          // A symlink's target is its inode's content: a new symlink may have the old one's number.
+          if (s.type === EntryType.symlink) target = ops.readlink(p);
+        } catch {
+          return undefined;
+        }
+        if (st.dev !== s.dev || st.ino !== s.ino || typeFromMode(Number(st.mode)) !== s.type) return undefined;
+        const now = {
+          dev: s.dev, ino: s.ino, type: s.type, size: st.size, mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid),
+          mtimeNs: st.mtimeNs, birthNs: st.birthtimeNs, rdev: st.rdev, target,
+        };
+        const same = now.size === s.size && now.mode === s.mode && now.uid === s.uid && now.gid === s.gid && now.mtimeNs === s.mtimeNs &&
+          now.birthNs === s.birthNs && now.rdev === s.rdev && (target === null ? s.target === null : s.target !== null && target.equals(s.target));
+        if (!same || s.dirty) changed += index.refreshInode(now);
       }
-      if (st.dev !== s.dev || st.ino !== s.ino || typeFromMode(Number(st.mode)) !== s.type) return undefined;
-      const now = {
-        dev: s.dev, ino: s.ino, type: s.type, size: st.size, mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid),
-        mtimeNs: st.mtimeNs, birthNs: st.birthtimeNs, rdev: st.rdev, target,
-      };
-      const same = now.size === s.size && now.mode === s.mode && now.uid === s.uid && now.gid === s.gid && now.mtimeNs === s.mtimeNs &&
-        now.birthNs === s.birthNs && now.rdev === s.rdev && (target === null ? s.target === null : s.target !== null && target.equals(s.target));
-      if (!same || s.dirty) changed += index.refreshInode(now);
     }
+    return changed;
+  } finally {
+    await threads?.close();
   }
-  return changed;
+}
+
+/** Path i's lstat as the threads answered it; its error thrown. */
+function factsAt(f: PathFacts, i: number): StatFields {
+  const err = f.error(i);
+  if (err) throw err;
+  return {
+    dev: f.dev(i), ino: f.ino(i), mode: f.mode(i), nlink: 0n, uid: f.uid(i), gid: f.gid(i), rdev: f.rdev(i), size: f.size(i),
+    atimeNs: 0n, mtimeNs: f.mtimeNs(i), birthtimeNs: f.birthNs(i),
+  };
 }
 
 /**

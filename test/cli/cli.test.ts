@@ -50,10 +50,11 @@ describe('linkmirror copy (the built CLI)', () => {
 
   it('exit 0 again on a finished mirror, and the mirror is unchanged', () => {
     const { src, dst } = setup();
-    expect(runCli(['copy', '-q', src, dst]).status).toBe(ExitCode.ok);
+    const r0 = runCli(['copy', '-q', src, dst]);
+    expect(r0.status, JSON.stringify(r0)).toBe(ExitCode.ok);
     const before = snapshot(dst);
     const r = runCli(['copy', '-q', src, dst]);
-    expect(r.status).toBe(ExitCode.ok);
+    expect(r.status, JSON.stringify(r)).toBe(ExitCode.ok);
     expect(snapshot(dst)).toEqual(before);
   });
 

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LstatThreads } from '../../src/fs/lstat-threads.js';
+import { LstatThreads, lstatHere, type PathFacts } from '../../src/fs/lstat-threads.js';
+import { realFsOps } from '../../src/fs/ops.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -19,6 +20,9 @@ function tree(): Buffer {
   // A name that is not UTF-8, and one with a newline.
   fs.writeFileSync(Buffer.concat([Buffer.from(root + '/'), Buffer.from([0x66, 0xff, 0xfe])]), 'x');
   fs.writeFileSync(path.join(root, 'new\nline'), '');
+  // Times before 1970 travel as negative nanoseconds; an owner other than root where allowed.
+  fs.utimesSync(path.join(root, 'new\nline'), '-86400.25', '-86400.25'); // a negative number would mean now
+  if (process.getuid?.() === 0) fs.chownSync(path.join(root, 'new\nline'), 1234, 5678);
   return Buffer.from(root);
 }
 
@@ -30,7 +34,8 @@ describe('LstatThreads', () => {
     rels.push(Buffer.from('d/f/under-a-file'));
     const threads = new LstatThreads(root, 2);
     try {
-      const facts = await threads.lstat(rels);
+      // The threads' answers, and the same through an ops object on this thread (lstatHere).
+      for (const facts of [await threads.lstat(rels), lstatHere(realFsOps, root, rels)] as PathFacts[]) {
       expect(facts.count).toBe(rels.length);
       for (let i = 0; i < rels.length; i++) {
         const p = rels[i].length === 0 ? root : Buffer.concat([root, Buffer.from('/'), rels[i]]);
@@ -44,6 +49,9 @@ describe('LstatThreads', () => {
         if (want) {
           expect(facts.error(i), rels[i].toString()).toBeUndefined();
           expect([facts.ino(i), facts.mode(i), facts.size(i)]).toEqual([want.ino, want.mode, want.size]);
+          expect([facts.dev(i), facts.uid(i), facts.gid(i), facts.mtimeNs(i), facts.birthNs(i), facts.rdev(i)]).toEqual([
+            want.dev, want.uid, want.gid, want.mtimeNs, want.birthtimeNs, want.rdev,
+          ]);
         } else {
           expect((facts.error(i) as NodeJS.ErrnoException).code, rels[i].toString()).toBe(code);
           expect(facts.ino(i)).toBe(0n);
@@ -54,6 +62,8 @@ describe('LstatThreads', () => {
       expect(facts.ino(0)).toBe(facts.ino(5));
       expect(facts.mode(2) & 0o170000n).toBe(0o120000n);
       expect(facts.size(0)).toBe(12n);
+      expect(facts.mtimeNs(rels.findIndex((x) => x.toString() === 'new\nline'))).toBeLessThan(0n);
+      }
     } finally {
       await threads.close();
     }
