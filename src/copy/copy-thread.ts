@@ -13,7 +13,7 @@
 // With `hash`, the thread also hashes each copy for the manifest (see verify/record-manifest.ts)
 // while the file is in the page cache, before its times are set (reading it must not move its
 // atime), so that the copy need not read every file back once more after its pass: a 1M-path
-// first copy spent 2.9-3.6 s on that, its two hashing threads half idle behind the main thread
+// first copy spent 2.7-3.4 s on that, its two hashing threads half idle behind the main thread
 // that fed them paths and stored their hashes, where this thread is idle two thirds of the pass.
 //
 // Crash safety is as before: a file is renamed into place only once complete, with its
@@ -129,8 +129,8 @@ export class CopyThread {
   private failure: unknown;
 
   /**
-   * `depth` copies in flight at most; `owner`: set owner and group by number (root); `hash`:
-   * the algorithm to hash each copy with (none: no hashing).
+   * `depth` copies started and not yet taken at most; `owner`: set owner and group by number
+   * (root); `hash`: the algorithm to hash each copy with (none: no hashing).
    */
   constructor(
     private readonly depth: number,
