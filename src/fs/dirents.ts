@@ -106,25 +106,22 @@ export class DirentReader {
   }
 }
 
+/** Node's Dirent tests, each with the type it tells. */
+const KINDS: [keyof fs.Dirent & `is${string}`, EntryType][] = [
+  ['isDirectory', EntryType.dir],
+  ['isFile', EntryType.file],
+  ['isSymbolicLink', EntryType.symlink],
+  ['isFIFO', EntryType.fifo],
+  ['isCharacterDevice', EntryType.char],
+  ['isBlockDevice', EntryType.block],
+  ['isSocket', EntryType.socket],
+];
+
 function viaReaddir(p: Path): Dirent[] {
   return fs.readdirSync(p, { encoding: 'buffer', withFileTypes: true }).map((d) => ({
     name: d.name,
     // DT_UNKNOWN makes every is*() false.
-    type: d.isDirectory()
-      ? EntryType.dir
-      : d.isFile()
-        ? EntryType.file
-        : d.isSymbolicLink()
-          ? EntryType.symlink
-          : d.isFIFO()
-            ? EntryType.fifo
-            : d.isCharacterDevice()
-              ? EntryType.char
-              : d.isBlockDevice()
-                ? EntryType.block
-                : d.isSocket()
-                  ? EntryType.socket
-                  : undefined,
+    type: KINDS.find(([is]) => d[is]())?.[1],
     ino: 0n,
   }));
 }

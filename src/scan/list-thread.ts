@@ -77,7 +77,7 @@ function run(port: NonNullable<typeof parentPort>, job: ListJob): void {
     post({ type: 'error', ...toWire(err) });
     return;
   }
-  builder.add(EMPTY, rootIsDir);
+  builder.add(EMPTY, rootIsDir ? EntryType.dir : undefined);
   const stack: { rel: Buffer; kinds: Kinds; next: number }[] = [];
   const rootKinds = rootIsDir ? list(EMPTY) : undefined;
   if (rootKinds) stack.push({ rel: EMPTY, kinds: rootKinds, next: 0 });
@@ -100,7 +100,8 @@ function run(port: NonNullable<typeof parentPort>, job: ListJob): void {
         dir = false;
       }
     }
-    builder.add(rel, dir, type, ino);
+    // What lstat told where the entry did not say: a directory, or undetermined (its stat thread lstats it).
+    builder.add(rel, dir ? EntryType.dir : type, ino);
     if (builder.full && !send()) return;
     if (dir) {
       const kinds = list(rel);

@@ -1,8 +1,8 @@
 // The list thread's chunks on the wire (see walk-threads.ts): the relative paths of a stretch of
 // the walk, in walk order, as one buffer of bytes and their end offsets, with what the listing
-// said of each (a directory it went into, or not; its d_type and d_ino). Transferred, not copied,
-// to a stat thread.
-import type { EntryType } from '../store/entry.js';
+// said of each (its type, a directory being one it went into; its d_ino). Transferred, not
+// copied, to a stat thread.
+import { EntryType } from '../store/entry.js';
 import { BATCH_ENTRIES } from './walk-batch.js';
 
 /** Paths per chunk: one chunk becomes one batch of entries, so no more than a batch holds. */
@@ -11,9 +11,10 @@ export const CHUNK_PATHS = BATCH_ENTRIES;
 export interface PathChunk {
   count: number;
   ends: Uint32Array;
-  /** 1 where the list thread took the path for a directory and listed it. */
-  dirs: Uint8Array;
-  /** The type its directory entry gave (EntryType), 0 where it gave none. */
+  /**
+   * Its type (EntryType) as its directory entry gave it, or an lstat where the entry did not;
+   * 0 where neither told. A directory is one the list thread went into.
+   */
   types: Uint8Array;
   /** Its d_ino, 0 where not known. */
   inos: BigUint64Array;
@@ -23,7 +24,6 @@ export interface PathChunk {
 /** A chunk's arrays whole, on their way back to the list thread (see ChunkBuilder). */
 export interface ChunkArrays {
   ends: Uint32Array;
-  dirs: Uint8Array;
   types: Uint8Array;
   inos: BigUint64Array;
   /** All of the byte buffer, not only the part the chunk used. */
@@ -34,7 +34,6 @@ export class ChunkBuilder {
   private count = 0;
   private used = 0;
   private ends: Uint32Array = new Uint32Array(CHUNK_PATHS);
-  private dirs: Uint8Array = new Uint8Array(CHUNK_PATHS);
   private types: Uint8Array = new Uint8Array(CHUNK_PATHS);
   private inos: BigUint64Array = new BigUint64Array(CHUNK_PATHS);
   private bytes: Buffer = Buffer.allocUnsafeSlow(128 * 1024);
@@ -55,7 +54,7 @@ export class ChunkBuilder {
     return this.count === 0;
   }
 
-  add(rel: Buffer, dir: boolean, type: EntryType | undefined = undefined, ino = 0n): void {
+  add(rel: Buffer, type: EntryType | undefined, ino = 0n): void {
     if (this.used + rel.length > this.bytes.length) {
       const bigger = Buffer.allocUnsafeSlow(Math.max(this.bytes.length * 2, this.used + rel.length));
       this.bytes.copy(bigger, 0, 0, this.used);
@@ -63,7 +62,6 @@ export class ChunkBuilder {
     }
     this.used += rel.copy(this.bytes, this.used);
     this.ends[this.count] = this.used;
-    this.dirs[this.count] = dir ? 1 : 0;
     this.types[this.count] = type ?? 0;
     this.inos[this.count] = ino;
     this.count++;
@@ -71,14 +69,13 @@ export class ChunkBuilder {
 
   /** The chunk so far, with the buffers to transfer; the builder starts afresh. */
   take(): { chunk: PathChunk; transfer: ArrayBuffer[] } {
-    const chunk: PathChunk = { count: this.count, ends: this.ends, dirs: this.dirs, types: this.types, inos: this.inos, bytes: this.bytes.subarray(0, this.used) };
-    const transfer = [this.ends.buffer, this.dirs.buffer, this.types.buffer, this.inos.buffer, this.bytes.buffer] as ArrayBuffer[];
+    const chunk: PathChunk = { count: this.count, ends: this.ends, types: this.types, inos: this.inos, bytes: this.bytes.subarray(0, this.used) };
+    const transfer = [this.ends.buffer, this.types.buffer, this.inos.buffer, this.bytes.buffer] as ArrayBuffer[];
     this.count = 0;
     this.used = 0;
     const a = this.spare();
-    const fits = a !== undefined && a.ends.length === CHUNK_PATHS && a.dirs.length === CHUNK_PATHS && a.types.length === CHUNK_PATHS && a.inos.length === CHUNK_PATHS;
+    const fits = a !== undefined && a.ends.length === CHUNK_PATHS && a.types.length === CHUNK_PATHS && a.inos.length === CHUNK_PATHS;
     this.ends = fits ? a.ends : new Uint32Array(CHUNK_PATHS);
-    this.dirs = fits ? a.dirs : new Uint8Array(CHUNK_PATHS);
     this.types = fits ? a.types : new Uint8Array(CHUNK_PATHS);
     this.inos = fits ? a.inos : new BigUint64Array(CHUNK_PATHS);
     this.bytes = fits ? Buffer.from(a.bytes.buffer, a.bytes.byteOffset, a.bytes.byteLength) : Buffer.allocUnsafeSlow(this.bytes.length);
@@ -90,8 +87,8 @@ export class ChunkBuilder {
 export function chunkArrays(c: PathChunk): { arrays: ChunkArrays; transfer: ArrayBuffer[] } {
   const bytes = new Uint8Array(c.bytes.buffer);
   return {
-    arrays: { ends: c.ends, dirs: c.dirs, types: c.types, inos: c.inos, bytes },
-    transfer: [c.ends.buffer, c.dirs.buffer, c.types.buffer, c.inos.buffer, bytes.buffer] as ArrayBuffer[],
+    arrays: { ends: c.ends, types: c.types, inos: c.inos, bytes },
+    transfer: [c.ends.buffer, c.types.buffer, c.inos.buffer, bytes.buffer] as ArrayBuffer[],
   };
 }
 
@@ -104,7 +101,8 @@ export function* unpackChunk(c: PathChunk): Generator<{ rel: Buffer; dir: boolea
   const bytes = Buffer.from(c.bytes.buffer, c.bytes.byteOffset, c.bytes.byteLength);
   let start = 0;
   for (let i = 0; i < c.count; i++) {
-    yield { rel: bytes.subarray(start, c.ends[i]), dir: c.dirs[i] === 1, type: (c.types[i] || undefined) as EntryType | undefined, ino: c.inos[i] };
+    const type = (c.types[i] || undefined) as EntryType | undefined;
+    yield { rel: bytes.subarray(start, c.ends[i]), dir: type === EntryType.dir, type, ino: c.inos[i] };
     start = c.ends[i];
   }
 }

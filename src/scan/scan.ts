@@ -12,7 +12,7 @@ import { noProgress, type Progress } from '../progress.js';
 import { isStateDir } from '../state-dir.js';
 import type { Index, InodeSample, ScanTotals } from '../store/index-db.js';
 import { EntryType, typeFromMode, type Entry } from '../store/entry.js';
-import { entryOf, runOf, stubOf, type EntryRun } from './walk-batch.js';
+import { changedUnderScan, entryOf, runOf, stubOf, type EntryRun } from './walk-batch.js';
 import { LIST_THREAD, walkOnThreads } from './walk-threads.js';
 import { walkWithTargets, type StatFields } from './walk.js';
 import { LstatThreads, lstatHere, type PathFacts } from '../fs/lstat-threads.js';
@@ -80,10 +80,7 @@ async function scanOnce(root: Buffer | string, index: Index, options: ScanOption
     try {
       const st = ops.lstat(p);
       const type = typeFromMode(Number(st.mode));
-      if (type === EntryType.dir) {
-        // A directory now, where the listing saw something else: the walk did not go into it.
-        throw Object.assign(new Error('it became a directory while the source was being scanned; run again to copy it'), { code: 'ECHANGED' });
-      }
+      if (type === EntryType.dir) throw changedUnderScan(false); // the walk did not go into it
       return entryOf(stub.path, st, type === EntryType.symlink ? ops.readlink(p) : null);
     } catch (err) {
       problems.add(stub.path, 'cannot read', err);

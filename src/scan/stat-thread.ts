@@ -9,7 +9,7 @@ import { realFsOps } from '../fs/ops.js';
 import { joinPath } from '../fs/paths.js';
 import { EntryType, typeFromMode } from '../store/entry.js';
 import { chunkArrays, unpackChunk, type PathChunk } from './path-chunk.js';
-import { BatchBuilder, type BatchArrays } from './walk-batch.js';
+import { BatchBuilder, changedUnderScan, type BatchArrays } from './walk-batch.js';
 import type { StatMessage, WalkProblem } from './walk-threads.js';
 import { toWire } from '../fs/wire-error.js';
 
@@ -54,7 +54,7 @@ export function statChunk(root: Buffer, chunk: PathChunk, builder = new BatchBui
     if ((type === EntryType.dir) !== dir) {
       // Replaced between its listing and this lstat: a directory the walk did not go into, or
       // a file it took for one. Leaving it out, reported, is what a path gone would get.
-      fail(rel, Object.assign(new Error(`${dir ? 'it is no longer a directory' : 'it became a directory'} while the source was being scanned; run again to copy it`), { code: 'ECHANGED' }));
+      fail(rel, changedUnderScan(dir));
       continue;
     }
     let target: Buffer | null = null;

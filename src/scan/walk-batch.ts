@@ -45,6 +45,16 @@ export function entryOf(rel: Buffer, s: StatFields, target: Buffer | null): Entr
   };
 }
 
+/**
+ * A path replaced between its listing and its lstat: a directory the walk did not go into, or a
+ * file it took for one. Left out and reported, as a path gone would be.
+ */
+export function changedUnderScan(wasDir: boolean): Error {
+  return Object.assign(new Error(`${wasDir ? 'it is no longer a directory' : 'it became a directory'} while the source was being scanned; run again to copy it`), {
+    code: 'ECHANGED',
+  });
+}
+
 /** A stub (see Entry.stub): `type` and `ino` from the path's directory entry, dev to be filled in. */
 export function stubOf(rel: Buffer, type: EntryType, ino: bigint): Entry {
   return {

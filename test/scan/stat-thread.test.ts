@@ -30,7 +30,8 @@ describe('a stat thread', () => {
     const listed: [string | Buffer, boolean][] = [
       ['', true], ['d', true], ['d/f', false], ['gone', false], ['was-a-file', false], ['was-a-dir', true], [odd, false],
     ];
-    for (const [rel, dir] of listed) builder.add(Buffer.from(rel), dir);
+    // Listed as a directory, or with no type from its entry (the stat thread's lstat tells).
+    for (const [rel, dir] of listed) builder.add(Buffer.from(rel), dir ? EntryType.dir : undefined);
     const { chunk } = builder.take();
     expect([...unpackChunk(chunk)].map((p) => [p.rel.toString('latin1'), p.dir])).toEqual(listed.map(([r, d]) => [Buffer.from(r).toString('latin1'), d]));
 
@@ -53,14 +54,14 @@ describe('a stat thread', () => {
     const back = spares.taken;
     const builder = new ChunkBuilder(spares.next);
     try {
-      builder.add(Buffer.from('a/long-name-first'), false);
+      builder.add(Buffer.from('a/long-name-first'), undefined);
       const first = builder.take().chunk;
       const given = chunkArrays(first);
       port2.postMessage(given.arrays, given.transfer);
       expect(first.bytes.buffer.byteLength).toBe(0); // transferred: nothing left here to read
-      builder.add(Buffer.from('b'), true);
+      builder.add(Buffer.from('b'), EntryType.dir);
       const second = builder.take().chunk; // its successor starts on the arrays given back
-      builder.add(Buffer.from('c/d'), false);
+      builder.add(Buffer.from('c/d'), undefined);
       const third = builder.take().chunk;
       expect(back).toHaveLength(1);
       expect(third.ends).toBe(back[0].ends);
