@@ -13,7 +13,7 @@ import { LinkmirrorError } from '../errors.js';
 import { BEFORE_ALL_INODES, keysetPages } from './keyset.js';
 import { indexError } from './sqlite-error.js';
 import { EntryType, inodePrefix, scanSig, type Entry, type StoredEntry } from './entry.js';
-import { OldPage, oldPageSql } from './old-rows.js';
+import { OldPage, oldPageSql, SIG_SQL } from './old-rows.js';
 import { LEAN_PAGE_SQL, parseLeanPage } from './inode-pages.js';
 import { MIRROR_SRC_INDEX, SCHEMA, SCHEMA_VERSION, SRC_GROUP_INDEX, SRC_PATH_INDEX } from './schema.js';
 import { ID_GAP, idBetween, MAX_ID } from './walk-order.js';
@@ -27,6 +27,12 @@ type Row = Record<string, unknown>;
  * from 139 to 166 MB at 1M paths (pages of 1024: 139 MB, of 256: 135 MB).
  */
 const RESCAN_PAGE = 1024;
+/**
+ * Rows of a page read by id before the rest of the scan reads whole rows (see oldPageSql's
+ * inodeOnly): a filesystem whose directory entries carry no type (DT_UNKNOWN) sends every path
+ * lstatted, each of which would cost a read by id.
+ */
+const MAX_LOOKUPS = 64;
 
 /**
  * When a rescan finds no id left for a new row, at most this many rows (the next old row and
@@ -409,6 +415,10 @@ export class Index {
     uncommitted: number;
     /** Stubs whose row names the same inode, kept as they were (see writeScanned). */
     stubsKept: number;
+    /** Rows of the page read last whose scanSig text was read by id (see sameAsOld). */
+    lookups: number;
+    /** Past MAX_LOOKUPS of them: pages are read with whole rows from then on. */
+    wholeRows: boolean;
   };
 
   /**
@@ -419,7 +429,7 @@ export class Index {
     this.foldPlaced(); // placed rows name src ids that may be about to change
     const maxId = Number(this.guard(() => this.stmt('SELECT COALESCE(MAX(id), 0) FROM src').pluck(true).get()));
     this.rescan = {
-      old: new OldPage(RESCAN_PAGE), pos: 0, oldDone: false, prev: 0, written: 0, diverged: false, open: false, uncommitted: 0, stubsKept: 0,
+      old: new OldPage(RESCAN_PAGE), pos: 0, oldDone: false, prev: 0, written: 0, diverged: false, open: false, uncommitted: 0, stubsKept: 0, lookups: 0, wholeRows: false,
       // Rows are about ID_GAP apart: an eighth of the last scan, at least 64k rows.
       limit: changeLimit ?? Math.max(65536, Math.floor(maxId / ID_GAP / 8)),
       wasComplete: this.getMeta(SCAN_STATE) === 'complete' && this.hasIndex('src_by_inode'),
@@ -491,7 +501,7 @@ export class Index {
           if (full === undefined) continue; // its row, if any, goes when the walk passes it
           e = full;
         }
-        if (order === 0 && r.old.same(old!, this.sigBytes(e), e.target)) {
+        if (order === 0 && this.sameAsOld(r, old!, e)) {
           r.pos++;
           r.prev = r.old.id(old!);
           continue;
@@ -610,7 +620,12 @@ export class Index {
   private oldRow(r = this.rescan!): number | undefined {
     if (r.pos === r.old.count && !r.oldDone) {
       const after = r.old.count > 0 ? r.old.id(r.old.count - 1) : r.prev;
-      const blob = this.guard(() => this.stmt(oldPageSql(RESCAN_PAGE)).pluck(true).get(after)) as Buffer | null;
+      // Stubs are compared by inode only: the rest of a row that is not a directory's is read
+      // when an lstatted entry meets it, unless a page needed that for many of its rows.
+      if (r.lookups > MAX_LOOKUPS) r.wholeRows = true;
+      r.lookups = 0;
+      const inodeOnly = r.wasComplete && !r.diverged && !r.wholeRows;
+      const blob = this.guard(() => this.stmt(oldPageSql(RESCAN_PAGE, inodeOnly)).pluck(true).get(after)) as Buffer | null;
       try {
         r.old.load(blob ?? Buffer.alloc(0));
       } catch (err) {
@@ -620,6 +635,16 @@ export class Index {
       r.oldDone = r.old.count === 0;
     }
     return r.pos < r.old.count ? r.pos : undefined;
+  }
+
+  /** Whether old row `old` has what `e` has (every compared field and the symlink target). */
+  private sameAsOld(r: NonNullable<Index['rescan']>, old: number, e: Entry): boolean {
+    if (r.old.complete(old)) return r.old.same(old, this.sigBytes(e), e.target);
+    r.lookups++;
+    const row = this.stmt(`SELECT ${SIG_SQL}, target FROM src WHERE id = ?`).raw(true).get(r.old.id(old)) as [string, Buffer | null] | undefined;
+    if (!row) throw this.lostSrcRow(r.old.id(old));
+    const [sig, target] = row;
+    return sig === scanSig(e) && (target === null ? e.target === null : e.target !== null && target.equals(e.target));
   }
 
   private dropOld(r: NonNullable<Index['rescan']>, old: number): void {

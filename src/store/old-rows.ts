@@ -8,16 +8,26 @@
 // about as much again collecting them, on the thread that the walk's entries wait for. As one
 // BLOB the same million rows read in about 1 s, and an unchanged entry is compared with its row
 // by two byte ranges (path, then scanSig text) without making anything.
-import { SCAN_SIG_COLUMNS } from './entry.js';
+import { EntryType, SCAN_SIG_COLUMNS } from './entry.js';
 import { compareWalkOrder } from './walk-order.js';
+
+/** SQL for a src row's scanSig() text. */
+export const SIG_SQL = `printf('${SCAN_SIG_COLUMNS.map(() => '%d').join(' ')}', ${SCAN_SIG_COLUMNS.join(', ')})`;
 
 /**
  * The page of rows after id ?, as one BLOB (format above; NULL past the last row). `||` joins
  * BLOBs as text byte for byte (SQLite does not check UTF-8), and no path or target holds a NUL,
  * so names that are not UTF-8 come back as they went in.
+ *
+ * `inodeOnly`: a row that is not a directory carries only the start of its scanSig text, type,
+ * dev and ino with the space after them (inodePrefix()), which is all that a stub is compared
+ * with. Formatting the other seven numbers of every row was most of the cost of a page: reading
+ * a 1M-path index's pages took 0.84-1.03 s this way and 1.55-1.88 s with whole texts. A row read
+ * so is not complete(): an entry that came lstatted (a stub's path that changed, a directory
+ * entry without its type) is compared with the row's text read by its id (Index.sameAsOld).
  */
-export function oldPageSql(rows: number): string {
-  const sig = `printf('${SCAN_SIG_COLUMNS.map(() => '%d').join(' ')}', ${SCAN_SIG_COLUMNS.join(', ')})`;
+export function oldPageSql(rows: number, inodeOnly = false): string {
+  const sig = inodeOnly ? `CASE WHEN type = ${EntryType.dir} THEN ${SIG_SQL} ELSE printf('%d %d %d ', type, dev, ino) END` : SIG_SQL;
   return `SELECT CAST(group_concat(
       printf('%d %d %d ', id, length(path), coalesce(length(target), -1)) || ${sig} || '|' || path || coalesce(target, ''), '' ORDER BY id) AS BLOB)
     FROM (SELECT * FROM src WHERE id > ? ORDER BY id LIMIT ${rows})`;
@@ -45,6 +55,8 @@ export class OldPage {
   private readonly ids: Float64Array; // ids stay below 2^53 (walk-order.ts's MAX_ID): exact
   private readonly at: Uint32Array;
   private readonly hasTarget: Uint8Array;
+  /** 1 when the row's whole scanSig text is on the page (see oldPageSql's inodeOnly). */
+  private readonly whole: Uint8Array;
   /** Where the parse is. */
   private p = 0;
 
@@ -52,6 +64,7 @@ export class OldPage {
     this.ids = new Float64Array(capacity);
     this.at = new Uint32Array(capacity * SLOTS);
     this.hasTarget = new Uint8Array(capacity);
+    this.whole = new Uint8Array(capacity);
   }
 
   /**
@@ -86,6 +99,8 @@ export class OldPage {
       this.at[a + PATH_END] = pathEnd;
       this.at[a + TARGET_END] = targetEnd;
       this.hasTarget[n] = targetLength >= 0 ? 1 : 0;
+      // A whole text ends with a number; the inode's part alone, with its space.
+      this.whole[n] = sigEnd > p && blob[sigEnd - 1] !== SPACE ? 1 : 0;
       this.p = targetEnd;
       n++;
     }
@@ -107,8 +122,14 @@ export class OldPage {
     return compareWalkOrder(this.blob, path, this.at[a + SIG_END] + 1, this.at[a + PATH_END]);
   }
 
+  /** Whether row i's whole scanSig text is on the page: only then can same() answer. */
+  complete(i: number): boolean {
+    return this.whole[i] === 1;
+  }
+
   /** Whether row i has the compared fields `sig` (scanSig text) and symlink target `target`. */
   same(i: number, sig: Buffer, target: Buffer | null): boolean {
+    if (this.whole[i] === 0) throw new Error('same() on a row read with its inode only');
     const a = i * SLOTS;
     if (this.blob.compare(sig, 0, sig.length, this.at[a + SIG], this.at[a + SIG_END]) !== 0) return false;
     if (this.hasTarget[i] === 0) return target === null;
@@ -125,10 +146,10 @@ export class OldPage {
     return start + prefix.length <= this.at[a + SIG_END] && this.blob.compare(prefix, 0, prefix.length, start, start + prefix.length) === 0;
   }
 
-  /** Row i's values of SCAN_SIG_COLUMNS, as the index stores them. */
+  /** Row i's values of SCAN_SIG_COLUMNS as the index stores them (the first three of a row not complete()). */
   columns(i: number): bigint[] {
     const a = i * SLOTS;
-    return this.blob.toString('latin1', this.at[a + SIG], this.at[a + SIG_END]).split(' ').map(BigInt);
+    return this.blob.toString('latin1', this.at[a + SIG], this.at[a + SIG_END]).trimEnd().split(' ').map(BigInt);
   }
 
   /** The decimal integer at the parse's position; the parse goes past the space that ends it. */

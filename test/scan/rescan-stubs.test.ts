@@ -129,4 +129,33 @@ describe('a rescan over a complete scan', () => {
     await scan(src, fresh);
     expect(fields(rows(index))).toEqual(fields(rows(fresh)));
   });
+
+  it('paths whose directory entries carry no type come lstatted, and are compared with the whole row (read by its id)', async () => {
+    const base = temp();
+    const src = path.join(base, 'src');
+    buildTree(src, snapshots());
+    const index = indexAt(base, 'index');
+    await scan(src, index);
+    // As a filesystem that leaves d_type unknown would list s1 and everything below it.
+    const s1 = Buffer.from(path.join(src, 's1'));
+    const typeless: typeof realFsOps = {
+      ...realFsOps,
+      readdirInodes: (p) => {
+        const list = realFsOps.readdirInodes(p);
+        const b = Buffer.from(p);
+        return b.subarray(0, s1.length).equals(s1) ? list.map((d) => ({ ...d, type: undefined })) : list;
+      },
+    };
+    const ops = faultyOps(typeless, []);
+    const same = await scan(src, index, { ops });
+    expect(same.rowsWritten).toBe(0);
+    expect(ops.calls.lstat).toBeGreaterThan(16 + 51); // s1's 41 paths each, beside the samples
+    fs.chmodSync(path.join(src, 's1/d0/f0'), 0o600); // s1's own inode (i % 10 === 0)
+    fs.writeFileSync(path.join(src, 's1/d1/f1'), 'replaced'); // through the link: s0's inode changes in place
+    const changed = await scan(src, index, { ops: faultyOps(typeless, []) });
+    expect(changed.rowsWritten).toBeGreaterThan(0);
+    const fresh = indexAt(base, 'fresh');
+    await scan(src, fresh);
+    expect(fields(rows(index))).toEqual(fields(rows(fresh)));
+  });
 });

@@ -3,7 +3,7 @@
 // loaded after a larger one shows only its own rows.
 import { describe, expect, it } from 'vitest';
 import { OldPage } from '../../src/store/old-rows.js';
-import { scanSig, type Entry } from '../../src/store/entry.js';
+import { inodePrefix, scanSig, type Entry } from '../../src/store/entry.js';
 
 function entry(path: string, ino: bigint, target: Buffer | null = null): Entry {
   return {
@@ -13,9 +13,11 @@ function entry(path: string, ino: bigint, target: Buffer | null = null): Entry {
 }
 
 /** The rows as oldPageSql() gives them: "id pathLength targetLength sig|path target" each. */
-function blob(rows: [number, Entry][]): Buffer {
+function blob(rows: [number, Entry][], inodeOnly = false): Buffer {
   return Buffer.concat(rows.map(([id, e]) =>
-    Buffer.concat([Buffer.from(`${id} ${e.path.length} ${e.target ? e.target.length : -1} ${scanSig(e)}|`, 'latin1'), e.path, e.target ?? Buffer.alloc(0)])));
+    Buffer.concat([
+      Buffer.from(`${id} ${e.path.length} ${e.target ? e.target.length : -1} ${inodeOnly ? inodePrefix(e) : scanSig(e)}|`, 'latin1'), e.path, e.target ?? Buffer.alloc(0),
+    ])));
 }
 
 const sigOf = (e: Entry) => Buffer.from(scanSig(e), 'latin1');
@@ -46,5 +48,21 @@ describe('a page of old rows', () => {
 
     page.load(Buffer.alloc(0)); // past the last row
     expect(page.count).toBe(0);
+  });
+
+  it('a row read with its inode only answers for its inode, and refuses to say whether it is the same', () => {
+    const a = entry('hourly.0/a', 11n);
+    const link = entry('hourly.0/l', 12n, Buffer.from('a'));
+    const page = new OldPage(4);
+    page.load(Buffer.concat([blob([[256, a], [512, link]], true), blob([[768, entry('hourly.0/z', 13n)]])]));
+    expect(page.count).toBe(3);
+    expect(page.comparePath(1, link.path)).toBe(0); // the path and target still parse after the shorter text
+    expect([page.complete(0), page.complete(1), page.complete(2)]).toEqual([false, false, true]);
+    expect(page.sameInode(0, Buffer.from(inodePrefix(a), 'latin1'))).toBe(true);
+    expect(page.sameInode(0, Buffer.from(inodePrefix({ ...a, ino: 1n }), 'latin1'))).toBe(false);
+    expect(page.sameInode(0, Buffer.from(inodePrefix({ ...a, ino: 111n }), 'latin1'))).toBe(false);
+    expect(page.columns(0)).toEqual([1n, 2049n, 11n]);
+    expect(() => page.same(0, sigOf(a), null)).toThrow(/inode only/);
+    expect(page.same(2, sigOf(entry('hourly.0/z', 13n)), null)).toBe(true);
   });
 });
