@@ -43,6 +43,15 @@ function snapshots(): TreeSpec {
   return spec;
 }
 
+/** snapshots() built in a new temp dir, and an index there that has scanned it once. */
+async function scannedSnapshots(): Promise<{ base: string; src: string; index: Index; first: Awaited<ReturnType<typeof scan>> }> {
+  const base = temp();
+  const src = path.join(base, 'src');
+  buildTree(src, snapshots());
+  const index = indexAt(base, 'index');
+  return { base, src, index, first: await scan(src, index) };
+}
+
 describe('directory entries with their inode numbers', () => {
   it('getdents64 gives every name as bytes, its type and the inode lstat gives, without . and ..', () => {
     expect(direntInodes()).toBe(true);
@@ -86,11 +95,7 @@ describe('a rescan over a complete scan', () => {
   });
 
   it('ends with the rows a scan from scratch writes, whatever changed: in place, replaced, moved, a new number, chmod', async () => {
-    const base = temp();
-    const src = path.join(base, 'src');
-    buildTree(src, snapshots());
-    const index = indexAt(base, 'index');
-    await scan(src, index);
+    const { base, src, index } = await scannedSnapshots();
     const at = (rel: string) => path.join(src, rel);
     fs.appendFileSync(at('s0/d1/f1'), ' and more'); // in place: size and mtime, every path of the inode
     fs.chmodSync(at('s0/d2/f2'), 0o600); // in place: mode
@@ -111,11 +116,7 @@ describe('a rescan over a complete scan', () => {
   });
 
   it('a sample path that no longer holds its inode after the walk: the scan runs again and lstats every path', async () => {
-    const base = temp();
-    const src = path.join(base, 'src');
-    buildTree(src, snapshots());
-    const index = indexAt(base, 'index');
-    const first = await scan(src, index);
+    const { base, src, index, first } = await scannedSnapshots();
     // The first lstat of s0/d0/f0 in the rescan is the one after the walk (the walk took it as a
     // stub): it says the path is gone, as if the file were removed between the two.
     const ops = faultyOps(realFsOps, { op: 'lstat', path: Buffer.from(path.join(src, 's0/d0/f0')), nth: 1, code: 'ENOENT' });
@@ -131,11 +132,7 @@ describe('a rescan over a complete scan', () => {
   });
 
   it('paths whose directory entries carry no type come lstatted, and are compared with the whole row (read by its id)', async () => {
-    const base = temp();
-    const src = path.join(base, 'src');
-    buildTree(src, snapshots());
-    const index = indexAt(base, 'index');
-    await scan(src, index);
+    const { base, src, index } = await scannedSnapshots();
     // As a filesystem that leaves d_type unknown would list s1 and everything below it.
     const s1 = Buffer.from(path.join(src, 's1'));
     const typeless: typeof realFsOps = {
