@@ -72,7 +72,7 @@ export class DirentReader {
 
   /** The entries of directory `p` (not `.` and `..`), in the order the directory gives them. */
   read(p: Path): Dirent[] {
-    if (!this.native) return viaReaddir(p);
+    if (!this.native) return readdirTypes(p);
     const fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
     const out: Dirent[] = [];
     try {
@@ -84,7 +84,7 @@ export class DirentReader {
           got = this.native.nextSync(buf);
         } catch {
           // The addon's error carries no code: readdir reads the directory again and says why.
-          return viaReaddir(p);
+          return readdirTypes(p);
         }
         if (got <= 0) break;
         // struct linux_dirent64: d_ino (8), d_off (8), d_reclen (2), d_type (1), d_name, NUL.
@@ -117,11 +117,17 @@ const KINDS: [keyof fs.Dirent & `is${string}`, EntryType][] = [
   ['isSocket', EntryType.socket],
 ];
 
-function viaReaddir(p: Path): Dirent[] {
+/** The entries through Node's readdir: names and types, inode numbers unknown (0n). */
+export function readdirTypes(p: Path): Dirent[] {
   return fs.readdirSync(p, { encoding: 'buffer', withFileTypes: true }).map((d) => ({
     name: d.name,
     // DT_UNKNOWN makes every is*() false.
     type: KINDS.find(([is]) => d[is]())?.[1],
     ino: 0n,
   }));
+}
+
+/** Entries of which only the names are known (a listing by name alone): every one is lstatted. */
+export function namesOnly(names: readonly Buffer[]): Dirent[] {
+  return names.map((name) => ({ name, type: undefined, ino: 0n }));
 }

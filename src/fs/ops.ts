@@ -8,8 +8,9 @@
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { majorMinor } from './dev-number.js';
-import { DirentReader, type Dirent } from './dirents.js';
+import { DirentReader, readdirTypes, type Dirent } from './dirents.js';
 import { isErrno } from './errno.js';
+import { EntryType } from '../store/entry.js';
 
 export type Path = Buffer | string;
 
@@ -64,12 +65,7 @@ const dirents = new DirentReader();
 export const realFsOps: FsOps = {
   lstat: (p) => fs.lstatSync(p, { bigint: true }),
   readdir: (p) => fs.readdirSync(p, { encoding: 'buffer' }),
-  readdirKinds: (p) =>
-    fs.readdirSync(p, { encoding: 'buffer', withFileTypes: true }).map((d) => ({
-      name: d.name,
-      // DT_UNKNOWN makes every is*() false.
-      isDir: d.isDirectory() ? true : d.isFile() || d.isSymbolicLink() || d.isFIFO() || d.isSocket() || d.isCharacterDevice() || d.isBlockDevice() ? false : undefined,
-    })),
+  readdirKinds: (p) => readdirTypes(p).map(({ name, type }) => ({ name, isDir: type === undefined ? undefined : type === EntryType.dir })),
   readdirInodes: (p) => dirents.read(p),
   readlink: (p) => fs.readlinkSync(p, { encoding: 'buffer' }),
   mkdir: (p, mode) => fs.mkdirSync(p, { mode }),

@@ -6,7 +6,7 @@
 // It hands out the paths in walk order, a chunk to each stat thread in turn, at most `credits`
 // chunks ahead of the main thread, so memory stays flat however fast it lists.
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import type { Dirent } from '../fs/dirents.js';
+import { namesOnly, type Dirent } from '../fs/dirents.js';
 import { realFsOps } from '../fs/ops.js';
 import { childPath, joinPath } from '../fs/paths.js';
 import { isStateDir } from '../state-dir.js';
@@ -60,7 +60,7 @@ function run(port: NonNullable<typeof parentPort>, job: ListJob): void {
       // when one of them fails (an entry removed meanwhile): list the names alone, so that
       // only that entry is lost (its stat thread reports it), as walk.ts would.
       try {
-        kinds = realFsOps.readdir(p).map((name) => ({ name, type: undefined, ino: 0n }));
+        kinds = namesOnly(realFsOps.readdir(p));
       } catch (err) {
         post({ type: 'problem', rel, ...toWire(err) });
         return undefined;

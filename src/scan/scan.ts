@@ -11,7 +11,7 @@ import { joinPath, showPath } from '../fs/paths.js';
 import { noProgress, type Progress } from '../progress.js';
 import { isStateDir } from '../state-dir.js';
 import type { Index, InodeSample, ScanTotals } from '../store/index-db.js';
-import { EntryType, typeFromMode, type Entry } from '../store/entry.js';
+import { EntryType, sameTarget, typeFromMode, type Entry } from '../store/entry.js';
 import { changedUnderScan, entryOf, runOf, stubOf, type EntryRun } from './walk-batch.js';
 import { LIST_THREAD, walkOnThreads } from './walk-threads.js';
 import { walkWithTargets, type StatFields } from './walk.js';
@@ -190,7 +190,7 @@ function checkPage(root: Buffer, ops: FsOps, index: Index, page: readonly InodeS
       mtimeNs: st.mtimeNs, birthNs: st.birthtimeNs, rdev: st.rdev, target,
     };
     const same = now.size === s.size && now.mode === s.mode && now.uid === s.uid && now.gid === s.gid && now.mtimeNs === s.mtimeNs &&
-      now.birthNs === s.birthNs && now.rdev === s.rdev && (target === null ? s.target === null : s.target !== null && target.equals(s.target));
+      now.birthNs === s.birthNs && now.rdev === s.rdev && sameTarget(target, s.target);
     if (!same || s.dirty) changed += index.refreshInode(now);
   }
   return changed;

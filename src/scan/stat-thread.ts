@@ -11,6 +11,7 @@ import { EntryType, typeFromMode } from '../store/entry.js';
 import { chunkArrays, unpackChunk, type PathChunk } from './path-chunk.js';
 import { BatchBuilder, changedUnderScan, type BatchArrays } from './walk-batch.js';
 import type { StatMessage, WalkProblem } from './walk-threads.js';
+import { stubbable } from './walk.js';
 import { toWire } from '../fs/wire-error.js';
 
 export interface StatJob {
@@ -34,7 +35,7 @@ export function statChunk(root: Buffer, chunk: PathChunk, builder = new BatchBui
   const fail = (rel: Buffer, err: unknown) => problems.push({ rel: Buffer.from(rel), ...toWire(err) });
   for (const { rel, dir, type: said, ino } of unpackChunk(chunk)) {
     // A path its directory entry describes, when the scan wants stubs (see scan.ts): no lstat.
-    if (stubs && !dir && said !== undefined && ino !== 0n && rel.length > 0) {
+    if (stubs && rel.length > 0 && stubbable(said, ino)) {
       builder.addStub(rel, said, ino);
       continue;
     }

@@ -2,7 +2,7 @@
 // sorted bytewise, so a walk is deterministic and a directory always comes before its contents.
 // Memory is one directory listing per level of depth, never the whole tree.
 import type fs from 'node:fs';
-import type { Dirent } from '../fs/dirents.js';
+import { namesOnly, type Dirent } from '../fs/dirents.js';
 import { childPath, joinPath } from '../fs/paths.js';
 import { EntryType } from '../store/entry.js';
 import type { FsOps } from '../fs/ops.js';
@@ -39,6 +39,14 @@ export interface WalkOptions {
   stubs?: () => boolean;
 }
 
+/**
+ * Whether a path may come as a stub when the scan wants them: its directory entry gave its type,
+ * not a directory's (the walk goes into those), and its inode number.
+ */
+export function stubbable(type: EntryType | undefined, ino: bigint): type is EntryType {
+  return type !== undefined && type !== EntryType.dir && ino !== 0n;
+}
+
 const S_IFMT = 0o170000n;
 const S_IFDIR = 0o040000n;
 const S_IFLNK = 0o120000n;
@@ -52,7 +60,7 @@ export function* walk(root: Buffer, options: WalkOptions): Generator<WalkItem | 
     try {
       const p = joinPath(root, rel);
       // Names alone unless stubs are wanted now: getdents64 where its inode numbers are of use.
-      const entries = stubs?.() ? ops.readdirInodes(p) : ops.readdir(p).map((name) => ({ name, type: undefined, ino: 0n }));
+      const entries = stubs?.() ? ops.readdirInodes(p) : namesOnly(ops.readdir(p));
       return entries.sort((a, b) => Buffer.compare(a.name, b.name));
     } catch (err) {
       onError(rel, err);
@@ -70,7 +78,7 @@ export function* walk(root: Buffer, options: WalkOptions): Generator<WalkItem | 
     const d = top.entries[top.next++];
     const rel = childPath(top.rel, d.name);
     if (skip?.(rel)) continue;
-    if (d.type !== undefined && d.type !== EntryType.dir && d.ino !== 0n && stubs?.()) {
+    if (stubbable(d.type, d.ino) && stubs?.()) {
       yield { rel, stub: { type: d.type, ino: d.ino } };
       continue;
     }

@@ -69,6 +69,11 @@ export function inodePrefix(e: Pick<Entry, 'type' | 'dev' | 'ino'>): string {
   return `${e.type} ${BigInt.asIntN(64, e.dev)} ${BigInt.asIntN(64, e.ino)} `;
 }
 
+/** Whether two symlink targets (null: not a symlink) are the same bytes. */
+export function sameTarget(a: Buffer | null, b: Buffer | null): boolean {
+  return a === null || b === null ? a === b : a.equals(b);
+}
+
 /** An entry as read back from the index, with its row id (scan order). */
 export interface StoredEntry extends Entry {
   id: number;

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { LinkmirrorError } from '../errors.js';
 import { BEFORE_ALL_INODES, keysetPages } from './keyset.js';
 import { indexError } from './sqlite-error.js';
-import { EntryType, inodePrefix, scanSig, type Entry, type StoredEntry } from './entry.js';
+import { EntryType, inodePrefix, sameTarget, scanSig, type Entry, type StoredEntry } from './entry.js';
 import { OldPage, oldPageSql, SIG_SQL } from './old-rows.js';
 import { LEAN_PAGE_SQL, parseLeanPage } from './inode-pages.js';
 import { MIRROR_SRC_INDEX, SCHEMA, SCHEMA_VERSION, SRC_GROUP_INDEX, SRC_PATH_INDEX } from './schema.js';
@@ -644,7 +644,7 @@ export class Index {
     const row = this.stmt(`SELECT ${SIG_SQL}, target FROM src WHERE id = ?`).raw(true).get(r.old.id(old)) as [string, Buffer | null] | undefined;
     if (!row) throw this.lostSrcRow(r.old.id(old));
     const [sig, target] = row;
-    return sig === scanSig(e) && (target === null ? e.target === null : e.target !== null && target.equals(e.target));
+    return sig === scanSig(e) && sameTarget(target, e.target);
   }
 
   private dropOld(r: NonNullable<Index['rescan']>, old: number): void {
