@@ -54,6 +54,9 @@ const ROOM_STEP = 256;
  */
 const WAL_CHECKPOINT_PAGES = 131072;
 
+/** Placed rows per INSERT statement (768 parameters; SQLite allows 32,766). */
+const PLACED_PER_INSERT = 256;
+
 /**
  * The journal for a run. An index with rows in it gets the WAL, which copies each changed page
  * into the file once per checkpoint however often the run changes it: a rescan's and a
@@ -798,7 +801,8 @@ export class Index {
 
   /**
    * The same order with only what a first copy needs of every path: a link needs nothing more,
-   * and each full row costs a lookup in src and a dozen BigInts. srcById() gives the rest.
+   * and each full row costs a dozen BigInts. The first path of each inode, whose content is
+   * copied, comes as its whole row (see inode-pages.ts); srcById() gives the rest of any other.
    */
   *srcByInodeLean(pageSize = 4096): Generator<InodeEntry[]> {
     const s = this.stmt(LEAN_PAGE_SQL).pluck(true).safeIntegers(true);
@@ -1076,13 +1080,23 @@ export class Index {
   /** Record paths placed by this pass: the src row's id and the destination inode now there. */
   putPlaced(rows: Iterable<PlacedRow> & { readonly length: number }): void {
     if (rows.length === 0) return;
+    // PLACED_PER_INSERT rows per statement, in their order (the fold lets the last of a path win):
+    // a 1M-path first copy puts 981k rows, and one call per row cost its placing thread
+    // 0.68-0.70 s against 0.27-0.31 s this way (a standalone script, the same rows).
+    const putMany = this.stmt(`INSERT INTO placed (src_id, dst_ino, written) VALUES ${Array(PLACED_PER_INSERT).fill('(?, ?, ?)').join(', ')}`);
     const put = this.stmt('INSERT INTO placed (src_id, dst_ino, written) VALUES (?, ?, ?)');
     const putHash = this.stmt(PUT_HASH_OF_SRC_SQL);
+    const args: unknown[] = [];
     this.transaction(() => {
       for (const r of rows) {
-        put.run(r.srcId, toDb(r.dstIno), r.written ? 1 : 0);
+        args.push(r.srcId, toDb(r.dstIno), r.written ? 1 : 0);
+        if (args.length === 3 * PLACED_PER_INSERT) {
+          putMany.run(args);
+          args.length = 0;
+        }
         if (r.hash) putHash.run(r.hash, r.srcId);
       }
+      for (let i = 0; i < args.length; i += 3) put.run(args[i], args[i + 1], args[i + 2]);
     });
   }
 

@@ -161,22 +161,32 @@ describe('Index', () => {
     });
   });
 
-  it('reads the lean by-inode pages in the same order, and a full row by id', () => {
+  it('reads the lean by-inode pages in the same order, each inode\'s first path as its whole row, and a full row by id', () => {
     withIndex((index) => {
       const dev = 2n ** 64n - 3n;
+      const odd = { size: 2n ** 62n + 1n, mode: 0o7777, uid: 2 ** 32 - 2, gid: 2 ** 32 - 3, mtimeNs: -1_234_567_891n, atimeNs: 2n ** 62n, birthNs: 5n, rdev: 2n ** 64n - 7n };
       index.insertSrc([
         entry('', EntryType.dir, dev, 2n),
-        ...BIG.flatMap((ino, i) => [entry(`f${i}a`, EntryType.file, dev, ino, { size: 9n }), entry(`f${i}b`, EntryType.symlink, dev, ino)]),
+        ...BIG.flatMap((ino, i) => [entry(`f${i}a`, EntryType.file, dev, ino, { size: 9n, ...(i === 0 ? odd : {}) }), entry(`f${i}b`, EntryType.symlink, dev, ino)]),
         // Names with the bytes the page format uses (digits, ' ', '-'), a newline, not UTF-8; one inode on another device.
         entry(Buffer.from([0x2d, 0x31, 0x20, 0xff, 0x0a]), EntryType.file, 7n, 2n ** 64n - 1n),
         entry(Buffer.from('12 34 -5 '), EntryType.file, 7n, 2n ** 64n - 1n),
         entry(Buffer.from([0x20]), EntryType.file, 7n, 2n ** 64n - 1n),
+        // Symlinks first of their inodes: a target with those bytes, and an empty one.
+        entry('s1', EntryType.symlink, 7n, 3n, { target: Buffer.from([0x31, 0x20, 0x2d, 0xfe, 0x0a, 0x20]) }),
+        entry('s2', EntryType.symlink, 7n, 4n, { target: Buffer.alloc(0) }),
+        entry('c', EntryType.char, 7n, 5n, { rdev: 2n ** 63n + 3n }),
       ]);
       index.finishScan();
       const full = all(index.srcByInode(1));
-      expect(full.length).toBe(2 * BIG.length + 3);
-      const lean = all(index.srcByInodeLean(3));
-      expect(lean).toEqual(full.map(({ id, path, type, dev, ino }) => ({ id, path, type, dev, ino })));
+      expect(full.length).toBe(2 * BIG.length + 6);
+      const firsts = full.filter((e, i) => i === 0 || e.dev !== full[i - 1].dev || e.ino !== full[i - 1].ino);
+      expect(firsts.length).toBe(BIG.length + 4);
+      for (const size of [1, 2, 3, 4096]) {
+        const lean = all(index.srcByInodeLean(size));
+        // Whole rows for the first paths even where a page starts inside a group.
+        expect(lean).toEqual(full.map((e) => (firsts.includes(e) ? e : { id: e.id, path: e.path, type: e.type, dev: e.dev, ino: e.ino })));
+      }
       expect(index.srcById(full[0].id)).toEqual(full[0]);
       expect(() => index.srcById(10_000)).toThrow(expect.objectContaining({ code: 'INDEX_BROKEN' }));
     });
@@ -221,13 +231,14 @@ describe('Index', () => {
       index.insertSrc([entry('', EntryType.dir, 1n, 2n), entry('a', EntryType.file, 1n, 10n), entry('b', EntryType.file, 1n, 11n)]);
       index.finishScan();
       const [a, b] = all(index.srcByInode());
-      // Many rows of one path between others, in two batches: the order they were put in decides.
-      const rows = Array.from({ length: 500 }, (_, i) => ({ srcId: i % 2 === 0 ? a.id : b.id, dstIno: BigInt(100 + i), written: i % 3 === 0 }));
-      index.putPlaced(rows.slice(0, 250));
-      index.putPlaced(rows.slice(250));
-      expect(index.foldPlaced()).toBe(500);
-      expect(index.mirrorByPath(Buffer.from('a'))?.dstIno).toBe(598n);
-      expect(index.mirrorByPath(Buffer.from('b'))).toMatchObject({ dstIno: 599n, written: false });
+      // Many rows of one path between others, in two batches (one of several many-row inserts and
+      // a rest, one short of one): the order they were put in decides.
+      const rows = Array.from({ length: 800 }, (_, i) => ({ srcId: i % 2 === 0 ? a.id : b.id, dstIno: BigInt(100 + i), written: i % 3 === 0 }));
+      index.putPlaced(rows.slice(0, 545));
+      index.putPlaced(rows.slice(545));
+      expect(index.foldPlaced()).toBe(800);
+      expect(index.mirrorByPath(Buffer.from('a'))?.dstIno).toBe(898n);
+      expect(index.mirrorByPath(Buffer.from('b'))).toMatchObject({ dstIno: 899n, written: false });
       expect(index.mirrorCount()).toBe(2);
       expect([0, 1, 2, 3].map((n) => index.mirrorCountUpTo(n))).toEqual([0, 1, 2, 2]);
     } finally {
