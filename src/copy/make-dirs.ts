@@ -9,6 +9,7 @@ import { isErrno } from '../fs/errno.js';
 import { STATE_DIR } from '../state-dir.js';
 import { fatalFor, folderAlive } from './place-files.js';
 import type { FsOps } from '../fs/ops.js';
+import { lstatHere, LstatThreads, type PathFacts } from '../fs/lstat-threads.js';
 import { joinPath, showPath } from '../fs/paths.js';
 import type { Problems } from '../problems.js';
 import type { Progress } from '../progress.js';
@@ -21,15 +22,43 @@ const S_IFDIR = 0o040000n;
  * `mirrorHasRows`: a directory that has to be made anew in a mirror was removed behind our back,
  * so the index rows below it describe nothing: they are dropped, and the file pass, which leaves
  * paths the index vouches for alone, places those paths again.
+ *
+ * In a mirror nearly every directory is there already, and a mkdir() of each failed with EEXIST
+ * and was followed by an lstat: there, a page of directories is lstatted first (on two threads
+ * with the real filesystem, `threads`) and only what is missing or not a directory goes on to
+ * mkdir(). A rotation of the 1M-path benchmark tree (16,726 directories): this pass 0.93-1.05 s
+ * before.
  */
-export function makeDirs(ops: FsOps, index: Index, dst: Buffer, progress: Progress, problems: Problems, mirrorHasRows = false): number {
+export async function makeDirs(
+  ops: FsOps, index: Index, dst: Buffer, progress: Progress, problems: Problems, mirrorHasRows = false, threads = false,
+): Promise<number> {
+  const lstats = mirrorHasRows && threads ? new LstatThreads(dst, 2) : undefined;
+  try {
+    return await makeAll(ops, index, dst, progress, problems, mirrorHasRows, lstats);
+  } finally {
+    await lstats?.close();
+  }
+}
+
+async function makeAll(ops: FsOps, index: Index, dst: Buffer, progress: Progress, problems: Problems, mirrorHasRows: boolean, lstats?: LstatThreads): Promise<number> {
   let made = 0;
   for (const page of index.srcDirs('parents-first')) {
     const fresh: Buffer[] = [];
-    for (const d of page) {
+    let there: PathFacts | undefined;
+    if (mirrorHasRows) {
+      const rels = page.map((d) => d.path);
+      there = lstats ? await lstats.lstat(rels) : lstatHere(ops, dst, rels);
+    }
+    // What the lstats saw holds until a directory of this page is made or replaced: one below
+    // it may have been seen through what stood there before (a symlink planted in its place).
+    let seen = there !== undefined;
+    for (let i = 0; i < page.length; i++) {
+      const d = page[i];
       progress.advance(1);
       if (d.path.length === 0) continue; // the destination root exists already
+      if (seen && there!.error(i) === undefined && (there!.mode(i) & S_IFMT) === S_IFDIR) continue;
       const p = joinPath(dst, d.path);
+      seen = false;
       try {
         ops.mkdir(p, 0o700);
         made++;
