@@ -74,7 +74,8 @@ async function scanOnce(root: Buffer | string, index: Index, options: ScanOption
   const stubsAsked = options.stubs ?? true;
   const stubs = () => stubsAsked && index.stubsWelcome();
   const devs = new DirDevs();
-  // A stub whose row names another inode (or that has no row): its lstat, as the walk would have made it.
+  // A stub whose row names another inode (or that has no row), or an entry from a stat thread's
+  // cache that is on another device than its directory: its lstat, as the walk would have made it.
   const resolve = (stub: Entry): Entry | undefined => {
     const p = joinPath(rootBytes, stub.path);
     try {
@@ -95,7 +96,7 @@ async function scanOnce(root: Buffer | string, index: Index, options: ScanOption
   let pendingCount = 0;
   const flush = () => {
     const tally = { bytes: 0n };
-    index.writeScanned(tallied(pending, tally, devs), resolve);
+    index.writeScanned(tallied(pending, tally, devs, resolve), resolve);
     for (const run of pending) run.release?.();
     progress.advance(pendingCount, tally.bytes);
     pending = [];
@@ -223,6 +224,11 @@ class DirDevs {
     }
   }
 
+  /** The dev of the directory `e` is in, when the walk gave that directory. */
+  dirDev(e: Entry): bigint | undefined {
+    return this.top(parentOf(e.path))?.dev;
+  }
+
   /** The directory `parent` on the stack, the ones after it dropped (the walk has left them). */
   private top(parent: Buffer): { path: Buffer; dev: bigint } | undefined {
     while (this.stack.length > 0 && !this.stack[this.stack.length - 1].path.equals(parent)) this.stack.pop();
@@ -241,10 +247,19 @@ function firstOf(run: EntryRun): Entry {
   throw new Error('firstOf() of an empty run');
 }
 
-/** The entries of the runs in order, their bytes added up into `tally` and stubs given a dev as they are read. */
-function* tallied(runs: readonly EntryRun[], tally: { bytes: bigint }, devs: DirDevs): Generator<Entry> {
+/**
+ * The entries of the runs in order, their bytes added up into `tally` and stubs given a dev as
+ * they are read. An entry from a stat thread's cache (Entry.cached) on another device than its
+ * directory is lstatted after all (`relook`): its inode number was another filesystem's.
+ */
+function* tallied(runs: readonly EntryRun[], tally: { bytes: bigint }, devs: DirDevs, relook: (e: Entry) => Entry | undefined): Generator<Entry> {
   for (const run of runs) {
-    for (const e of run) {
+    for (let e of run) {
+      if (e.cached && devs.dirDev(e) !== e.dev) {
+        const seen = relook(e);
+        if (seen === undefined) continue;
+        e = seen;
+      }
       tally.bytes += e.size;
       devs.see(e);
       yield e;

@@ -10,6 +10,7 @@ import { joinPath } from '../fs/paths.js';
 import { EntryType, typeFromMode } from '../store/entry.js';
 import { chunkArrays, unpackChunk, type PathChunk } from './path-chunk.js';
 import { BatchBuilder, changedUnderScan, type BatchArrays } from './walk-batch.js';
+import { StatCache } from './stat-cache.js';
 import type { StatMessage, WalkProblem } from './walk-threads.js';
 import { stubbable } from './walk.js';
 import { toWire } from '../fs/wire-error.js';
@@ -30,13 +31,22 @@ export interface StatJob {
  * away or changed under the scan, and the scan stops with that error (see scan.ts) rather than
  * recording an empty tree.
  */
-export function statChunk(root: Buffer, chunk: PathChunk, builder = new BatchBuilder(), stubs = false): { message: StatMessage; transfer: ArrayBuffer[] } {
+export function statChunk(
+  root: Buffer, chunk: PathChunk, builder = new BatchBuilder(), stubs = false, cache?: StatCache,
+): { message: StatMessage; transfer: ArrayBuffer[] } {
   const problems: WalkProblem[] = [];
   const fail = (rel: Buffer, err: unknown) => problems.push({ rel: Buffer.from(rel), ...toWire(err) });
   for (const { rel, dir, type: said, ino } of unpackChunk(chunk)) {
     // A path its directory entry describes, when the scan wants stubs (see scan.ts): no lstat.
     if (stubs && rel.length > 0 && stubbable(said, ino)) {
       builder.addStub(rel, said, ino);
+      continue;
+    }
+    // A regular file whose inode this thread lstatted a moment ago (see stat-cache.ts).
+    const cacheable = cache !== undefined && said === EntryType.file && !dir && ino !== 0n;
+    const known = cacheable ? cache.get(ino) : undefined;
+    if (known) {
+      builder.add(rel, known, null, true);
       continue;
     }
     const p = joinPath(root, rel);
@@ -67,6 +77,7 @@ export function statChunk(root: Buffer, chunk: PathChunk, builder = new BatchBui
         continue;
       }
     }
+    if (cacheable && type === EntryType.file && stat.ino === ino && stat.nlink > 1n) cache.put(stat); // another path may come
     builder.add(rel, stat, target);
   }
   const { batch, transfer } = builder.take();
@@ -87,9 +98,10 @@ if (parentPort && job?.chunks) {
   const builder = new BatchBuilder(() => receiveMessageOnPort(spares)?.message as BatchArrays | undefined);
   const chunks = job.chunks;
   const control = new Int32Array(job.control!);
+  const cache = new StatCache();
   chunks.on('message', (chunk: PathChunk) => {
     try {
-      const { message, transfer } = statChunk(root, chunk, builder, Atomics.load(control, 2) === 1);
+      const { message, transfer } = statChunk(root, chunk, builder, Atomics.load(control, 2) === 1, cache);
       port.postMessage(message, transfer);
     } catch (err) {
       port.postMessage({ type: 'error', ...toWire(err) } satisfies StatMessage);

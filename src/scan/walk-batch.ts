@@ -10,7 +10,7 @@ export const BATCH_ENTRIES = 4096;
 
 const U64 = 4; // dev, ino, size, rdev
 const I64 = 3; // mtimeNs, atimeNs, birthtimeNs
-const U32 = 7; // mode, nlink, uid, gid, end of path, end of target (== end of path: no target), 1 for a stub
+const U32 = 7; // mode, nlink, uid, gid, end of path, end of target (== end of path: no target), 1 for a stub, 2 from the cache
 
 export interface WalkBatch {
   count: number;
@@ -62,6 +62,25 @@ export function stubOf(rel: Buffer, type: EntryType, ino: bigint): Entry {
   };
 }
 
+/**
+ * The stat fields of one entry into three arrays at offsets u, t and w: dev, ino, size and rdev
+ * at u..u+3, the three times at t..t+2, mode, nlink, uid and gid at w..w+3. A batch's columns
+ * and the stat cache's slots (stat-cache.ts) are laid out so.
+ */
+export function writeStat(u64: BigUint64Array, i64: BigInt64Array, u32: Uint32Array, u: number, t: number, w: number, s: StatFields): void {
+  u64[u] = s.dev;
+  u64[u + 1] = s.ino;
+  u64[u + 2] = s.size;
+  u64[u + 3] = s.rdev;
+  i64[t] = s.mtimeNs;
+  i64[t + 1] = s.atimeNs;
+  i64[t + 2] = s.birthtimeNs;
+  u32[w] = Number(s.mode);
+  u32[w + 1] = Number(s.nlink);
+  u32[w + 2] = Number(s.uid);
+  u32[w + 3] = Number(s.gid);
+}
+
 /** Filled on a stat thread, one entry at a time. */
 export class BatchBuilder {
   private count = 0;
@@ -82,29 +101,20 @@ export class BatchBuilder {
     return this.count === 0;
   }
 
-  add(rel: Buffer, s: StatFields, target: Buffer | null): void {
+  /** `cached`: `s` is an earlier path's lstat of the same inode number (see stat-cache.ts). */
+  add(rel: Buffer, s: StatFields, target: Buffer | null, cached = false): void {
     const i = this.count++;
     const u = i * U64;
     const t = i * I64;
     const w = i * U32;
-    this.u64[u] = s.dev;
-    this.u64[u + 1] = s.ino;
-    this.u64[u + 2] = s.size;
-    this.u64[u + 3] = s.rdev;
-    this.i64[t] = s.mtimeNs;
-    this.i64[t + 1] = s.atimeNs;
-    this.i64[t + 2] = s.birthtimeNs;
+    writeStat(this.u64, this.i64, this.u32, u, t, w, s);
     this.reserve(rel.length + (target?.length ?? 0));
     this.used += rel.copy(this.bytes, this.used);
     const pathEnd = this.used;
     if (target) this.used += target.copy(this.bytes, this.used);
-    this.u32[w] = Number(s.mode);
-    this.u32[w + 1] = Number(s.nlink);
-    this.u32[w + 2] = Number(s.uid);
-    this.u32[w + 3] = Number(s.gid);
     this.u32[w + 4] = pathEnd;
     this.u32[w + 5] = this.used;
-    this.u32[w + 6] = 0;
+    this.u32[w + 6] = cached ? 2 : 0;
   }
 
   /** A stub: the path, with the type and inode number its directory entry gave. */
@@ -216,6 +226,7 @@ export class BatchEntries implements EntryRun {
         target: targetEnd > pathEnd ? bytes.subarray(pathEnd, targetEnd) : null, rdev: b.u64[u + 3],
       };
       if (b.u32[w + 6] === 1) e.stub = true;
+      else if (b.u32[w + 6] === 2) e.cached = true;
       start = targetEnd;
       yield e;
     }

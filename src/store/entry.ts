@@ -36,6 +36,12 @@ export interface Entry {
    * dev is its directory's; every other field is unknown (0). See scan/scan.ts.
    */
   stub?: boolean;
+  /**
+   * A regular file whose fields a stat thread took from an earlier path's lstat of the same inode
+   * number, without one of its own (see scan/stat-cache.ts). Another filesystem mounted in the
+   * source may have that number too: scan.ts lstats it after all when dev is not its directory's.
+   */
+  cached?: boolean;
 }
 
 /** The S_IFMT bits of each type, for a stub's mode. */

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MessageChannel } from 'node:worker_threads';
 import { ChunkBuilder, chunkArrays, unpackChunk, type ChunkArrays } from '../../src/scan/path-chunk.js';
+import { StatCache } from '../../src/scan/stat-cache.js';
 import { statChunk } from '../../src/scan/stat-thread.js';
 import { unpackBatch } from '../../src/scan/walk-batch.js';
 import { EntryType } from '../../src/store/entry.js';
@@ -44,6 +45,38 @@ describe('a stat thread', () => {
     expect(message.problems.map((p) => [Buffer.from(p.rel).toString(), p.code])).toEqual([
       ['gone', 'ENOENT'], ['was-a-file', 'ECHANGED'], ['was-a-dir', 'ECHANGED'],
     ]);
+  });
+
+  it('takes a further path of an inode it lstatted from its cache; not a file with one link, nor a symlink', () => {
+    const root = temp();
+    fs.mkdirSync(path.join(root, 'd'));
+    fs.writeFileSync(path.join(root, 'linked'), 'shared');
+    fs.linkSync(path.join(root, 'linked'), path.join(root, 'd', 'linked-too'));
+    fs.linkSync(path.join(root, 'linked'), path.join(root, 'd', 'linked-three'));
+    fs.writeFileSync(path.join(root, 'single'), 'alone');
+    fs.symlinkSync('single', path.join(root, 'sym'));
+    const ino = (rel: string) => fs.lstatSync(path.join(root, rel), { bigint: true }).ino;
+    // As the list thread sends them: each path with its entry's type and inode number.
+    const chunkOf = (rels: string[]) => {
+      const builder = new ChunkBuilder();
+      for (const rel of rels) builder.add(Buffer.from(rel), rel === 'sym' ? EntryType.symlink : EntryType.file, ino(rel));
+      return builder.take().chunk;
+    };
+    const cache = new StatCache(64);
+    const first = unpackBatch(statChunk(Buffer.from(root), chunkOf(['linked', 'single', 'sym']), undefined, false, cache).message.batch);
+    expect(first.map((e) => e.cached ?? false)).toEqual([false, false, false]);
+    // Every inode changes before the next chunk: what is taken from the cache still says what
+    // the first lstat said; what is lstatted again says what is there now.
+    for (const rel of ['linked', 'single', 'sym']) fs.lutimesSync(path.join(root, rel), 1_000_000, 1_000_000);
+    const second = unpackBatch(statChunk(Buffer.from(root), chunkOf(['d/linked-too', 'single', 'sym', 'd/linked-three']), undefined, false, cache).message.batch);
+    expect(second.map((e) => [e.path.toString(), e.cached ?? false])).toEqual([['d/linked-too', true], ['single', false], ['sym', false], ['d/linked-three', true]]);
+    const { path: _p, cached: _c, ...sharedFacts } = second[0];
+    const { path: _q, ...firstFacts } = first[0];
+    expect(sharedFacts).toEqual(firstFacts);
+    expect(second[0].nlink).toBe(3);
+    expect(second[1].mtimeNs).toBe(1_000_000_000_000_000n);
+    expect(second[2].mtimeNs).toBe(1_000_000_000_000_000n);
+    expect(second[2].target).toEqual(Buffer.from('single'));
   });
 
   it('gives a chunk\'s arrays back, and the list thread fills them again for a later chunk', () => {

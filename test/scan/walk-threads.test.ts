@@ -2,6 +2,7 @@
 // lists on one thread and lstats on others; its index must hold exactly the rows a walk on the
 // main thread writes — same order, same fields, byte names and targets — across more chunks
 // than the threads may have out at once, so that each stat thread answers many in turn.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -9,6 +10,7 @@ import { scan } from '../../src/scan/scan.js';
 import { Index } from '../../src/store/index-db.js';
 import type { StoredEntry } from '../../src/store/entry.js';
 import { runCli } from '../helpers/cli.js';
+import { useLoopMount } from '../helpers/loop-mount.js';
 import { buildTree, dir, fifo, file, link, symlink, tempDirs, type TreeSpec } from '../helpers/tree.js';
 
 const temp = tempDirs();
@@ -113,6 +115,52 @@ describe('the walk threads', () => {
     }
     const fields = (list: StoredEntry[]) => list.map((e) => ({ ...e, id: undefined, atimeNs: undefined }));
     expect(fields(rows(db))).toEqual(fields(rows(hereDb)));
+  });
+
+  it('a second filesystem bound inside the source, with the same inode numbers: each path has its own filesystem\'s facts', async (ctx) => {
+    // A stat thread takes a further path of an inode it lstatted from its cache, by inode number
+    // (stat-cache.ts); here the same numbers name other files on the other filesystem, so the
+    // main thread must lstat such a path after all (its dev is not its directory's).
+    const dist = '../../dist/src';
+    const { scan: threadScan } = (await import(`${dist}/scan/scan.js`)) as typeof import('../../src/scan/scan.js');
+    const { Index: DistIndex } = (await import(`${dist}/store/index-db.js`)) as typeof import('../../src/store/index-db.js');
+    const a = useLoopMount(ctx, 'ext4', 16);
+    const b = useLoopMount(ctx, 'ext4', 16);
+    // Both fresh, the same files made in the same order: the same inode numbers, two links each.
+    for (const [m, text] of [[b, 'on b'], [a, 'on a']] as const) {
+      buildTree(m.dir, { one: file(`one ${text}`, { mtime: 1_600_000_000 }), 'one-again': link('one'), two: file(`two ${text}!`, { mtime: 1_600_000_001 }), 'two-again': link('two') });
+    }
+    fs.mkdirSync(path.join(a.dir, 'b-inside'));
+    const inside = path.join(a.dir, 'b-inside');
+    execFileSync('mount', ['--bind', b.dir, inside]);
+    try {
+      const ino = (p: string) => fs.lstatSync(p, { bigint: true }).ino;
+      expect(ino(path.join(inside, 'one'))).toBe(ino(path.join(a.dir, 'one')));
+      // The walk lists b-inside/ first ('b' < 'o'), so a's files meet b's inodes in the cache.
+      const db = path.join(temp(), 'thread.db');
+      const index = DistIndex.open(db);
+      try {
+        const r = await threadScan(a.dir, index, { walkThread: true });
+        expect(r.totals.inodes).toBe(4);
+      } finally {
+        index.close();
+      }
+      const hereDb = path.join(temp(), 'here.db');
+      const here = Index.open(hereDb);
+      try {
+        await scan(a.dir, here);
+      } finally {
+        here.close();
+      }
+      const fields = (list: StoredEntry[]) => list.map((e) => ({ ...e, atimeNs: undefined }));
+      const fromThread = rows(db);
+      expect(fields(fromThread)).toEqual(fields(rows(hereDb)));
+      const devOf = (rel: string) => fromThread.find((e) => e.path.equals(Buffer.from(rel)))!.dev;
+      expect(devOf('one-again')).toBe(fs.lstatSync(a.dir, { bigint: true }).dev);
+      expect(devOf('b-inside/one-again')).toBe(fs.lstatSync(b.dir, { bigint: true }).dev);
+    } finally {
+      execFileSync('umount', [inside]);
+    }
   });
 
   it('stop a scan whose root is a file, or missing, with its own error code', async () => {
