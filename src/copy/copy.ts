@@ -250,7 +250,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     index.setMeta('state', 'copying');
 
     progress.start('dirs', { items: plan.dirs });
-    const dirsMade = await makeDirs(ops, index, dstBytes, progress, problems, incremental || adopted > 0, ops === realFsOps);
+    const dirsMade = makeDirs(ops, index, dstBytes, progress, problems, incremental || adopted > 0);
     progress.end();
 
     progress.start('content', { items: plan.paths - plan.dirs, bytes: plan.bytesToCopy });

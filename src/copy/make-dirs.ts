@@ -9,7 +9,7 @@ import { isErrno } from '../fs/errno.js';
 import { STATE_DIR } from '../state-dir.js';
 import { fatalFor, folderAlive } from './place-files.js';
 import type { FsOps } from '../fs/ops.js';
-import { lstatHere, LstatThreads, type PathFacts } from '../fs/lstat-threads.js';
+import { lstatHere } from '../fs/lstat-threads.js';
 import { joinPath, showPath } from '../fs/paths.js';
 import type { Problems } from '../problems.js';
 import type { Progress } from '../progress.js';
@@ -24,31 +24,17 @@ const S_IFDIR = 0o040000n;
  * paths the index vouches for alone, places those paths again.
  *
  * In a mirror nearly every directory is there already, and a mkdir() of each failed with EEXIST
- * and was followed by an lstat: there, a page of directories is lstatted first (on two threads
- * with the real filesystem, `threads`) and only what is missing or not a directory goes on to
- * mkdir(). A rotation of the 1M-path benchmark tree (16,726 directories): this pass 0.93-1.05 s
- * before.
+ * and was followed by an lstat: there, a page of directories is lstatted first and only what is
+ * missing or not a directory goes on to mkdir(). Cold rotations of the 1M-path benchmark tree
+ * (16,726 directories), alternating, with those lstats on two threads: this pass 0.73-0.93 s
+ * against 0.85-1.31 s. The pass alone, cold, took as long with them on this thread (0.78 s) as
+ * on two (0.78-0.81 s), so they are made here.
  */
-export async function makeDirs(
-  ops: FsOps, index: Index, dst: Buffer, progress: Progress, problems: Problems, mirrorHasRows = false, threads = false,
-): Promise<number> {
-  const lstats = mirrorHasRows && threads ? new LstatThreads(dst, 2) : undefined;
-  try {
-    return await makeAll(ops, index, dst, progress, problems, mirrorHasRows, lstats);
-  } finally {
-    await lstats?.close();
-  }
-}
-
-async function makeAll(ops: FsOps, index: Index, dst: Buffer, progress: Progress, problems: Problems, mirrorHasRows: boolean, lstats?: LstatThreads): Promise<number> {
+export function makeDirs(ops: FsOps, index: Index, dst: Buffer, progress: Progress, problems: Problems, mirrorHasRows = false): number {
   let made = 0;
   for (const page of index.srcDirs('parents-first')) {
     const fresh: Buffer[] = [];
-    let there: PathFacts | undefined;
-    if (mirrorHasRows) {
-      const rels = page.map((d) => d.path);
-      there = lstats ? await lstats.lstat(rels) : lstatHere(ops, dst, rels);
-    }
+    const there = mirrorHasRows ? lstatHere(ops, dst, page.map((d) => d.path)) : undefined;
     // What the lstats saw holds until a directory of this page is made or replaced: one below
     // it may have been seen through what stood there before (a symlink planted in its place).
     let seen = there !== undefined;

@@ -150,22 +150,38 @@ async function scanOnce(root: Buffer | string, index: Index, options: ScanOption
  * an inode up to date where the index says otherwise (or where this scan wrote some of its rows
  * and kept others). Returns the rows changed; undefined when a path no longer holds the inode its
  * row names (the source changed under the scan). With the real filesystem the lstats run on two
- * threads (fs/lstat-threads.ts), a page of samples at a time, and a page's updates go in one
- * transaction (a 1M-path rotation has some 14,000 inodes whose rows it partly rewrote).
+ * threads (fs/lstat-threads.ts), a page of samples at a time (the next page's while this one is
+ * compared), and a page's updates go in one transaction (a 1M-path rotation has some 14,000
+ * inodes whose rows it partly rewrote).
  */
 async function checkInodes(root: Buffer, index: Index, ops: FsOps): Promise<number | undefined> {
   const threads = ops === realFsOps ? new LstatThreads(root, 2) : undefined;
+  const look = (page: InodeSample[]) => {
+    const rels = page.map((s) => s.path);
+    const facts = threads ? threads.lstat(rels) : Promise.resolve(lstatHere(ops, root, rels));
+    facts.catch(() => {}); // awaited below; an error before then is not unhandled
+    return { page, facts };
+  };
+  const pages = index.inodeSamples()[Symbol.iterator]();
   try {
     let changed = 0;
-    for (const page of index.inodeSamples()) {
-      const rels = page.map((s) => s.path);
-      const facts = threads ? await threads.lstat(rels) : lstatHere(ops, root, rels);
+    let next = pages.next();
+    let looking = next.done ? undefined : look(next.value);
+    while (looking !== undefined) {
+      // The next page's lstats run on the threads while this page is compared and written: a
+      // page's writes touch only its own inodes, and the next page is read whole beforehand.
+      next = pages.next();
+      const following = next.done ? undefined : look(next.value);
+      const facts = await looking.facts;
+      const page = looking.page;
       const pageChanged = index.transaction(() => checkPage(root, ops, index, page, facts));
       if (pageChanged === undefined) return undefined;
       changed += pageChanged;
+      looking = following;
     }
     return changed;
   } finally {
+    pages.return?.(undefined);
     await threads?.close();
   }
 }
