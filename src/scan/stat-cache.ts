@@ -4,12 +4,13 @@
 // snapshot (~48k inodes apart). lstat reports the inode, not the path, so a path whose directory
 // entry names an inode just lstatted gets that lstat's facts without one of its own.
 //
-// Memory is fixed: SLOTS entries in typed arrays (76 bytes each), four to a set, the set chosen
-// by a hash of the inode number and the entry used longest ago replaced. Simulated over that
-// tree's file paths in walk order, as two stat threads share them, 65,536 slots a thread found
-// 70 % of them (131,072: 83 %; a set of one: 52 %, inode numbers taken modulo the size: 27 %);
-// only files with more than one link are put, which leaves more room. A path it does not find
-// is lstatted as before, so a tree larger than the cache is scanned as before, never wrongly.
+// Memory is fixed: STAT_CACHE_SLOTS entries in typed arrays (80 bytes each), four to a set, the
+// set chosen by a hash of the inode number and the entry used longest ago replaced. Simulated
+// over that tree's file paths in walk order, as two stat threads share them, 65,536 slots a
+// thread found 70 % of them (131,072: 83 %; a set of one: 52 %, inode numbers taken modulo the
+// size: 27 %); only files with more than one link are put, which leaves more room. A path it
+// does not find is lstatted as before, so a tree larger than the cache is scanned as before,
+// never wrongly.
 //
 // The key is the inode number alone, which a second filesystem mounted inside the source may
 // repeat: an entry made from the cache says so (Entry.cached), and the main thread checks its
@@ -18,7 +19,7 @@ import { writeStat } from './walk-batch.js';
 import type { StatFields } from './walk.js';
 
 const WAYS = 4;
-/** Slots per thread: 4.75 MiB (scan threads live only during the walk). */
+/** Slots per thread: 5 MiB (scan threads live only during the walk). */
 export const STAT_CACHE_SLOTS = 65536;
 
 export class StatCache {
