@@ -25,7 +25,7 @@
 import path from 'node:path';
 import { LinkmirrorError } from '../errors.js';
 import { isErrno, NO_SPACE_CODES } from '../fs/errno.js';
-import { LstatThreads, lstatHere, type PathFacts } from '../fs/lstat-threads.js';
+import { LstatThreads, lstatAhead } from '../fs/lstat-threads.js';
 import { syncfsInBackground, type FsOps } from '../fs/ops.js';
 import { joinPath, showPath } from '../fs/paths.js';
 import type { Problems } from '../problems.js';
@@ -741,22 +741,11 @@ async function leaveAlone(ctx: PlaceContext): Promise<number> {
   // On threads of their own when the real filesystem is in use (see fs/lstat-threads.ts); the
   // next page is read from the index while they look at this one.
   const threads = ctx.prefetch > 0 ? new LstatThreads(ctx.dst, LSTAT_THREADS) : undefined;
-  const look = (page: SampleRow[]): Promise<PathFacts> =>
-    threads ? threads.lstat(page.map((m) => m.path)) : Promise.resolve(lstatHere(ops, ctx.dst, page.map((m) => m.path)));
-  const settle = async ({ page, facts }: { page: SampleRow[]; facts: Promise<PathFacts> }) => {
-    const f = await facts;
-    const stale = page.filter((m, i) => f.error(i) !== undefined || !onDisk(f.ino(i), f.mode(i), f.size(i), m));
-    if (stale.length > 0) index.addTodoGroups(stale.map((m) => ({ dev: m.srcDev, ino: m.srcIno })));
-  };
   try {
-    let looking: { page: SampleRow[]; facts: Promise<PathFacts> } | undefined;
-    for (const page of index.cleanGroupSamples()) {
-      const next = { page, facts: look(page) };
-      next.facts.catch(() => {}); // awaited in settle(); an error before then is not unhandled
-      if (looking) await settle(looking);
-      looking = next;
+    for await (const { page, facts: f } of lstatAhead(index.cleanGroupSamples(), (m) => m.path, ctx.dst, ops, threads)) {
+      const stale = page.filter((m, i) => f.error(i) !== undefined || !onDisk(f.ino(i), f.mode(i), f.size(i), m));
+      if (stale.length > 0) index.addTodoGroups(stale.map((m) => ({ dev: m.srcDev, ino: m.srcIno })));
     }
-    if (looking) await settle(looking);
   } finally {
     await threads?.close();
   }

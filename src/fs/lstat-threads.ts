@@ -227,3 +227,27 @@ export function lstatHere(ops: FsOps, root: Buffer, rels: readonly Buffer[]): Pa
     rdev: (i) => field(i, 'rdev'),
   };
 }
+
+/**
+ * Each page with the lstats of its paths under `root`, one page ahead: the next page is read
+ * (`pages` may read it from the index) and handed to `threads` (or lstatted here through `ops`
+ * when there are none) before this one is given out, so the threads look at it while the caller
+ * handles this one. The caller may write between pages; a page is whole before the next is read.
+ */
+export async function* lstatAhead<T>(
+  pages: Iterable<T[]>, pathOf: (item: T) => Buffer, root: Buffer, ops: FsOps, threads?: LstatThreads,
+): AsyncGenerator<{ page: T[]; facts: PathFacts }> {
+  const look = (page: T[]) => {
+    const rels = page.map(pathOf);
+    const facts = threads ? threads.lstat(rels) : Promise.resolve(lstatHere(ops, root, rels));
+    facts.catch(() => {}); // awaited in its turn; an error before then is not unhandled
+    return { page, facts };
+  };
+  let looking: { page: T[]; facts: Promise<PathFacts> } | undefined;
+  for (const page of pages) {
+    const next = look(page);
+    if (looking) yield { page: looking.page, facts: await looking.facts };
+    looking = next;
+  }
+  if (looking) yield { page: looking.page, facts: await looking.facts };
+}

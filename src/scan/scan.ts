@@ -15,7 +15,7 @@ import { EntryType, sameTarget, typeFromMode, type Entry } from '../store/entry.
 import { changedUnderScan, entryOf, runOf, stubOf, type EntryRun } from './walk-batch.js';
 import { LIST_THREAD, walkOnThreads } from './walk-threads.js';
 import { walkWithTargets, type StatFields } from './walk.js';
-import { LstatThreads, lstatHere, type PathFacts } from '../fs/lstat-threads.js';
+import { LstatThreads, lstatAhead, type PathFacts } from '../fs/lstat-threads.js';
 import { Pacer, yieldNow } from '../yield.js';
 
 export interface ScanOptions {
@@ -156,32 +156,16 @@ async function scanOnce(root: Buffer | string, index: Index, options: ScanOption
  */
 async function checkInodes(root: Buffer, index: Index, ops: FsOps): Promise<number | undefined> {
   const threads = ops === realFsOps ? new LstatThreads(root, 2) : undefined;
-  const look = (page: InodeSample[]) => {
-    const rels = page.map((s) => s.path);
-    const facts = threads ? threads.lstat(rels) : Promise.resolve(lstatHere(ops, root, rels));
-    facts.catch(() => {}); // awaited below; an error before then is not unhandled
-    return { page, facts };
-  };
-  const pages = index.inodeSamples()[Symbol.iterator]();
   try {
     let changed = 0;
-    let next = pages.next();
-    let looking = next.done ? undefined : look(next.value);
-    while (looking !== undefined) {
-      // The next page's lstats run on the threads while this page is compared and written: a
-      // page's writes touch only its own inodes, and the next page is read whole beforehand.
-      next = pages.next();
-      const following = next.done ? undefined : look(next.value);
-      const facts = await looking.facts;
-      const page = looking.page;
+    // A page's writes touch only its own inodes: the next page's lstats may run meanwhile.
+    for await (const { page, facts } of lstatAhead(index.inodeSamples(), (s) => s.path, root, ops, threads)) {
       const pageChanged = index.transaction(() => checkPage(root, ops, index, page, facts));
       if (pageChanged === undefined) return undefined;
       changed += pageChanged;
-      looking = following;
     }
     return changed;
   } finally {
-    pages.return?.(undefined);
     await threads?.close();
   }
 }

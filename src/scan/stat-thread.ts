@@ -43,7 +43,7 @@ export function statChunk(
       continue;
     }
     // A regular file whose inode this thread lstatted a moment ago (see stat-cache.ts).
-    const cacheable = cache !== undefined && said === EntryType.file && !dir && ino !== 0n;
+    const cacheable = cache !== undefined && said === EntryType.file && ino !== 0n;
     const known = cacheable ? cache.get(ino) : undefined;
     if (known) {
       builder.add(rel, known, null, true);

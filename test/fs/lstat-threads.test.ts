@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LstatThreads, lstatHere, type PathFacts } from '../../src/fs/lstat-threads.js';
+import { LstatThreads, lstatAhead, lstatHere, type PathFacts } from '../../src/fs/lstat-threads.js';
 import { realFsOps } from '../../src/fs/ops.js';
 
 const dirs: string[] = [];
@@ -85,5 +85,42 @@ describe('LstatThreads', () => {
     } finally {
       await threads.close();
     }
+  });
+
+  it('lstatAhead: each page with its facts, the next page read and handed over before this one is given out', async () => {
+    const root = tree();
+    const pages = [['d', 'f-link'], ['dangling', 'missing'], ['d/f']].map((p) => p.map((r) => Buffer.from(r)));
+    let read = 0;
+    function* source() {
+      for (const page of pages) {
+        read++;
+        yield page;
+      }
+    }
+    for (const threads of [new LstatThreads(root, 2), undefined]) {
+      read = 0;
+      const seen: [number, bigint[], boolean[]][] = [];
+      try {
+        for await (const { page, facts } of lstatAhead(source(), (b) => b, root, realFsOps, threads)) {
+          seen.push([read, page.map((_, i) => facts.ino(i)), page.map((_, i) => facts.error(i) !== undefined)]);
+        }
+      } finally {
+        await threads?.close();
+      }
+      const ino = (rel: string) => fs.lstatSync(path.join(root.toString(), rel), { bigint: true }).ino;
+      // Page k is given out once page k + 1 has been read (all of them, for the last).
+      expect(seen).toEqual([
+        [2, [ino('d'), ino('f-link')], [false, false]],
+        [3, [ino('dangling'), 0n], [false, true]],
+        [3, [ino('d/f')], [false]],
+      ]);
+    }
+    // Stopped early: no page is read beyond the one looked at ahead.
+    read = 0;
+    for await (const { page } of lstatAhead(source(), (b) => b, root, realFsOps)) {
+      expect(page).toBe(pages[0]);
+      break;
+    }
+    expect(read).toBe(2);
   });
 });
