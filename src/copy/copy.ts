@@ -287,6 +287,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
         const walk = (options.recheck ?? false) || adopt || index.getMeta(TRACKED) !== 'all';
         const before = problems.count;
         deleted = await deleteExtras(ops, index, dstBytes, progress, problems, walk);
+        index.settleGone();
         progress.end();
         if (walk && problems.count === before) index.setMeta(TRACKED, 'all');
         // A path it could not remove stays on the destination, and its row goes.

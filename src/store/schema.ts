@@ -7,7 +7,9 @@
 
 // 2: dirty_groups and the mirror_synced meta key. An older linkmirror would change src and mirror
 // without listing the changes there, so it must refuse an index of this version.
-export const SCHEMA_VERSION = 2;
+// 3: gone and the gone meta key (see Index.mirrorNotInSrc); an older linkmirror would drop src
+// rows without listing their paths there.
+export const SCHEMA_VERSION = 3;
 
 /** Built when a run needs source lookups by path (--delete). */
 export const SRC_PATH_INDEX = `CREATE INDEX IF NOT EXISTS src_by_path ON src (path)`;
@@ -86,6 +88,13 @@ CREATE TABLE IF NOT EXISTS placed (
   dst_ino INTEGER NOT NULL,
   written INTEGER NOT NULL
 );
+
+-- Paths that scans dropped from src (the source lost them), kept while the mirror may hold them:
+-- what --delete removes, without comparing every mirror path with src (see Index.mirrorNotInSrc).
+-- Valid only while the meta key 'gone' is 'yes'.
+CREATE TABLE IF NOT EXISTS gone (
+  path BLOB PRIMARY KEY
+) WITHOUT ROWID;
 
 -- Directories the copy made in the destination, so that one the source lost is known too.
 CREATE TABLE IF NOT EXISTS mirror_dirs (

@@ -2,12 +2,14 @@
 // once, with everything below it), and the state folder at the top never does; without it
 // they stay, untouched, and are counted in summary.extrasKept. Inodes that other paths still
 // use keep their destination inode and lose only the removed names (nlink goes down).
+import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/cli/exit-codes.js';
 import { copy } from '../../src/copy/copy.js';
 import { realFsOps } from '../../src/fs/ops.js';
+import { INDEX_FILE, STATE_DIR } from '../../src/state-dir.js';
 import { faultyOps } from '../helpers/faulty-ops.js';
 import { runCli } from '../helpers/cli.js';
 import { indexRows } from '../helpers/mirror-state.js';
@@ -163,6 +165,55 @@ describe('--delete finds the extras', () => {
     expect(summary.problemCount).toBe(0);
     expect(fs.readFileSync(path.join(dst, 'snap.2/sub'), 'utf8')).toBe('now a file');
     expect([...indexRows(dst).keys()].filter((k) => k.startsWith('snap.2/sub/'))).toEqual([]);
+    expectSameTopology(src, dst);
+  });
+});
+
+/** The index's list of paths gone from the source, and whether it is kept (meta 'gone'). */
+function goneOf(dst: string, setTracked?: string): { tracked: string | undefined; paths: string[] } {
+  const db = new Database(path.join(dst, STATE_DIR, INDEX_FILE), { fileMustExist: true });
+  try {
+    if (setTracked !== undefined) db.prepare("UPDATE meta SET value = ? WHERE key = 'gone'").run(setTracked);
+    const tracked = db.prepare("SELECT value FROM meta WHERE key = 'gone'").pluck().get() as string | undefined;
+    const paths = (db.prepare('SELECT path FROM gone ORDER BY path').pluck().all() as Buffer[]).map((p) => p.toString());
+    return { tracked, paths };
+  } finally {
+    db.close();
+  }
+}
+
+describe('--delete and the list of paths gone from the source', () => {
+  it('each scan lists what it dropped, and a --delete pass leaves only what it could not remove', async () => {
+    const { src, dst } = await mirrored();
+    expect(goneOf(dst)).toEqual({ tracked: 'yes', paths: [] });
+    fs.rmSync(path.join(src, 'snap.0/c'));
+    const kept = await copy(src, dst);
+    expect(kept.extrasKept).toBe(1);
+    expect(goneOf(dst)).toEqual({ tracked: 'yes', paths: ['snap.0/c'] });
+    const stuck = faultyOps(realFsOps, { op: 'unlink', code: 'EACCES', path: /\/snap\.0\/c$/ });
+    const failed = await copy(src, dst, { delete: true, ops: stuck });
+    expect(failed.problemCount).toBe(1);
+    expect(goneOf(dst).paths).toEqual(['snap.0/c']);
+    const done = await copy(src, dst, { delete: true });
+    expect(done.deleted).toBe(1);
+    expect(goneOf(dst)).toEqual({ tracked: 'yes', paths: [] });
+    expectSameTopology(src, dst);
+  });
+
+  it('an index that does not keep the list (an older one, a scan that started over): every mirror path is compared, then the list is kept', async () => {
+    const { src, dst } = await mirrored();
+    goneOf(dst, 'no');
+    prune(src);
+    const summary = await copy(src, dst, { delete: true });
+    expect(summary.deleted).toBe(4);
+    expect(goneOf(dst)).toEqual({ tracked: 'yes', paths: [] });
+    expectSameTopology(src, dst);
+    // The next loss is listed by the scan, and removed from the list.
+    fs.rmSync(path.join(src, 'snap.1/b'));
+    const next = await copy(src, dst, { delete: true });
+    expect(next.deleted).toBe(1);
+    expect(fs.existsSync(path.join(dst, 'snap.1/b'))).toBe(false);
+    expect(fs.existsSync(path.join(dst, 'snap.0/b'))).toBe(true);
     expectSameTopology(src, dst);
   });
 });
