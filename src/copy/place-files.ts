@@ -25,8 +25,7 @@
 import path from 'node:path';
 import { LinkmirrorError } from '../errors.js';
 import { isErrno, NO_SPACE_CODES } from '../fs/errno.js';
-import type { BigIntStats } from 'node:fs';
-import { LstatThreads, lstatAhead, type PathFacts } from '../fs/lstat-threads.js';
+import { LstatThreads, lstatAhead } from '../fs/lstat-threads.js';
 import { syncfsInBackground, type FsOps } from '../fs/ops.js';
 import { joinPath, showPath } from '../fs/paths.js';
 import type { Problems } from '../problems.js';
@@ -478,21 +477,14 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
    * True when the mirror already holds this path with this content (and the disk agrees).
    * Mode and owner are per inode, so a change of them is applied to the destination inode.
    */
-  const keepIfPlaced = (e: StoredEntry, to: Buffer, looked?: number): 'kept' | 'duplicate' | 'no' => {
+  const keepIfPlaced = (e: StoredEntry, to: Buffer): 'kept' | 'duplicate' | 'no' => {
     const m = index.mirrorByPath(e.path);
     if (!m || !sameContent(m, e)) return 'no';
-    let st: Pick<BigIntStats, 'ino' | 'mode' | 'size'> & { nlink?: bigint };
-    if (pageFacts && looked !== undefined) {
-      // Looked at on the lstat threads before this page began: only this path's own placement,
-      // which has not happened yet, changes what is at it during the pass.
-      if (pageFacts.error(looked)) return 'no';
-      st = { ino: pageFacts.ino(looked), mode: pageFacts.mode(looked), size: pageFacts.size(looked) };
-    } else {
-      try {
-        st = ops.lstat(to);
-      } catch {
-        return 'no';
-      }
+    let st;
+    try {
+      st = ops.lstat(to);
+    } catch {
+      return 'no';
     }
     if (!onDisk(st.ino, st.mode, st.size, m)) return 'no';
     if (anchor === null) {
@@ -569,8 +561,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     if (links!.idle) splitAnchors.clear(); // no job left that was sent with an old anchor
   };
 
-  /** `looked`: e's position in the page whose destination paths pageFacts describes. */
-  const placeOne = (e: InodeEntry, looked?: number) => {
+  const placeOne = (e: InodeEntry) => {
     const to = joinPath(ctx.dst, e.path);
     if (e.dev !== gDev || e.ino !== gIno) {
       gDev = e.dev;
@@ -590,7 +581,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
       problems.add(e.path, 'not copied', new Error('the content of its inode could not be read (see its first path)'));
       return;
     }
-    const kept = ctx.mirrorHasRows ? keepIfPlaced(full(e), to, looked) : 'no';
+    const kept = ctx.mirrorHasRows ? keepIfPlaced(full(e), to) : 'no';
     if (kept === 'kept') return;
     try {
       if (anchor === null) {
@@ -621,26 +612,13 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
   // An incremental run visits only the inodes with a path the mirror does not hold as it is now;
   // of the others it looks at one path each (see leaveAlone).
   const todoOnly = ctx.mirrorHasRows && !ctx.adopt && !ctx.recheck;
-  // On threads of their own when the real filesystem is in use (see fs/lstat-threads.ts): the
-  // one path per clean inode that leaveAlone looks at, then every path of the work list.
-  const lstatThreads = todoOnly && ctx.prefetch > 0 ? new LstatThreads(ctx.dst, LSTAT_THREADS) : undefined;
   if (todoOnly) {
-    try {
-      const left = await leaveAlone(ctx, lstatThreads);
-      counts.alreadyPresent += left;
-      counts.leftAlone = left;
-      progress.advance(left);
-    } catch (err) {
-      await lstatThreads?.close();
-      throw err;
-    }
+    const left = await leaveAlone(ctx);
+    counts.alreadyPresent += left;
+    counts.leftAlone = left;
+    progress.advance(left);
   }
   const pages = lean ? index.srcByInodeLean() : todoOnly ? index.srcByInodeTodo() : index.srcByInode();
-  // The work list's destination paths, a page ahead on the threads, for keepIfPlaced (a rotation
-  // of the 1M-path benchmark tree keeps some 22,000 of them, each a cold lstat on this thread).
-  const looking = lstatThreads ? lstatAhead(pages, (e) => e.path, ctx.dst, ctx.ops, lstatThreads)[Symbol.asyncIterator]() : undefined;
-  /** What lstat said of the destination paths of the page being placed (with `looking`). */
-  let pageFacts: PathFacts | undefined;
 
   // The copies run ahead across the end of a page: the next one is read as soon as they reach
   // it, instead of the pipeline emptying at every page's end (a 1M-path copy has 240 pages).
@@ -655,12 +633,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     }
     return nextPage;
   };
-  const takePage = async (): Promise<InodeEntry[] | undefined> => {
-    if (looking) {
-      const r = await looking.next();
-      pageFacts = r.done ? undefined : r.value.facts;
-      return r.done ? undefined : r.value.page;
-    }
+  const takePage = (): InodeEntry[] | undefined => {
     const p = pageAfter();
     nextPage = undefined;
     return p;
@@ -672,7 +645,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     // (at or past its end when they reached into the next page).
     let ahead = 0;
     let page: InodeEntry[] | undefined;
-    outer: while ((page = await takePage()) !== undefined) {
+    outer: while ((page = takePage()) !== undefined) {
       const cur = page;
       const at = (k: number): InodeEntry => (k < cur.length ? cur[k] : nextPage![k - cur.length]);
       for (let i = 0; i < cur.length; i++) {
@@ -712,7 +685,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
         }
         previous = e;
         const before = counts.bytesCopied + counts.bytesFound;
-        placeOne(e, i);
+        placeOne(e);
         leftAhead.delete(e.id); // taken by startInode, or never needed (a group that failed)
         aheadRows.delete(e.id);
         if (ready) {
@@ -744,8 +717,6 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     throw err;
   } finally {
     pageIter.return?.(undefined);
-    await looking?.return(undefined);
-    await lstatThreads?.close();
     await prefetcher?.drain();
     await links?.close();
   }
@@ -764,13 +735,19 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
  * or size (a drive pulled before its data was written, a file replaced by hand) puts its inode
  * back on the work list. `copy --recheck` looks at every path.
  */
-async function leaveAlone(ctx: PlaceContext, threads: LstatThreads | undefined): Promise<number> {
+async function leaveAlone(ctx: PlaceContext): Promise<number> {
   const { ops, index } = ctx;
   index.markTodoGroups(ctx.owner);
-  // The next page is read from the index while the threads look at this one.
-  for await (const { page, facts: f } of lstatAhead(index.cleanGroupSamples(), (m) => m.path, ctx.dst, ops, threads)) {
-    const stale = page.filter((m, i) => f.error(i) !== undefined || !onDisk(f.ino(i), f.mode(i), f.size(i), m));
-    if (stale.length > 0) index.addTodoGroups(stale.map((m) => ({ dev: m.srcDev, ino: m.srcIno })));
+  // On threads of their own when the real filesystem is in use (see fs/lstat-threads.ts); the
+  // next page is read from the index while they look at this one.
+  const threads = ctx.prefetch > 0 ? new LstatThreads(ctx.dst, LSTAT_THREADS) : undefined;
+  try {
+    for await (const { page, facts: f } of lstatAhead(index.cleanGroupSamples(), (m) => m.path, ctx.dst, ops, threads)) {
+      const stale = page.filter((m, i) => f.error(i) !== undefined || !onDisk(f.ino(i), f.mode(i), f.size(i), m));
+      if (stale.length > 0) index.addTodoGroups(stale.map((m) => ({ dev: m.srcDev, ino: m.srcIno })));
+    }
+  } finally {
+    await threads?.close();
   }
   return index.todoTotals().cleanPaths;
 }
