@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LinkmirrorError } from '../errors.js';
+import { bootId } from '../fs/boot-id.js';
 import { isErrno } from '../fs/errno.js';
 import { fsFacts } from '../fs/link-limit.js';
 import { realFsOps, type FsOps } from '../fs/ops.js';
@@ -119,15 +120,6 @@ const TRACKED = 'tracked';
 /** Index meta keys: the boot the last run ran in, and whether files without rows may be trusted. */
 const BOOT = 'boot';
 const UNRECORDED = 'unrecorded';
-
-/** This boot's id (Linux), or undefined where there is none to read. */
-function bootId(): string | undefined {
-  try {
-    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Whether this run may take a complete file without a row as one an interrupted run wrote (see

@@ -1,12 +1,40 @@
-// One copy at a time per destination: a lock file in the state folder holding the owner's pid.
-// A lock whose process is gone (kill -9, power loss) is stale and taken over, so a crash never
-// blocks the next run.
+// One copy at a time per destination: a lock file in the state folder naming its owner. A lock
+// whose owner is gone (kill -9, power loss, the drive moved to another machine) is stale and
+// taken over, so a crash never blocks the next run.
+//
+// A pid alone does not say that: after a power cut the machine boots again and hands the old
+// pid to some other process (a cron job's next run then waited, "another linkmirror is
+// working", for a daemon), a drive carried to another machine brings a pid of that machine, and
+// a process killed but not yet reaped (a zombie) still answers kill(pid, 0). So the lock names
+// the boot (Linux's boot_id) and the owner's start time since boot (from /proc/PID/stat) beside
+// the pid, and an owner counts only in the same boot, with the same start time, not a zombie.
+// Where /proc is not there, or for a lock that names only a pid (an older linkmirror), kill(pid,
+// 0) decides, as before.
 import fs from 'node:fs';
 import path from 'node:path';
 import { LinkmirrorError } from '../errors.js';
+import { bootId } from '../fs/boot-id.js';
 import { isErrno } from '../fs/errno.js';
 
-function alive(pid: number): boolean {
+/**
+ * State and start time (clock ticks since boot) of process `pid` from /proc; 'gone' when /proc
+ * has no such process, undefined when there is no /proc to ask.
+ */
+export function processFacts(pid: number): { state: string; start: string } | 'gone' | undefined {
+  let stat: string;
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ESRCH') && fs.existsSync('/proc/self/stat')) return 'gone';
+    return undefined;
+  }
+  // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so fields are counted
+  // from the last ')'. The state is field 3, the start time field 22.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0], start: fields[19] };
+}
+
+function signalsAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -15,16 +43,37 @@ function alive(pid: number): boolean {
   }
 }
 
+/** What a lock file says of its owner: "pid boot start", or a pid alone (an older linkmirror). */
+export function lockText(): string {
+  const me = processFacts(process.pid);
+  const boot = bootId();
+  return me && me !== 'gone' && boot ? `${process.pid} ${boot} ${me.start}\n` : `${process.pid}\n`;
+}
+
+/** Whether the owner a lock file names is still running (see above). */
+export function ownerAlive(text: string): { pid: number; alive: boolean } {
+  const [pidText, boot, start] = text.trim().split(/\s+/);
+  const pid = Number(pidText);
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return { pid, alive: false };
+  if (boot === undefined || start === undefined) return { pid, alive: signalsAlive(pid) };
+  const thisBoot = bootId();
+  if (thisBoot !== undefined && boot !== thisBoot) return { pid, alive: false };
+  const facts = processFacts(pid);
+  if (facts === undefined) return { pid, alive: signalsAlive(pid) };
+  if (facts === 'gone' || facts.state === 'Z' || facts.state === 'X') return { pid, alive: false };
+  return { pid, alive: facts.start === start };
+}
+
 export function acquireLock(stateDir: string): () => void {
   const file = path.join(stateDir, 'lock');
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
+      fs.writeFileSync(file, lockText(), { flag: 'wx' });
       return () => fs.rmSync(file, { force: true });
     } catch (err) {
       if (!isErrno(err, 'EEXIST')) throw err;
-      const pid = Number(fs.readFileSync(file, 'utf8'));
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+      const { pid, alive } = ownerAlive(fs.readFileSync(file, 'utf8'));
+      if (alive) {
         throw new LinkmirrorError('INDEX_LOCKED', `another linkmirror (pid ${pid}) is working on this destination; wait for it to finish`);
       }
       fs.rmSync(file, { force: true });
