@@ -271,8 +271,8 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
       // The manifest for `verify DST`: a hash of each destination inode that has none yet.
       // Two hashing threads: what the copy just wrote is in the page cache, and two hash a
       // 1M-path tree's 545 MiB in 2.3 s where one takes 3.7 s. The second costs 2-3 MB of peak
-      // RSS under the bin's V8 flags of the time (--optimize-for-size: 116 against 114 MB), and cost 8-10 MB
-      // without it. Verify, reading a cold drive, uses four.
+      // RSS under the bin's V8 flags of the time (--optimize-for-size: 116 against 114 MB), and
+      // cost 8-10 MB without them. Verify, reading a cold drive, uses four.
       await recordManifest(index, dstBytes, { ops, progress, problems, owner, shouldStop, hashThreads: ops === realFsOps ? 2 : undefined });
       if (options.delete) {
         progress.start('delete', {});

@@ -59,8 +59,9 @@ export function ownerAlive(text: string): { pid: number; alive: boolean } {
   const thisBoot = bootId();
   if (thisBoot !== undefined && boot !== thisBoot) return { pid, alive: false };
   const facts = processFacts(pid);
-  if (facts === undefined) return { pid, alive: signalsAlive(pid) };
-  if (facts === 'gone' || facts.state === 'Z' || facts.state === 'X') return { pid, alive: false };
+  // Not in /proc may also mean hidden there (hidepid): kill() tells a process gone from one not shown.
+  if (facts === undefined || facts === 'gone') return { pid, alive: signalsAlive(pid) };
+  if (facts.state === 'Z' || facts.state === 'X') return { pid, alive: false };
   return { pid, alive: facts.start === start };
 }
 

@@ -433,6 +433,8 @@ export class Index {
     wholeRows: boolean;
     /** The mirror holds nothing: no path dropped from src can be in it. */
     mirrorEmpty: boolean;
+    /** Paths dropped go to gone (see GONE): the mirror may hold them, and gone is kept. */
+    listGone: boolean;
   };
 
   /** Rows in gone that an insert into src must take out (see GONE): only then is it looked up. */
@@ -451,6 +453,7 @@ export class Index {
       limit: changeLimit ?? Math.max(65536, Math.floor(maxId / ID_GAP / 8)),
       wasComplete: this.getMeta(SCAN_STATE) === 'complete' && this.hasIndex('src_by_inode'),
       mirrorEmpty: this.mirrorCountUpTo(1) === 0 && this.guard(() => this.stmt('SELECT 1 FROM mirror_dirs LIMIT 1').get()) === undefined,
+      listGone: false,
     };
     // An empty mirror (a first copy) starts the list of paths gone from src, empty.
     const goneRows = this.guard(() => this.stmt('SELECT 1 FROM gone LIMIT 1').get()) !== undefined;
@@ -460,7 +463,8 @@ export class Index {
         this.setMeta(GONE, 'yes');
       });
     }
-    this.goneLive = !this.rescan.mirrorEmpty && this.goneTracked() && goneRows;
+    this.rescan.listGone = !this.rescan.mirrorEmpty && this.goneTracked();
+    this.goneLive = this.rescan.listGone && goneRows;
     // Nothing to merge with, or ids past half their range: a fresh scan from the first row.
     if (maxId === 0 || maxId > MAX_ID / 2) this.divergeAt(0);
   }
@@ -683,7 +687,7 @@ export class Index {
     this.change(r);
     if (r.diverged) return; // divergeAt() deleted it with the rest
     this.touch(r, old);
-    if (!r.mirrorEmpty && this.goneTracked()) {
+    if (r.listGone) {
       this.stmt('INSERT OR IGNORE INTO gone (path) SELECT path FROM src WHERE id = ?').run(r.old.id(old));
       this.goneLive = true;
     }
@@ -723,7 +727,8 @@ export class Index {
     r.diverged = true;
     // The rows deleted go unlisted: until a --delete pass lists them again (settleGone), which
     // mirror paths src lacks is found by comparing every one.
-    if (!r.mirrorEmpty && this.goneTracked()) this.setMeta(GONE, 'no');
+    if (r.listGone) this.setMeta(GONE, 'no');
+    r.listGone = false;
     this.goneLive = false;
     // The changes are no longer listed: the next pass compares every path with the mirror.
     this.markMirrorUnsynced();
@@ -1276,7 +1281,9 @@ export class Index {
   *mirrorNotInSrc(pageSize = 4096): Generator<Buffer[]> {
     const s = this.stmt(
       this.goneTracked()
-        ? `SELECT path FROM gone g WHERE g.path > @after AND ${GONE_HELD} ORDER BY path LIMIT @limit`
+        // Checked against src too, though gone holds no path src has: the list is what gets deleted.
+        ? `SELECT path FROM gone g WHERE g.path > @after AND ${GONE_HELD} AND NOT EXISTS (SELECT 1 FROM src s WHERE s.path = g.path)
+           ORDER BY path LIMIT @limit`
         : `SELECT path FROM mirror m WHERE m.path > @after AND NOT EXISTS (SELECT 1 FROM src s WHERE s.path = m.path)
            UNION
            SELECT path FROM mirror_dirs d WHERE d.path > @after AND NOT EXISTS (SELECT 1 FROM src s WHERE s.path = d.path)

@@ -170,10 +170,11 @@ describe('--delete finds the extras', () => {
 });
 
 /** The index's list of paths gone from the source, and whether it is kept (meta 'gone'). */
-function goneOf(dst: string, setTracked?: string): { tracked: string | undefined; paths: string[] } {
+function goneOf(dst: string, forget = false): { tracked: string | undefined; paths: string[] } {
   const db = new Database(path.join(dst, STATE_DIR, INDEX_FILE), { fileMustExist: true });
   try {
-    if (setTracked !== undefined) db.prepare("UPDATE meta SET value = ? WHERE key = 'gone'").run(setTracked);
+    // As an index written before the list was kept: no key at all.
+    if (forget) db.prepare("DELETE FROM meta WHERE key = 'gone'").run();
     const tracked = db.prepare("SELECT value FROM meta WHERE key = 'gone'").pluck().get() as string | undefined;
     const paths = (db.prepare('SELECT path FROM gone ORDER BY path').pluck().all() as Buffer[]).map((p) => p.toString());
     return { tracked, paths };
@@ -187,12 +188,14 @@ describe('--delete and the list of paths gone from the source', () => {
     const { src, dst } = await mirrored();
     expect(goneOf(dst)).toEqual({ tracked: 'yes', paths: [] });
     fs.rmSync(path.join(src, 'snap.0/c'));
+    fs.rmSync(path.join(src, 'snap.2/gone'));
     const kept = await copy(src, dst);
-    expect(kept.extrasKept).toBe(1);
-    expect(goneOf(dst)).toEqual({ tracked: 'yes', paths: ['snap.0/c'] });
+    expect(kept.extrasKept).toBe(2);
+    expect(goneOf(dst)).toEqual({ tracked: 'yes', paths: ['snap.0/c', 'snap.2/gone'] });
     const stuck = faultyOps(realFsOps, { op: 'unlink', code: 'EACCES', path: /\/snap\.0\/c$/ });
     const failed = await copy(src, dst, { delete: true, ops: stuck });
     expect(failed.problemCount).toBe(1);
+    expect(failed.deleted).toBe(1);
     expect(goneOf(dst).paths).toEqual(['snap.0/c']);
     const done = await copy(src, dst, { delete: true });
     expect(done.deleted).toBe(1);
@@ -202,7 +205,7 @@ describe('--delete and the list of paths gone from the source', () => {
 
   it('an index that does not keep the list (an older one, a scan that started over): every mirror path is compared, then the list is kept', async () => {
     const { src, dst } = await mirrored();
-    goneOf(dst, 'no');
+    expect(goneOf(dst, true).tracked).toBeUndefined();
     prune(src);
     const summary = await copy(src, dst, { delete: true });
     expect(summary.deleted).toBe(4);
@@ -210,10 +213,13 @@ describe('--delete and the list of paths gone from the source', () => {
     expectSameTopology(src, dst);
     // The next loss is listed by the scan, and removed from the list.
     fs.rmSync(path.join(src, 'snap.1/b'));
+    await copy(src, dst);
+    expect(goneOf(dst)).toEqual({ tracked: 'yes', paths: ['snap.1/b'] });
     const next = await copy(src, dst, { delete: true });
     expect(next.deleted).toBe(1);
     expect(fs.existsSync(path.join(dst, 'snap.1/b'))).toBe(false);
     expect(fs.existsSync(path.join(dst, 'snap.0/b'))).toBe(true);
+    expect(goneOf(dst)).toEqual({ tracked: 'yes', paths: [] });
     expectSameTopology(src, dst);
   });
 });

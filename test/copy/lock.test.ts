@@ -18,9 +18,9 @@ afterEach(() => {
   for (const c of children.splice(0)) c.kill('SIGKILL');
 });
 
-/** A process that stays up: its pid and start time. */
-function sleeper(): { pid: number; start: string } {
-  const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+/** A process that stays up (`sleep`, or the program at `bin`): its pid and start time. */
+function sleeper(bin = 'sleep'): { pid: number; start: string } {
+  const child = spawn(bin, ['30'], { stdio: 'ignore' });
   children.push(child);
   const facts = processFacts(child.pid!);
   if (facts === undefined || facts === 'gone') throw new Error('no /proc entry for a process just started');
@@ -53,14 +53,24 @@ describe.skipIf(!hasProc)('the destination lock', () => {
     const [pid, boot, start] = fs.readFileSync(path.join(dir, 'lock'), 'utf8').trim().split(' ');
     expect(Number(pid)).toBe(process.pid);
     expect(boot).toBe(bootId());
-    expect(start).toMatch(/^\d+$/);
+    // The start time is field 22 of /proc/PID/stat, clock ticks since boot: uptime less the
+    // process's age, as ps counts it (not another field of the same line).
+    const ticks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout);
+    const uptime = Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    const age = Number(spawnSync('ps', ['-o', 'etimes=', '-p', String(process.pid)], { encoding: 'utf8' }).stdout);
+    expect(Math.abs(Number(start) / ticks - (uptime - age))).toBeLessThan(3);
     expect(lockText()).toBe(`${pid} ${boot} ${start}\n`);
     release();
     expect(fs.existsSync(path.join(dir, 'lock'))).toBe(false);
   });
 
-  it('an owner still running keeps it', () => {
-    const s = sleeper();
+  it('an owner still running keeps it, whatever its name', () => {
+    // A name with spaces and parentheses, as /proc/PID/stat shows it between its own parentheses.
+    const odd = path.join(temp(), 'a) b (c');
+    fs.symlinkSync(spawnSync('sh', ['-c', 'command -v sleep'], { encoding: 'utf8' }).stdout.trim(), odd);
+    const s = sleeper(odd);
+    const facts = processFacts(s.pid);
+    expect(facts !== undefined && facts !== 'gone' && facts.state).toMatch(/^[RSD]$/);
     expect(refused(lockedWith(`${s.pid} ${bootId()} ${s.start}\n`))).toBe(true);
     // A lock of an older linkmirror (the pid alone) of a running process: kept too.
     expect(refused(lockedWith(`${s.pid}\n`))).toBe(true);
@@ -71,13 +81,15 @@ describe.skipIf(!hasProc)('the destination lock', () => {
     expect(refused(lockedWith(`${s.pid} 00000000-0000-0000-0000-000000000000 ${s.start}\n`))).toBe(false);
     expect(refused(lockedWith(`${s.pid} ${bootId()} ${Number(s.start) + 1}\n`))).toBe(false);
     const gone = spawnSync('true');
+    expect(processFacts(gone.pid!)).toBe('gone');
     expect(refused(lockedWith(`${gone.pid} ${bootId()} 1\n`))).toBe(false);
   });
 
   it('a zombie (killed, not yet reaped by its parent): taken over', async () => {
-    // The shell starts a child that exits at once, prints its pid, and becomes `sleep` without
-    // reaping it: the child stays a zombie until the sleep ends.
-    const shell = spawn('bash', ['-c', 'sh -c "exit 0" & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // The shell starts a child, prints its pid and becomes `sleep`, which never reaps it: the
+    // child, exiting a moment later, stays a zombie until the sleep ends. (A child that exited
+    // before the exec could be reaped by the shell.)
+    const shell = spawn('bash', ['-c', 'sh -c "sleep 0.2" & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
     children.push(shell);
     const zombie = await new Promise<number>((resolve) => shell.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
     let facts = processFacts(zombie);

@@ -79,7 +79,7 @@ describe('gone: the mirror paths the source lost', () => {
       expect(bothWays(index)).toEqual({ gone: [...lostPaths].sort(), lookup: [...lostPaths].sort(), goneCount: lostPaths.length, lookupCount: lostPaths.length });
       // Back in the source before any --delete: no longer an extra.
       scan(index, first.filter((e) => e.path.toString().startsWith('s2') === false));
-      expect(listed(index)).not.toContain('s0/d0/a');
+      expect(listed(index)).toEqual(lostPaths.filter((p) => p.startsWith('s2')).sort());
       expect(index.getMeta('gone')).toBe('yes');
     } finally {
       index.close();
@@ -128,7 +128,9 @@ describe('gone: the mirror paths the source lost', () => {
       }
       expect(sawTrackedExtras, `seed ${seed}`).toBe(true);
     }
-    // The histories went through both ways of listing: diverged scans and indexes without gone.
+    // The histories also went through scans that diverged and indexes without gone (where the
+    // comparison above is of the lookup with itself): the --delete passes after them made the
+    // list anew, and the comparisons after those are of the list made anew.
     expect(untrackedScans).toBeGreaterThan(10);
   });
 });
