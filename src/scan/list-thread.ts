@@ -82,6 +82,7 @@ function run(port: NonNullable<typeof parentPort>, job: ListJob): void {
   const rootKinds = rootIsDir ? list(EMPTY) : undefined;
   if (rootKinds) stack.push({ rel: EMPTY, kinds: rootKinds, next: 0 });
   while (stack.length > 0) {
+    if (stopped()) return; // the walk was cut short (see walk-threads.ts): return, do not wait to be terminated
     const top = stack[stack.length - 1];
     if (top.next >= top.kinds.length) {
       stack.pop();

@@ -32,6 +32,9 @@ const STAT_THREAD = new URL('./stat-thread.js', import.meta.url);
 /** Two lstats in flight took most of the gain on a 2-core machine; a third added little (4.3 s). */
 const statThreads = (): number => Math.min(4, Math.max(2, os.availableParallelism()));
 
+/** How long a list thread asked to stop may take to return before it is terminated. */
+const LISTER_GRACE_MS = 10_000;
+
 /** Each thread holds a directory listing per level and a chunk or two: a small heap will do. */
 const LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 };
 
@@ -49,6 +52,8 @@ export async function* walkOnThreads(root: Buffer, onError: (rel: Buffer, err: u
   /** Per stat thread, where the arrays of its batches go back to it (see BatchEntries). */
   const spares: MessagePort[] = [];
   let failure: unknown;
+  /** Resolved when the list thread has exited. */
+  let listerGone: Promise<unknown> = Promise.resolve();
   let wake: (() => void) | undefined;
   const wakeUp = () => {
     const w = wake;
@@ -105,6 +110,7 @@ export async function* walkOnThreads(root: Buffer, onError: (rel: Buffer, err: u
       resourceLimits: LIMITS,
     });
     watch(lister, (m: ListerMessage) => fromLister.push(m), () => (listerExited = true));
+    listerGone = new Promise((resolve) => lister.once('exit', resolve));
     for (;;) {
       const i = taken % n;
       while (batches[i].length === 0) {
@@ -133,6 +139,12 @@ export async function* walkOnThreads(root: Buffer, onError: (rel: Buffer, err: u
   } finally {
     Atomics.store(control, 1, 1);
     Atomics.notify(control, 0);
+    // The list thread reads directories through the getdents addon, and a thread terminated
+    // inside one of its calls aborts the whole process (node-addon-api, built with C++
+    // exceptions, throws again when it cannot throw into a stopping thread): a Ctrl-C during the
+    // walk ended in SIGABRT now and then. So it is asked to stop (it looks between entries) and
+    // given time to return; only one stuck in a call for that long is terminated.
+    if (!listerExited) await Promise.race([listerGone, new Promise((resolve) => setTimeout(resolve, LISTER_GRACE_MS).unref())]);
     await Promise.all(workers.map((w) => w.terminate()));
     for (const port of spares) port.close();
   }
