@@ -431,8 +431,6 @@ export class Index {
     lookups: number;
     /** Past MAX_LOOKUPS of them: pages are read with whole rows from then on. */
     wholeRows: boolean;
-    /** The mirror holds nothing: no path dropped from src can be in it. */
-    mirrorEmpty: boolean;
     /** Paths dropped go to gone (see GONE): the mirror may hold them, and gone is kept. */
     listGone: boolean;
   };
@@ -452,21 +450,26 @@ export class Index {
       // Rows are about ID_GAP apart: an eighth of the last scan, at least 64k rows.
       limit: changeLimit ?? Math.max(65536, Math.floor(maxId / ID_GAP / 8)),
       wasComplete: this.getMeta(SCAN_STATE) === 'complete' && this.hasIndex('src_by_inode'),
-      mirrorEmpty: this.mirrorCountUpTo(1) === 0 && this.guard(() => this.stmt('SELECT 1 FROM mirror_dirs LIMIT 1').get()) === undefined,
       listGone: false,
     };
-    // An empty mirror (a first copy) starts the list of paths gone from src, empty.
-    const goneRows = this.guard(() => this.stmt('SELECT 1 FROM gone LIMIT 1').get()) !== undefined;
-    if (this.rescan.mirrorEmpty && (goneRows || !this.goneTracked())) {
+    // An empty mirror (a first copy) starts the list of paths gone from src, empty: no path
+    // dropped from src can be in it.
+    const mirrorEmpty = this.mirrorCountUpTo(1) === 0 && !this.hasRows('mirror_dirs');
+    const goneRows = this.hasRows('gone');
+    if (mirrorEmpty && (goneRows || !this.goneTracked())) {
       this.transaction(() => {
         this.db.exec('DELETE FROM gone');
         this.setMeta(GONE, 'yes');
       });
     }
-    this.rescan.listGone = !this.rescan.mirrorEmpty && this.goneTracked();
+    this.rescan.listGone = !mirrorEmpty && this.goneTracked();
     this.goneLive = this.rescan.listGone && goneRows;
     // Nothing to merge with, or ids past half their range: a fresh scan from the first row.
     if (maxId === 0 || maxId > MAX_ID / 2) this.divergeAt(0);
+  }
+
+  private hasRows(table: 'gone' | 'mirror_dirs'): boolean {
+    return this.guard(() => this.stmt(`SELECT 1 FROM ${table} LIMIT 1`).get()) !== undefined;
   }
 
   /** Whether gone lists the mirror's paths that src lacks (see GONE). */
@@ -753,7 +756,7 @@ export class Index {
 
   /** Append scanned entries after the last row, ID_GAP apart, in one transaction. */
   insertSrc(entries: readonly Entry[]): void {
-    this.goneLive = this.guard(() => this.stmt('SELECT 1 FROM gone LIMIT 1').get()) !== undefined;
+    this.goneLive = this.hasRows('gone');
     this.transaction(() => {
       let id = Number(this.stmt('SELECT COALESCE(MAX(id), 0) FROM src').pluck(true).get());
       for (const e of entries) this.insertRow((id += ID_GAP), e);
