@@ -59,25 +59,33 @@ DT_TYPES[12] = EntryType.socket;
 const DOT = 0x2e;
 const RECORDS = 256 * 1024;
 
-/** One reader per thread: it holds the buffer getdents64 fills. */
+/**
+ * One reader per thread: it holds the buffer getdents64 fills. The addon is loaded at the first
+ * read, not when the reader is made: every thread that imports fs/ops.js makes one, and a thread
+ * terminated while the addon registers itself aborts the whole process (node-addon-api, built
+ * with C++ exceptions, throws again when it cannot throw into a stopping thread). The stat
+ * threads of a walk, ended as soon as a small tree is walked, did that about once in 200 runs
+ * (SIGABRT, "terminate called after throwing an instance of 'Napi::Error'"). Only threads that
+ * read directories load it, and the one that does (the list thread) is let return before it ends.
+ */
 export class DirentReader {
-  private readonly buf = Buffer.allocUnsafe(RECORDS);
-  private readonly native: NativeGetdents | undefined;
-
-  constructor() {
-    const G = getdentsClass();
-    // The wrapper allocates a buffer of its own for its iterator, which is not used: keep it small.
-    this.native = G ? new G(16, 0) : undefined;
-  }
+  private buf: Buffer | undefined;
+  /** null where the addon cannot be loaded; undefined until the first read. */
+  private native: NativeGetdents | null | undefined;
 
   /** The entries of directory `p` (not `.` and `..`), in the order the directory gives them. */
   read(p: Path): Dirent[] {
+    if (this.native === undefined) {
+      const G = getdentsClass();
+      // The wrapper allocates a buffer of its own for its iterator, which is not used: keep it small.
+      this.native = G ? new G(16, 0) : null;
+    }
     if (!this.native) return readdirTypes(p);
     const fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
     const out: Dirent[] = [];
     try {
       this.native.fd = fd;
-      const { buf } = this;
+      const buf = (this.buf ??= Buffer.allocUnsafe(RECORDS));
       for (;;) {
         let got: number;
         try {
