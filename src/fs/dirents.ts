@@ -64,7 +64,7 @@ const RECORDS = 256 * 1024;
  * read, not when the reader is made: every thread that imports fs/ops.js makes one, and a thread
  * terminated while the addon registers itself aborts the whole process (node-addon-api, built
  * with C++ exceptions, throws again when it cannot throw into a stopping thread). The stat
- * threads of a walk, ended as soon as a small tree is walked, did that about once in 200 runs
+ * threads of a walk, ended as soon as a small tree is walked, did that once in 200-600 runs
  * (SIGABRT, "terminate called after throwing an instance of 'Napi::Error'"). Only threads that
  * read directories load it, and the one that does (the list thread) is let return before it ends.
  */

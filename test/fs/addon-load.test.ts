@@ -1,10 +1,10 @@
 // The getdents addon is loaded by the threads that read directories, and only when they first
 // do: a thread terminated while the addon registers itself aborts the whole process (SIGABRT,
 // "terminate called after throwing an instance of 'Napi::Error'"), and every thread that imports
-// fs/ops.js (the stat threads of a walk, the hashing threads of verify) used to load it at
-// import. The walk ends its stat threads as soon as a small tree is walked: a CLI copy of a
-// seven-path tree aborted about once in 200 runs. Both tests run the built module in a child
-// node, so that what the test runner itself has loaded does not count.
+// fs/ops.js (the stat threads of a walk among them) used to load it at import. The walk ends its
+// stat threads as soon as a small tree is walked: a CLI copy of a seven-path tree aborted once
+// in 200-600 runs. Both tests run the built module in a child node, so that what the test
+// runner itself has loaded does not count.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
