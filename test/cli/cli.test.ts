@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/cli/exit-codes.js';
 import { Index } from '../../src/store/index-db.js';
-import { BIN, lines, runCli } from '../helpers/cli.js';
+import { BIN, expectExit, lines, runCli } from '../helpers/cli.js';
 import { buildTree, expectSameTopology, file, fifo, link, readTree, symlink, tempDirs, type TreeSpec } from '../helpers/tree.js';
 
 const temp = tempDirs();
@@ -41,7 +41,7 @@ describe('linkmirror copy (the built CLI)', () => {
     const { src, dst } = setup();
     const r = runCli(['copy', src, dst]);
     expect(r.stderr).toBe('');
-    expect(r.status).toBe(ExitCode.ok);
+    expectExit(r, ExitCode.ok);
     expect(r.stdout).toMatch(/^copied .* -> .* in /);
     expect(r.stdout).toMatch(/hard links/);
     expect(r.stdout).toMatch(/problems\s+0/);
@@ -79,7 +79,7 @@ describe('linkmirror copy (the built CLI)', () => {
     expect(path.join(dst, deep, 'f').length).toBeGreaterThan(4096);
 
     const r = runCli(['copy', src, dst]);
-    expect(r.status).toBe(ExitCode.problems);
+    expectExit(r, ExitCode.problems);
     expect(r.stderr).toMatch(/ENAMETOOLONG/);
     expect(r.stdout).toMatch(/problems\s+[1-9]/);
     expect(fs.readFileSync(path.join(dst, 'short/ok-link'), 'utf8')).toBe('fits');
@@ -87,7 +87,7 @@ describe('linkmirror copy (the built CLI)', () => {
 
     // --json carries the same problems, with their codes.
     const j = runCli(['copy', '--json', src, path.join(dstParent, 'd2')]);
-    expect(j.status).toBe(ExitCode.problems);
+    expectExit(j, ExitCode.problems);
     const summary = JSON.parse(j.stdout);
     expect(summary.problemCount).toBeGreaterThanOrEqual(1);
     expect(summary.problems.some((p: { code: string }) => p.code === 'ENAMETOOLONG')).toBe(true);
@@ -96,7 +96,7 @@ describe('linkmirror copy (the built CLI)', () => {
   it('exit 2: a usage error, one line on stderr, nothing written', () => {
     const { base, dst } = setup();
     const r = runCli(['copy', path.join(base, 'missing'), dst]);
-    expect(r.status).toBe(ExitCode.usage);
+    expectExit(r, ExitCode.usage);
     expect(lines(r.stderr)).toHaveLength(1);
     expect(r.stderr).toMatch(/^linkmirror: source .*missing does not exist/);
     expect(fs.existsSync(dst)).toBe(false);
@@ -104,25 +104,25 @@ describe('linkmirror copy (the built CLI)', () => {
 
   it('exit 3: a broken index in the destination, one line on stderr', () => {
     const { src, dst } = setup();
-    expect(runCli(['copy', '-q', src, dst]).status).toBe(ExitCode.ok);
+    expectExit(runCli(['copy', '-q', src, dst]), ExitCode.ok);
     fs.writeFileSync(path.join(dst, '.linkmirror/index.db'), 'this is not an SQLite database, not even close '.repeat(100));
     fs.rmSync(path.join(dst, '.linkmirror/index.db-wal'), { force: true });
     fs.rmSync(path.join(dst, '.linkmirror/index.db-shm'), { force: true });
     const r = runCli(['copy', src, dst]);
-    expect(r.status).toBe(ExitCode.fatal);
+    expectExit(r, ExitCode.fatal);
     expect(lines(r.stderr)).toHaveLength(1);
     expect(r.stderr).toMatch(/^linkmirror: .*index/);
   });
 
   it('exit 3: another linkmirror holds the destination’s lock', () => {
     const { src, dst } = setup();
-    expect(runCli(['copy', '-q', src, dst]).status).toBe(ExitCode.ok);
+    expectExit(runCli(['copy', '-q', src, dst]), ExitCode.ok);
     const before = snapshot(dst);
     // pid 1 is always alive: the lock is not stale.
     fs.writeFileSync(path.join(dst, '.linkmirror/lock'), '1');
     fs.writeFileSync(path.join(src, 'daily.1/later.txt'), 'later');
     const r = runCli(['copy', src, dst]);
-    expect(r.status).toBe(ExitCode.fatal);
+    expectExit(r, ExitCode.fatal);
     expect(lines(r.stderr)).toEqual([expect.stringMatching(/^linkmirror: another linkmirror \(pid 1\)/)]);
     expect(snapshot(dst)).toEqual(before);
   });
@@ -157,7 +157,7 @@ describe('linkmirror copy (the built CLI)', () => {
     expect(fs.existsSync(lock)).toBe(false);
 
     const again = runCli(['copy', '--json', src, dst]);
-    expect(again.status, again.stderr).toBe(ExitCode.ok);
+    expectExit(again, ExitCode.ok);
     expect(JSON.parse(again.stdout)).toMatchObject({ interrupted: false, problemCount: 0 });
     expectSameTopology(src, dst);
   });
@@ -165,7 +165,7 @@ describe('linkmirror copy (the built CLI)', () => {
   it('--dry-run prints the plan and writes nothing: the destination is not even created', () => {
     const { src, dst } = setup();
     const r = runCli(['copy', '--dry-run', src, dst]);
-    expect(r.status).toBe(ExitCode.ok);
+    expectExit(r, ExitCode.ok);
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/^plan for /);
     expect(r.stdout).toMatch(/inodes to copy\s+5 of 5/);
@@ -175,12 +175,12 @@ describe('linkmirror copy (the built CLI)', () => {
 
   it('--dry-run on an existing mirror writes nothing there either, and plans only what changed', () => {
     const { src, dst } = setup();
-    expect(runCli(['copy', '-q', src, dst]).status).toBe(ExitCode.ok);
+    expectExit(runCli(['copy', '-q', src, dst]), ExitCode.ok);
     fs.writeFileSync(path.join(src, 'daily.1/later.txt'), 'later');
     const before = snapshot(dst);
     const stateBefore = fs.readdirSync(path.join(dst, '.linkmirror')).sort();
     const r = runCli(['copy', '-n', '--json', src, dst]);
-    expect(r.status).toBe(ExitCode.ok);
+    expectExit(r, ExitCode.ok);
     const plan = JSON.parse(r.stdout);
     expect(plan).toMatchObject({ dryRun: true, resumed: true });
     expect(plan.plan).toMatchObject({ pathsToPlace: 1, inodesToCopy: 1 });
@@ -193,24 +193,24 @@ describe('linkmirror copy (the built CLI)', () => {
   // Index.open). A dry run meanwhile cannot read it: it says so in one line, and writes nothing.
   it('--dry-run while a copy holds the mirror’s index: exit 3, one line saying another linkmirror has it', () => {
     const { src, dst } = setup();
-    expect(runCli(['copy', '-q', src, dst]).status).toBe(ExitCode.ok);
+    expectExit(runCli(['copy', '-q', src, dst]), ExitCode.ok);
     const before = snapshot(dst);
     const running = Index.open(path.join(dst, '.linkmirror', 'index.db'));
     try {
       const r = runCli(['copy', '-n', src, dst]);
-      expect(r.status, r.stderr).toBe(ExitCode.fatal);
+      expectExit(r, ExitCode.fatal);
       expect(lines(r.stderr)).toEqual([expect.stringMatching(/^linkmirror: index .* is in use by another linkmirror; wait for it or stop it$/)]);
     } finally {
       running.close();
     }
     expect(snapshot(dst)).toEqual(before);
-    expect(runCli(['copy', '-n', src, dst]).status).toBe(ExitCode.ok);
+    expectExit(runCli(['copy', '-n', src, dst]), ExitCode.ok);
   });
 
   it('--json prints one JSON document with the counts', () => {
     const { src, dst } = setup();
     const r = runCli(['copy', '--json', src, dst]);
-    expect(r.status).toBe(ExitCode.ok);
+    expectExit(r, ExitCode.ok);
     expect(r.stderr).toBe('');
     const s = JSON.parse(r.stdout);
     expect(s).toMatchObject({
@@ -229,7 +229,7 @@ describe('linkmirror copy (the built CLI)', () => {
   it('--quiet prints nothing at all on success', () => {
     const { src, dst } = setup();
     const r = runCli(['copy', '--quiet', src, dst]);
-    expect(r.status).toBe(ExitCode.ok);
+    expectExit(r, ExitCode.ok);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe('');
     expectSameTopology(src, dst);

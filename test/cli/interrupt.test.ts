@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrng } from '../../fixtures/prng.js';
 import { generateSnapshotTree, type SnapshotTreeStats } from '../../fixtures/snapshot-tree.js';
 import { ExitCode } from '../../src/cli/exit-codes.js';
-import { BIN, heldSync, runCli } from '../helpers/cli.js';
+import { BIN, expectExit, heldSync, runCli } from '../helpers/cli.js';
 import {
   countFiles, expectNoHalfFiles, expectRowsKept, expectRowsOnDisk, indexRows, srcInodesIn, tmpLeft, type IndexRow,
 } from '../helpers/mirror-state.js';
@@ -113,7 +113,7 @@ describe('SIGKILL, then the same command again', () => {
     expect(fs.existsSync(lock), 'a killed run leaves its lock').toBe(true);
 
     const last = runCli(['copy', '--json', src, dst]);
-    expect(last.status, last.stderr).toBe(ExitCode.ok);
+    expectExit(last, ExitCode.ok);
     const s = JSON.parse(last.stdout);
     expect(s).toMatchObject({ resumed: true, interrupted: false, problemCount: 0 });
     // Exactly the inodes the index did not hold were placed, each once: written, or taken as the
@@ -132,7 +132,7 @@ describe('SIGKILL, then the same command again', () => {
     const src = path.join(base, 'src');
     const dst = path.join(base, 'dst');
     const stats = generateSnapshotTree(src, { paths: 5_000, seed: 22 });
-    expect(runCli(['copy', '-q', src, dst]).status).toBe(ExitCode.ok);
+    expectExit(runCli(['copy', '-q', src, dst]), ExitCode.ok);
     const mirrorBefore = readTree(dst);
     const [newest, oldest] = [stats.snapshots[0], stats.snapshots[stats.snapshots.length - 1]];
     fs.renameSync(path.join(src, newest), path.join(src, 'swap'));
@@ -163,7 +163,7 @@ describe('SIGKILL, then the same command again', () => {
     expectRowsOnDisk(dst, indexRows(dst));
 
     const last = runCli(['copy', '--json', '--delete', src, dst]);
-    expect(last.status, last.stderr).toBe(ExitCode.ok);
+    expectExit(last, ExitCode.ok);
     expect(JSON.parse(last.stdout)).toMatchObject({ interrupted: false, problemCount: 0 });
     expectSameTopology(src, dst);
     expect(tmpLeft(dst)).toEqual([]);
@@ -201,7 +201,7 @@ describe('Ctrl-C', () => {
       if (signal === 'SIGTERM') return; // the rest is the same for both
 
       const again = runCli(['copy', '--json', src, dst]);
-      expect(again.status, again.stderr).toBe(ExitCode.ok);
+      expectExit(again, ExitCode.ok);
       const s = JSON.parse(again.stdout);
       expect(s).toMatchObject({ resumed: true, interrupted: false, problemCount: 0 });
       expect(s.placed.inodesCopied).toBe(s.scan.inodes - srcInodesIn(rows));
@@ -225,7 +225,7 @@ describe('Ctrl-C', () => {
       fs.mkdirSync(path.join(src, 'snap.1'));
       if (when === 'an incremental run') {
         fs.writeFileSync(path.join(src, 'snap.0/small'), 'small');
-        expect(runCli(['copy', '-q', src, dst]).status).toBe(ExitCode.ok);
+        expectExit(runCli(['copy', '-q', src, dst]), ExitCode.ok);
       }
       for (let i = 0; i < 4; i++) {
         const p = path.join(src, 'snap.0', `big${i}`);
@@ -272,7 +272,7 @@ describe('Ctrl-C', () => {
     expectRowsOnDisk(dst, rows);
 
     const again = runCli(['copy', '--json', src, dst]);
-    expect(again.status, again.stderr).toBe(ExitCode.ok);
+    expectExit(again, ExitCode.ok);
     const s = JSON.parse(again.stdout);
     // Files the killed run wrote in full after its last commit are taken (same source, same boot).
     expect(s.placed.inodesCopied + s.placed.foundComplete).toBe(s.scan.inodes - srcInodesIn(rows));

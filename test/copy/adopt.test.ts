@@ -10,7 +10,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/cli/exit-codes.js';
 import { copy } from '../../src/copy/copy.js';
-import { runCli } from '../helpers/cli.js';
+import { expectExit, runCli } from '../helpers/cli.js';
 import { buildTree, expectSameTopology, file, inodeClasses, link, readTree, symlink, tempDirs, utimesSeconds } from '../helpers/tree.js';
 
 const temp = tempDirs();
@@ -181,14 +181,14 @@ describe('without --adopt', () => {
     rsyncCopy(src, dst);
     const before = [...readTree(dst)].map(([k, n]) => `${k} ${n.ino} ${n.nlink} ${n.mtimeNs}`);
     const r = runCli(['copy', src, dst]);
-    expect(r.status).toBe(ExitCode.usage);
+    expectExit(r, ExitCode.usage);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/^linkmirror: destination .* is not empty and is not a linkmirror mirror;.*--adopt.*\n$/);
     expect(fs.existsSync(path.join(dst, '.linkmirror'))).toBe(false);
     expect([...readTree(dst)].map(([k, n]) => `${k} ${n.ino} ${n.nlink} ${n.mtimeNs}`)).toEqual(before);
 
     const adopted = runCli(['copy', '--adopt', '--json', src, dst]);
-    expect(adopted.status, adopted.stderr).toBe(ExitCode.ok);
+    expectExit(adopted, ExitCode.ok);
     const s = JSON.parse(adopted.stdout);
     expect(s.placed.bytesReclaimed).toBeGreaterThan(0);
     expectSameTopology(src, dst);

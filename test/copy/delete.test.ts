@@ -11,7 +11,7 @@ import { copy } from '../../src/copy/copy.js';
 import { realFsOps } from '../../src/fs/ops.js';
 import { INDEX_FILE, STATE_DIR } from '../../src/state-dir.js';
 import { faultyOps } from '../helpers/faulty-ops.js';
-import { runCli } from '../helpers/cli.js';
+import { expectExit, runCli } from '../helpers/cli.js';
 import { indexRows } from '../helpers/mirror-state.js';
 import { buildTree, dir, expectSameTopology, file, link, readTree, symlink, tempDirs, type TreeSpec } from '../helpers/tree.js';
 
@@ -92,7 +92,7 @@ describe('--delete', () => {
     const { src, dst } = await mirrored();
     prune(src);
     const r = runCli(['copy', '--delete', src, dst]);
-    expect(r.status, r.stderr).toBe(ExitCode.ok);
+    expectExit(r, ExitCode.ok);
     expect(r.stdout).toMatch(/^deleted\s+4 paths no longer in the source$/m);
     expect(r.stdout).not.toMatch(/^kept/m);
   });
@@ -246,7 +246,7 @@ describe('without --delete', () => {
 
     // --delete later removes exactly them.
     const r = runCli(['copy', src, dst]);
-    expect(r.status, r.stderr).toBe(ExitCode.ok);
+    expectExit(r, ExitCode.ok);
     expect(r.stdout).toMatch(/^kept\s+9 paths no longer in the source \(use --delete to remove them\)$/m);
     const cleaned = await copy(src, dst, { delete: true });
     expect(cleaned.deleted).toBe(2);

@@ -16,7 +16,7 @@ import { Index } from '../../src/store/index-db.js';
 import { realFsOps } from '../../src/fs/ops.js';
 import { faultyOps } from '../helpers/faulty-ops.js';
 import { ExitCode } from '../../src/cli/exit-codes.js';
-import { runCli } from '../helpers/cli.js';
+import { expectExit, runCli } from '../helpers/cli.js';
 import { useLoopMount } from '../helpers/loop-mount.js';
 import { dstInodesBySrc, identityOf, tmpLeft } from '../helpers/mirror-state.js';
 import {
@@ -119,7 +119,7 @@ describe('incremental runs after real rsnapshot rotations', () => {
   const via = {
     cli: (src: string, dst: string): RunCounts => {
       const r = runCli(['copy', '--delete', '--json', src, dst]);
-      expect(r.status, r.stderr).toBe(ExitCode.ok);
+      expectExit(r, ExitCode.ok);
       const s = JSON.parse(r.stdout);
       return { ...s.placed, deleted: s.deleted, problemCount: s.problemCount };
     },

@@ -11,7 +11,7 @@ import { copy } from '../../src/copy/copy.js';
 import { isLinkmirrorError } from '../../src/errors.js';
 import { errnoCode } from '../../src/fs/errno.js';
 import { realFsOps } from '../../src/fs/ops.js';
-import { lines, runCli } from '../helpers/cli.js';
+import { expectExit, lines, runCli } from '../helpers/cli.js';
 import { faultyOps } from '../helpers/faulty-ops.js';
 import { useLoopMount } from '../helpers/loop-mount.js';
 import { buildTree, expectSameTopology, file, inodeKey, link, readTree, tempDirs, type TreeNode } from '../helpers/tree.js';
@@ -81,7 +81,7 @@ describe('a destination too small', () => {
     expect(fs.readdirSync(dst).filter((n) => n !== '.linkmirror')).toEqual([]);
 
     const r = runCli(['copy', src, dst]);
-    expect(r.status).toBe(ExitCode.fatal);
+    expectExit(r, ExitCode.fatal);
     expect(r.stdout).toBe('');
     expect(lines(r.stderr)).toHaveLength(1);
     expect(r.stderr).toMatch(/^linkmirror: destination has .* free; the copy needs .*--force/);
@@ -111,7 +111,7 @@ describe('a destination too small', () => {
     bigSource(src);
     const dst = path.join(m.dir, 'mirror');
     const r = runCli(['copy', '--force', src, dst]);
-    expect(r.status).toBe(ExitCode.fatal);
+    expectExit(r, ExitCode.fatal);
     expect(lines(r.stderr)).toHaveLength(1);
     expect(r.stderr).toMatch(/^linkmirror: .*full.*run the same command again/);
     expectNoHalfFiles(src, dst);
@@ -126,7 +126,7 @@ describe('a destination too small', () => {
     const src = path.join(temp(), 'src');
     buildTree(src, { 'a/f': file('first'), 'a/g': link('a/f') });
     const dst = path.join(m.dir, 'mirror');
-    expect(runCli(['copy', '-q', src, dst]).status).toBe(ExitCode.ok);
+    expectExit(runCli(['copy', '-q', src, dst]), ExitCode.ok);
     const ballast = path.join(m.dir, 'ballast');
     const fd = fs.openSync(ballast, 'w');
     try {
@@ -141,12 +141,12 @@ describe('a destination too small', () => {
 
     const r = runCli(['copy', '-q', src, dst]);
     expect(r.signal, r.stderr).toBeNull();
-    expect(r.status, r.stderr).toBe(ExitCode.fatal);
+    expectExit(r, ExitCode.fatal);
     expect(lines(r.stderr)).toHaveLength(1);
     expect(r.stderr).toMatch(/^linkmirror: .*full; free space and run the same command again/);
 
     fs.rmSync(ballast);
-    expect(runCli(['copy', '-q', src, dst]).status).toBe(ExitCode.ok);
+    expectExit(runCli(['copy', '-q', src, dst]), ExitCode.ok);
     expectSameTopology(src, dst);
   });
 

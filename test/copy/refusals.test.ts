@@ -10,7 +10,7 @@ import { copy } from '../../src/copy/copy.js';
 import { isLinkmirrorError, type ErrorCode } from '../../src/errors.js';
 import { formatBytes } from '../../src/format.js';
 import { realFsOps, type Path } from '../../src/fs/ops.js';
-import { lines, runCli } from '../helpers/cli.js';
+import { expectExit, lines, runCli } from '../helpers/cli.js';
 import { faultyOps } from '../helpers/faulty-ops.js';
 import { buildTree, file, link, readTree, symlink, tempDirs } from '../helpers/tree.js';
 
@@ -139,7 +139,7 @@ describe('refusals', () => {
       expect(snapshot(base)).toEqual(before);
 
       const r = runCli(['copy', src, dst]);
-      expect(r.status).toBe(ExitCode.usage);
+      expectExit(r, ExitCode.usage);
       expect(r.stdout).toBe('');
       expect(lines(r.stderr)).toEqual([`linkmirror: ${err.message}`]);
       expect(snapshot(base)).toEqual(before);

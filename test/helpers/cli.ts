@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
 
 export const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/linkmirror.js');
 
@@ -26,6 +27,15 @@ export function runCli(args: readonly string[], options: { cwd?: string; timeout
   });
   if (r.error) throw r.error;
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * Asserts the exit code, and on a mismatch says how the run ended and what it printed on stderr:
+ * "expected null to be +0" alone told nothing of a run that SIGABRT had ended.
+ */
+export function expectExit(r: CliResult, code: number): void {
+  const ended = r.status === null ? `ended by ${r.signal}` : `exit ${r.status}`;
+  expect(r.status, `${ended}; stderr: ${r.stderr.trim().slice(-1000) || '(empty)'}`).toBe(code);
 }
 
 /** The lines of a stream, without the empty one after the last newline. */

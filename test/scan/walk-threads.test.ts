@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { scan } from '../../src/scan/scan.js';
 import { Index } from '../../src/store/index-db.js';
 import type { StoredEntry } from '../../src/store/entry.js';
-import { runCli } from '../helpers/cli.js';
+import { expectExit, runCli } from '../helpers/cli.js';
 import { useLoopMount } from '../helpers/loop-mount.js';
 import { buildTree, dir, fifo, file, link, symlink, tempDirs, type TreeSpec } from '../helpers/tree.js';
 
@@ -52,7 +52,7 @@ describe('the walk threads', () => {
     const threadDb = path.join(base, 'thread.db');
     const r = runCli(['scan', src, '--index', threadDb, '--quiet']);
     expect(r.stderr).toBe('');
-    expect(r.status).toBe(0);
+    expectExit(r, 0);
 
     const hereDb = path.join(base, 'here.db');
     const index = Index.open(hereDb);

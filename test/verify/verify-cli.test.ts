@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/cli/exit-codes.js';
-import { lines, runCli } from '../helpers/cli.js';
+import { expectExit, lines, runCli } from '../helpers/cli.js';
 import { tempDirs } from '../helpers/tree.js';
 import { keepingMtimes, mirrorOf } from './mirrors.js';
 
@@ -19,7 +19,7 @@ describe('linkmirror verify (the built CLI)', () => {
     for (const [args, read] of [[[src, dst], 16], [[dst], 8]] as const) {
       const r = runCli(['verify', ...args]);
       expect(r.stderr).toBe('');
-      expect(r.status).toBe(ExitCode.ok);
+      expectExit(r, ExitCode.ok);
       expect(lines(r.stdout)[0]).toMatch(/^verified .* in .*: they match$/);
       expect(r.stdout).toContain(`content        ${read} inodes read`);
     }
@@ -32,7 +32,7 @@ describe('linkmirror verify (the built CLI)', () => {
     fs.chmodSync(path.join(dst, 'daily.0/bin/tool'), 0o700);
     for (const args of [[src, dst], [dst]]) {
       const r = runCli(['verify', ...args]);
-      expect(r.status).toBe(ExitCode.problems);
+      expectExit(r, ExitCode.problems);
       expect(lines(r.stdout)[0]).toMatch(/: 2 differences$/);
       expect(r.stdout).toMatch(/^missing\s+1\n {2}daily\.1\/empty \(file\)$/m);
       expect(r.stdout).toMatch(/^mode\s+1\n {2}daily\.0\/bin\/tool \(2 paths\): 0755 in (src|the manifest), 0700 (in dst|now)$/m);
@@ -46,7 +46,7 @@ describe('linkmirror verify (the built CLI)', () => {
       for (let i = 0; i < 30; i++) fs.writeFileSync(path.join(dst, `daily.1/docs/extra-${i}`), 'x');
     });
     const r = runCli(['verify', '--json', src, dst]);
-    expect(r.status).toBe(ExitCode.problems);
+    expectExit(r, ExitCode.problems);
     const doc = JSON.parse(r.stdout) as { differences: { category: string; path: string }[]; summary: Record<string, unknown> };
     expect(doc.differences).toHaveLength(30);
     expect(doc.differences.every((d) => d.category === 'extra')).toBe(true);
@@ -58,14 +58,14 @@ describe('linkmirror verify (the built CLI)', () => {
   it('--json on a match is an empty list', async () => {
     const { dst } = await mirrorOf(temp());
     const r = runCli(['verify', '--json', dst]);
-    expect(r.status).toBe(ExitCode.ok);
+    expectExit(r, ExitCode.ok);
     expect(JSON.parse(r.stdout)).toMatchObject({ differences: [], summary: { match: true, mode: 'manifest' } });
   });
 
   it('exit 2 for DST alone without a manifest, saying to give the source', async () => {
     const { dst } = await mirrorOf(temp(), 'cp -a');
     const r = runCli(['verify', dst]);
-    expect(r.status).toBe(ExitCode.usage);
+    expectExit(r, ExitCode.usage);
     expect(r.stdout).toBe('');
     expect(lines(r.stderr)).toHaveLength(1);
     expect(r.stderr).toMatch(/no linkmirror manifest.*give the source too: linkmirror verify SRC /);
@@ -80,7 +80,7 @@ describe('linkmirror verify (the built CLI)', () => {
       expect(lines(r.stderr), args.join(' ')).toHaveLength(1);
     }
     const ok = runCli(['verify', '--sample', '50%', dst]);
-    expect(ok.status).toBe(ExitCode.ok);
+    expectExit(ok, ExitCode.ok);
     expect(ok.stdout).toMatch(/sample 50% \(seed \d+\)/);
   });
 
@@ -98,7 +98,7 @@ describe('linkmirror verify (the built CLI)', () => {
 
   it('--help names the categories and the exit codes', () => {
     const r = runCli(['verify', '--help']);
-    expect(r.status).toBe(ExitCode.ok);
+    expectExit(r, ExitCode.ok);
     for (const word of ['missing', 'extra', 'link-split', 'link-merged', '--fast', '--sample', 'Exit codes:', 'verify: differences found']) {
       expect(r.stdout).toContain(word);
     }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generateSnapshotTree } from '../../fixtures/snapshot-tree.js';
 import { ExitCode } from '../../src/cli/exit-codes.js';
-import { BIN, lines, runCli } from '../helpers/cli.js';
+import { BIN, expectExit, lines, runCli } from '../helpers/cli.js';
 import { tempDirs } from '../helpers/tree.js';
 
 const temp = tempDirs();
@@ -21,7 +21,7 @@ describe('linkmirror verify, interrupted', () => {
       const work = path.join(base, 'work');
       fs.mkdirSync(work);
       generateSnapshotTree(src, { paths: 15_000, seed: 5 });
-      expect(runCli(['copy', '-q', src, dst], { timeoutMs: 120_000 }).status).toBe(ExitCode.ok);
+      expectExit(runCli(['copy', '-q', src, dst], { timeoutMs: 120_000 }), ExitCode.ok);
       const child = spawn(process.execPath, [BIN, 'verify', '--temp-dir', work, ...(form === 'DST' ? [dst] : [src, dst])], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
       child.stderr.on('data', (b: Buffer) => (stderr += b));
@@ -38,7 +38,7 @@ describe('linkmirror verify, interrupted', () => {
       expect(stderr).not.toMatch(/\n\s+at /);
       expect(fs.readdirSync(work)).toEqual([]);
       expect(fs.existsSync(path.join(dst, '.linkmirror/lock'))).toBe(false);
-      expect(runCli(['verify', '-q', ...(form === 'DST' ? [dst] : [src, dst])], { timeoutMs: 120_000 }).status).toBe(ExitCode.ok);
+      expectExit(runCli(['verify', '-q', ...(form === 'DST' ? [dst] : [src, dst])], { timeoutMs: 120_000 }), ExitCode.ok);
     });
   }
 });
