@@ -18,7 +18,7 @@ import { Problems, type Problem } from '../problems.js';
 import { noProgress, type Progress } from '../progress.js';
 import { scan } from '../scan/scan.js';
 import { INDEX_FILE, INDEX_FILES, STATE_DIR } from '../state-dir.js';
-import { Index, type ScanTotals } from '../store/index-db.js';
+import { COPIED_AT, Index, type ScanTotals } from '../store/index-db.js';
 import { recordManifest } from '../verify/record-manifest.js';
 import { checkPaths } from './check-paths.js';
 import { finishDirs } from './finish-dirs.js';
@@ -293,7 +293,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
       // Exit 0 must mean the mirror is on the drive: a user may pull it the next second.
       syncOrStop(ops, dst);
       index.setMeta('state', problems.count === 0 ? 'complete' : 'complete-with-errors');
-      index.setMeta('copied_at', new Date().toISOString());
+      index.setMeta(COPIED_AT, new Date().toISOString());
     }
     return {
       src, dst, dryRun: false, resumed: mirror, interrupted: placed.stopped, scan: scanned.totals, plan, placed, dirsMade,

@@ -5,7 +5,8 @@
 // process at any instant; after a power loss the last few commits may be lost, which the copy
 // tolerates because every row in `mirror` is written after the file it describes is in place
 // (so a lost row only means redoing, and checking, work already on disk). An index opened empty
-// (a first copy) uses a rollback journal instead, with synchronous=FULL: see journalFor().
+// or before its first copy completed uses a rollback journal instead, with synchronous=FULL: see
+// journalFor().
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -66,6 +67,9 @@ const GONE_HELD = '(EXISTS (SELECT 1 FROM mirror m WHERE m.path = g.path) OR EXI
 /** Placed rows per INSERT statement (768 parameters; SQLite allows 32,766). */
 const PLACED_PER_INSERT = 256;
 
+/** Meta key: when a copy last completed (an ISO date). None: the first copy is not done yet. */
+export const COPIED_AT = 'copied_at';
+
 /**
  * The journal for a run. An index with rows in it gets the WAL, which copies each changed page
  * into the file once per checkpoint however often the run changes it: a rescan's and a
@@ -78,17 +82,27 @@ const PLACED_PER_INSERT = 256;
  * once at the checkpoint. 1M-path first copies wrote 1,589 and 1,599 MB instead of 1,957 and
  * 1,954 (571 MB of them the files' content), in 36.4 and 37.8 s against 43.0 and 38.6.
  *
+ * So does an index whose first copy has not completed yet (no copy ever set COPIED_AT): a run
+ * that resumes it mostly appends too (the placed rows of the pass, the fold of the last run's
+ * into the mirror). Through the WAL, each such run wrote its new pages twice, the second time at
+ * the checkpoint when the index was closed: a cold resume of a 1M first copy killed at 22 s wrote
+ * 560 MiB in all, 189 of them at that checkpoint, and 381 MiB through a rollback journal (in
+ * 16.0 and 14.6 s). A resume whose source changed meanwhile merges its scan at random pages,
+ * which costs more through a rollback journal; it is the rare case, and it ends with the first
+ * complete copy, after which every run uses the WAL.
+ *
  * synchronous=FULL with it: SQLite documents that NORMAL can, rarely, leave a rollback-journal
  * database corrupt after a power loss. Each commit then syncs the journal (about three times)
  * and the index: 397 and 124 fsyncs in a 1M first copy (see SCAN_COMMIT_ROWS), against the
- * WAL's 8. A run killed midway leaves a hot journal, which the next open rolls back; that run
- * finds rows and goes on in the WAL. In exclusive locking mode SQLite keeps the journal through
- * the run (its header zeroed at each commit); DELETE removes it when the index is closed.
+ * WAL's 8. A run killed midway leaves a hot journal, which the next open rolls back. In
+ * exclusive locking mode SQLite keeps the journal through the run (its header zeroed at each
+ * commit); DELETE removes it when the index is closed.
  */
 function journalFor(db: Database.Database): { mode: 'WAL' | 'DELETE'; synchronous: 'NORMAL' | 'FULL' } {
-  const empty = db.prepare(`SELECT NOT EXISTS (SELECT 1 FROM src) AND NOT EXISTS (SELECT 1 FROM mirror)
-    AND NOT EXISTS (SELECT 1 FROM placed) AND NOT EXISTS (SELECT 1 FROM mirror_dirs)`).pluck().get() === 1;
-  return empty ? { mode: 'DELETE', synchronous: 'FULL' } : { mode: 'WAL', synchronous: 'NORMAL' };
+  const appending = db.prepare(`SELECT (NOT EXISTS (SELECT 1 FROM src) AND NOT EXISTS (SELECT 1 FROM mirror)
+    AND NOT EXISTS (SELECT 1 FROM placed) AND NOT EXISTS (SELECT 1 FROM mirror_dirs))
+    OR NOT EXISTS (SELECT 1 FROM meta WHERE key = ?)`).pluck().get(COPIED_AT) === 1;
+  return appending ? { mode: 'DELETE', synchronous: 'FULL' } : { mode: 'WAL', synchronous: 'NORMAL' };
 }
 
 /**

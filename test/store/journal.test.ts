@@ -1,6 +1,6 @@
 // Which journal the index uses (see journalFor in src/store/index-db.ts): a rollback journal
-// while it is empty (a first copy, whose rows go into new pages that such a journal does not
-// copy), the WAL once it holds rows. Checked on the file itself — its header says which mode
+// until a first copy has completed (its rows go into new pages, which such a journal does not
+// copy), the WAL after that. Checked on the file itself — its header says which mode
 // it was left in — and on the bytes the kernel counted as written; and a kill in the middle of
 // a first scan's transaction leaves a hot journal that the next open rolls back.
 import Database from 'better-sqlite3';
@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { EntryType, type Entry } from '../../src/store/entry.js';
-import { Index } from '../../src/store/index-db.js';
+import { COPIED_AT, Index } from '../../src/store/index-db.js';
 import { journalOf } from '../helpers/mirror-state.js';
 import { tempDirs } from '../helpers/tree.js';
 
@@ -29,12 +29,14 @@ function entries(n: number, from = 0): Entry[] {
   return out;
 }
 
-function scanInto(file: string, rows: number): void {
+/** A scan of `rows` entries into the index at `file`; `copied` then marks a copy completed. */
+function scanInto(file: string, rows: number, copied = false): void {
   const index = Index.open(file);
   try {
     index.beginScan();
     for (let i = 0; i < rows; i += 8192) index.writeScanned(entries(Math.min(8192, rows - i), i));
     index.endScan();
+    if (copied) index.setMeta(COPIED_AT, new Date().toISOString());
   } finally {
     index.close();
   }
@@ -43,7 +45,7 @@ function scanInto(file: string, rows: number): void {
 const writeBytes = (): number => Number(/write_bytes: (\d+)/.exec(fs.readFileSync('/proc/self/io', 'utf8'))![1]);
 
 describe('the index journal', () => {
-  it('an empty index takes a rollback journal and writes its new pages once; with rows it goes on in the WAL', (ctx) => {
+  it('an index takes a rollback journal and writes its new pages once until a copy completed; then the WAL', (ctx) => {
     const file = path.join(temp(), 'index.db');
     const before = writeBytes();
     scanInto(file, 60_000);
@@ -53,7 +55,10 @@ describe('the index journal', () => {
     expect(journalOf(file)).toBe('rollback');
     expect(fs.readdirSync(path.dirname(file))).toEqual(['index.db']); // no WAL, no journal left
 
-    scanInto(file, 61_000); // rows there: a rescan, in the WAL
+    scanInto(file, 61_000, true); // rows there, no copy completed yet: still a rollback journal
+    expect(journalOf(file)).toBe('rollback');
+    expect(fs.readdirSync(path.dirname(file))).toEqual(['index.db']);
+    scanInto(file, 62_000); // a copy completed: a rescan, in the WAL
     expect(journalOf(file)).toBe('wal');
     expect(fs.readdirSync(path.dirname(file))).toEqual(['index.db']); // the WAL folded in at close
 
@@ -67,7 +72,7 @@ describe('the index journal', () => {
     expect(written).toBeLessThan(1.5 * size);
   });
 
-  it('a first scan killed between its commits leaves a hot journal; the next open rolls it back and goes on in the WAL', () => {
+  it('a first scan killed between its commits leaves a hot journal; the next open rolls it back', () => {
     const file = path.join(temp(), 'index.db');
     // Batches of 8,192 entries, committed 131,072 at a time (SCAN_COMMIT_ROWS): of 31 batches,
     // 16 are committed, and the 15 after them (long paths: some 25 MB of rows) spill pages into
@@ -91,7 +96,7 @@ describe('the index journal', () => {
     Index.open(file).close();
     expect(fs.statSync(file).size).toBeLessThan(killedSize); // the spilled pages, cut off
     expect(fs.existsSync(journal)).toBe(false);
-    expect(journalOf(file)).toBe('wal');
+    expect(journalOf(file)).toBe('rollback'); // no copy completed: it goes on in a rollback journal
     const db = new Database(file, { readonly: true });
     try {
       expect(db.prepare('SELECT COUNT(*) FROM src').pluck().get()).toBe(16 * 8192);
