@@ -36,6 +36,7 @@ import { noProgress, type Progress } from '../progress.js';
 import { scan } from '../scan/scan.js';
 import { STATE_DIR } from '../state-dir.js';
 import { Index, SCAN_STATE } from '../store/index-db.js';
+import { setSqliteTempDir } from '../store/temp-dir.js';
 import { CATEGORIES, RECORDED_SPLIT, VerifyStore, type Category, type HashResult } from '../store/verify-store.js';
 import { differenceFrom, type Difference } from './differences.js';
 import { HASH_ALGORITHM } from './hash-file.js';
@@ -326,6 +327,8 @@ async function run(r: Run): Promise<VerifyReport> {
   let store: VerifyStore | undefined;
   try {
     work = fs.mkdtempSync(path.join(options.tempDir ?? os.tmpdir(), 'linkmirror-verify-'));
+    // SQLite's sorts go with the work databases (see store/temp-dir.ts): set before the scan threads start.
+    setSqliteTempDir(work);
     const expectedDb = path.join(work, 'expected.db');
     const actualDb = path.join(work, 'actual.db');
     if (r.mode === 'source') {
@@ -424,6 +427,7 @@ async function run(r: Run): Promise<VerifyReport> {
     };
   } finally {
     store?.close();
+    setSqliteTempDir(undefined);
     if (work) fs.rmSync(work, { recursive: true, force: true });
     release();
   }

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { checkPaths } from '../../copy/check-paths.js';
 import { scan } from '../../scan/scan.js';
 import { Index } from '../../store/index-db.js';
+import { setSqliteTempDir } from '../../store/temp-dir.js';
 import { ExitCode } from '../exit-codes.js';
 import { outputMode, type OutputFlags } from '../output.js';
 import { progressBar } from '../progress-bar.js';
@@ -29,7 +30,9 @@ export function registerScan(program: Command, setExit: (code: number) => void):
       // The same checks as copy, against a destination that cannot clash.
       const root = checkPaths(src, path.join(os.tmpdir(), `linkmirror-none-${process.pid}`)).src;
       const tmp = flags.index ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'linkmirror-scan-'));
-      const index = Index.open(flags.index || path.join(tmp!, 'index.db'), { scratch: !flags.index });
+      const file = flags.index || path.join(tmp!, 'index.db');
+      setSqliteTempDir(path.dirname(path.resolve(file))); // beside the index (see store/temp-dir.ts)
+      const index = Index.open(file, { scratch: !flags.index });
       const progress = progressBar(out.bar, out.quiet);
       try {
         const result = await scan(root, index, { progress, walkThread: true });

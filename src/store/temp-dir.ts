@@ -1,0 +1,42 @@
+// Where SQLite writes its temp files: the sorts behind CREATE INDEX, GROUP BY and ORDER BY once
+// they pass the page cache, and statement journals past 64 KiB (temp_store = FILE, so that
+// memory stays flat). By default SQLite puts them in $SQLITE_TMPDIR, $TMPDIR or /var/tmp: the
+// machine's own disk, not the destination. A 100k-path copy wrote a 6.7 MB temp file there (the
+// size grows with the tree), and with that disk full a copy failed with "the disk holding the
+// index ... is full" about a destination that had room. Each run keeps them beside its index
+// instead: the space it needs is then on the disk its error names. SQLite unlinks a temp file
+// as soon as it has opened it, so a kill leaves none behind.
+//
+// SQLite holds the folder in one process-wide variable (sqlite3_temp_directory), read whenever
+// it makes a temp file; changing it while another thread uses SQLite is unsafe. So it is set on
+// the main thread at the start of a run, before any worker that opens an index starts (verify's
+// scan threads only read it), and cleared when the run ends. A folder that is gone or not
+// writable when a temp file is made is passed over for SQLite's default.
+import Database from 'better-sqlite3';
+
+/**
+ * Make SQLite's temp files in `dir` from now on; undefined: in SQLite's default folder again. A
+ * folder SQLite cannot write to is refused and the default stays: opening the index there fails
+ * next, with the error that names it.
+ */
+export function setSqliteTempDir(dir: string | undefined): void {
+  const db = new Database(':memory:');
+  try {
+    db.pragma(`temp_store_directory = '${(dir ?? '').replaceAll("'", "''")}'`);
+  } catch (err) {
+    if (!(err instanceof Database.SqliteError)) throw err;
+  } finally {
+    db.close();
+  }
+}
+
+/** The folder SQLite makes its temp files in; undefined when it uses its default. */
+export function sqliteTempDir(): string | undefined {
+  const db = new Database(':memory:');
+  try {
+    const row = db.pragma('temp_store_directory', { simple: true }) as string | undefined;
+    return row === undefined || row === '' ? undefined : row;
+  } finally {
+    db.close();
+  }
+}
