@@ -24,7 +24,7 @@ export function planLines(s: CopySummary): string[] {
     `  inodes to copy   ${formatCount(p.inodesToCopy)} of ${formatCount(p.inodes)}, ${formatBytes(p.bytesToCopy)}`,
     `  links to make    ${formatCount(p.linksToMake)}`,
     `  expected splits  ${formatCount(p.expectedSplits)}${p.expectedSplits ? ` (${formatBytes(p.splitBytes)} more)` : ''}`,
-    `  space needed     ${formatBytes(p.bytesNeeded)}, ${formatCount(p.inodesNeeded)} inodes`,
+    `  space needed     ${formatBytes(p.bytesNeeded)}, ${formatCount(p.inodesNeeded)} inodes${p.indexBytes > 0n ? ` (${formatBytes(p.indexBytes)} of it for the index)` : ''}`,
   ];
 }
 

@@ -333,7 +333,8 @@ async function dryRun(src: string, dst: string, dstExists: boolean, mirror: bool
     // The facts of the filesystem the destination will be on: its nearest existing folder.
     let probe = dst;
     while (!dstExists && !fs.existsSync(probe)) probe = path.dirname(probe);
-    const plan = makePlan(index, fsFacts(ops, probe));
+    // A first copy's scan writes its rows on the destination too: as much as this index holds now.
+    const plan = makePlan(index, fsFacts(ops, probe), true, mirror ? 0n : BigInt(fs.statSync(path.join(dir, INDEX_FILE)).size));
     return {
       src, dst, dryRun: true, resumed: mirror, interrupted: false, scan: scanned.totals, plan, placed: emptyPlaceCounts(), dirsMade: 0,
       adopted: 0, deleted: 0, extrasKept: 0,

@@ -5,20 +5,28 @@ import type { Index, PlanTotals } from '../store/index-db.js';
 export interface Plan extends PlanTotals {
   /** Hard links to make: placed paths beyond the first of each inode copied. */
   linksToMake: number;
-  /** Space the copy needs on the destination: content, splits and one block per directory. */
+  /**
+   * Space the copy needs on the destination: content, splits, one block per directory and the
+   * index's growth (on a first copy; a dry run adds the part the scan writes).
+   */
   bytesNeeded: bigint;
   inodesNeeded: number;
   fsType: string;
   linkMax: number;
 }
 
-/** `perPath` false: pathsToPlace is left for the pass to tell (see PlanTotals and pathsVisited). */
-export function makePlan(index: Index, facts: FsFacts, perPath = true): Plan {
+/**
+ * `perPath` false: pathsToPlace is left for the pass to tell (see PlanTotals and pathsVisited).
+ * `scanBytes`: index bytes not on the destination yet beyond its growth (a dry run's scan).
+ */
+export function makePlan(index: Index, facts: FsFacts, perPath = true, scanBytes = 0n): Plan {
   const t = index.planTotals(facts.linkMax, facts.blockSize, perPath);
+  const indexBytes = t.indexBytes + scanBytes;
   return {
     ...t,
+    indexBytes,
     linksToMake: Math.max(0, t.pathsToPlace - t.inodesToCopy),
-    bytesNeeded: t.blocksToCopy + t.splitBytes + BigInt(t.dirs) * facts.blockSize,
+    bytesNeeded: t.blocksToCopy + t.splitBytes + BigInt(t.dirs) * facts.blockSize + indexBytes,
     inodesNeeded: t.inodesToCopy + t.expectedSplits + t.dirs,
     fsType: facts.type,
     linkMax: facts.linkMax,

@@ -161,6 +161,24 @@ export interface PlanTotals {
   logicalBytes: bigint;
   expectedSplits: number;
   splitBytes: bigint;
+  /**
+   * What the index will grow by on the destination while this copy places its paths (see
+   * indexGrowth): counted when pathsToPlace is (a first copy); 0 for an incremental run.
+   */
+  indexBytes: bigint;
+}
+
+/**
+ * Bytes the index grows by as a copy places `paths` new paths with `pathBytes` bytes of path
+ * among them and copies `inodes` inodes: a mirror row (its path and some 45-60 bytes) and an
+ * entry of its by-source index (the path again and some 15) per path, a hash row (about 75
+ * bytes) per inode, and a sixth more for the B-trees' free space. Against first copies, measured
+ * from the index size at the plan to the end: 100k benchmark paths (55 bytes of path each) grew
+ * 19.0 MB, estimated 22.2; 40,081 links with 206-byte names, 20.8 MB, estimated 22.7.
+ */
+function indexGrowth(paths: number, pathBytes: bigint, inodes: number): bigint {
+  const exact = 2n * pathBytes + 75n * BigInt(paths) + 80n * BigInt(inodes);
+  return (exact * 115n) / 100n;
 }
 
 export interface MirrorRow {
@@ -1100,14 +1118,19 @@ export class Index {
       const p = this.stmt(
         `SELECT COUNT(*) AS paths,
                 SUM(s.type = ${EntryType.dir}) AS dirs,
-                ${perPath ? `SUM(s.type <> ${EntryType.dir} AND NOT EXISTS (SELECT 1 FROM mirror m WHERE m.path = s.path AND ${same('m', 's')}))` : '0'} AS todo
+                ${perPath ? `SUM(s.type <> ${EntryType.dir} AND NOT EXISTS (SELECT 1 FROM mirror m WHERE m.path = s.path AND ${same('m', 's')}))` : '0'} AS todo,
+                ${perPath ? `SUM(CASE WHEN s.type <> ${EntryType.dir} THEN length(s.path) ELSE 0 END)` : '0'} AS path_bytes
          FROM src s`,
       ).safeIntegers(true).get() as Row;
       const big = (v: unknown) => (v as bigint | null) ?? 0n;
+      const [paths, dirs, todo] = [num(p.paths ?? 0n), num(p.dirs ?? 0n), num(p.todo ?? 0n)];
+      // The paths to place have the bytes of path of the average non-directory path: counting
+      // theirs exactly would look each one up in the mirror a second time.
+      const todoPathBytes = paths > dirs ? (big(p.path_bytes) * BigInt(todo)) / BigInt(paths - dirs) : 0n;
       return {
-        paths: num(p.paths ?? 0n),
-        dirs: num(p.dirs ?? 0n),
-        pathsToPlace: num(p.todo ?? 0n),
+        paths,
+        dirs,
+        pathsToPlace: todo,
         inodes: num(g.inodes ?? 0n),
         inodesToCopy: num(g.to_copy ?? 0n),
         bytesToCopy: big(g.to_copy_bytes),
@@ -1116,6 +1139,7 @@ export class Index {
         logicalBytes: big(g.logical),
         expectedSplits: num(g.splits ?? 0n),
         splitBytes: big(g.split_bytes),
+        indexBytes: perPath ? indexGrowth(todo, todoPathBytes, num(g.to_copy ?? 0n)) : 0n,
       };
     });
   }

@@ -67,7 +67,48 @@ function expectNoHalfFiles(src: string, dst: string): number {
   return files;
 }
 
+/**
+ * 40 folders of 1,000 links with 206-byte names: 40 small inodes, but 40,080 index rows with long
+ * paths. The index ends at some 33 MB (12 MB of it written by the scan), the content at 160 KiB.
+ */
+function manyLongPaths(src: string): void {
+  for (let d = 0; d < 40; d++) {
+    const dir = path.join(src, `d${d}`);
+    fs.mkdirSync(dir, { recursive: true });
+    const first = path.join(dir, 'origin');
+    fs.writeFileSync(first, `content ${d}`);
+    for (let i = 0; i < 1000; i++) fs.linkSync(first, path.join(dir, `${'x'.repeat(200)}${String(i).padStart(6, '0')}`));
+  }
+}
+
 describe('a destination too small', () => {
+  it('counts the index: room for the content but not for the index is refused before any file is placed', async (ctx) => {
+    // 28 MiB of ext4: the scan's 12 MB of index fit, the 22 MB it grows by while the paths are
+    // placed do not. Before the plan counted the index it passed the pre-flight (0.3 MiB needed)
+    // and ran into ENOSPC partway through the files.
+    const m = useLoopMount(ctx, 'ext4', 28);
+    const src = path.join(temp(), 'src');
+    manyLongPaths(src);
+    const dst = path.join(m.dir, 'mirror');
+
+    const dry = runCli(['copy', '--dry-run', src, dst]);
+    expectExit(dry, 0);
+    const needed = /space needed +(.+), .* inodes \((.+) of it for the index\)/.exec(dry.stdout);
+    expect(needed, dry.stdout).not.toBeNull();
+    expect(needed![2]).toMatch(/MiB$/);
+    expect(Number.parseFloat(needed![2]!)).toBeGreaterThan(25);
+
+    const err = await copy(src, dst).then(() => undefined, (e: unknown) => e);
+    expect(isLinkmirrorError(err, 'DST_TOO_SMALL'), String(err)).toBe(true);
+    expect(fs.readdirSync(dst).filter((n) => n !== '.linkmirror')).toEqual([]);
+
+    // With the room the estimate asks for, the same copy goes through.
+    const big = useLoopMount(ctx, 'ext4', 64);
+    const fits = path.join(big.dir, 'mirror');
+    await copy(src, fits);
+    expectSameTopology(src, fits);
+  });
+
   it('the pre-flight refuses with DST_TOO_SMALL before writing data; the CLI exits 3 with one line', async (ctx) => {
     const m = useLoopMount(ctx, 'ext4', 8);
     const src = path.join(temp(), 'src');
