@@ -6,7 +6,7 @@ export interface Plan extends PlanTotals {
   /** Hard links to make: placed paths beyond the first of each inode copied. */
   linksToMake: number;
   /**
-   * Space the copy needs on the destination: content, splits, one block per directory and the
+   * Space the copy needs on the destination: content, splits, one block per directory to make and the
    * index's growth (on a first copy; a dry run adds the part the scan writes).
    */
   bytesNeeded: bigint;
@@ -26,8 +26,8 @@ export function makePlan(index: Index, facts: FsFacts, perPath = true, scanBytes
     ...t,
     indexBytes,
     linksToMake: Math.max(0, t.pathsToPlace - t.inodesToCopy),
-    bytesNeeded: t.blocksToCopy + t.splitBytes + BigInt(t.dirs) * facts.blockSize + indexBytes,
-    inodesNeeded: t.inodesToCopy + t.expectedSplits + t.dirs,
+    bytesNeeded: t.blocksToCopy + t.splitBytes + BigInt(t.dirsToMake) * facts.blockSize + indexBytes,
+    inodesNeeded: t.inodesToCopy + t.expectedSplits + t.dirsToMake,
     fsType: facts.type,
     linkMax: facts.linkMax,
   };

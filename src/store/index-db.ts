@@ -151,6 +151,11 @@ export interface PlanTotals {
    * the number of paths the pass visited, known when the pass is over.
    */
   pathsToPlace: number;
+  /**
+   * Directories below the top that the mirror does not record as made (mirror_dirs): all of them
+   * on a first copy. (The top one exists before the plan is made.)
+   */
+  dirsToMake: number;
   inodes: number;
   inodesToCopy: number;
   /** Bytes of the inodes to copy. */
@@ -1118,6 +1123,7 @@ export class Index {
       const p = this.stmt(
         `SELECT COUNT(*) AS paths,
                 SUM(s.type = ${EntryType.dir}) AS dirs,
+                SUM(s.type = ${EntryType.dir} AND length(s.path) > 0 AND NOT EXISTS (SELECT 1 FROM mirror_dirs d WHERE d.path = s.path)) AS dirs_to_make,
                 ${perPath ? `SUM(s.type <> ${EntryType.dir} AND NOT EXISTS (SELECT 1 FROM mirror m WHERE m.path = s.path AND ${same('m', 's')}))` : '0'} AS todo,
                 ${perPath ? `SUM(CASE WHEN s.type <> ${EntryType.dir} THEN length(s.path) ELSE 0 END)` : '0'} AS path_bytes
          FROM src s`,
@@ -1131,6 +1137,7 @@ export class Index {
         paths,
         dirs,
         pathsToPlace: todo,
+        dirsToMake: num(p.dirs_to_make ?? 0n),
         inodes: num(g.inodes ?? 0n),
         inodesToCopy: num(g.to_copy ?? 0n),
         bytesToCopy: big(g.to_copy_bytes),
@@ -1396,6 +1403,9 @@ export class Index {
              ${placedAsMirror('other')}`,
           );
         }
+        // The directories it made: the plan counts only the others as space needed.
+        const hasDirs = this.db.prepare(`SELECT 1 FROM other.sqlite_master WHERE type = 'table' AND name = 'mirror_dirs'`).get();
+        if (hasDirs) this.db.exec('DELETE FROM mirror_dirs; INSERT INTO mirror_dirs SELECT path FROM other.mirror_dirs;');
       } finally {
         this.db.exec('DETACH DATABASE other');
       }

@@ -191,6 +191,35 @@ describe('a destination too small', () => {
     expectSameTopology(src, dst);
   });
 
+  // The plan counted a block and an inode for every source directory, on every run: a mirror of
+  // 2,000 directories on a drive with less than 8 MiB free was refused each time (DST_TOO_SMALL),
+  // however little the source had changed.
+  it('a re-run counts only the directories it has to make: a mirror of many folders on a nearly full drive takes a small change', (ctx) => {
+    const m = useLoopMount(ctx, 'ext4', 48);
+    const src = path.join(temp(), 'src');
+    const spec: Record<string, TreeNode> = {};
+    for (let d = 0; d < 2000; d++) spec[`snap/d${String(d).padStart(4, '0')}/f`] = file(`f ${d}`);
+    buildTree(src, spec);
+    const dst = path.join(m.dir, 'mirror');
+    expectExit(runCli(['copy', '-q', src, dst]), ExitCode.ok);
+    // Leave some 2 MiB free: room for the change, not for a block per source folder (8 MiB).
+    const ballast = path.join(m.dir, 'ballast');
+    const free = () => {
+      const st = fs.statfsSync(m.dir, { bigint: true });
+      return Number(st.bavail * st.bsize);
+    };
+    fs.writeFileSync(ballast, Buffer.alloc(free() - 2 * MiB));
+    expect(free()).toBeLessThan(3 * MiB);
+    buildTree(src, { 'snap/d0007/new': file('added'), 'snap/new-folder/g': file('in a new folder') });
+
+    const r = runCli(['copy', '-q', src, dst]);
+    expectExit(r, ExitCode.ok);
+    expectSameTopology(src, dst);
+    const dry = runCli(['copy', '-n', src, dst]);
+    expectExit(dry, ExitCode.ok);
+    expect(dry.stdout).toMatch(/space needed +0 B, 0 inodes/);
+  });
+
   it('an ENOSPC half-way through a file (injected) leaves the half in no final name', async () => {
     const base = temp();
     const src = path.join(base, 'src');
