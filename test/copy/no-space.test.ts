@@ -14,7 +14,7 @@ import { realFsOps } from '../../src/fs/ops.js';
 import { expectExit, lines, runCli } from '../helpers/cli.js';
 import { faultyOps } from '../helpers/faulty-ops.js';
 import { useLoopMount } from '../helpers/loop-mount.js';
-import { buildTree, expectSameTopology, file, inodeKey, link, readTree, tempDirs, type TreeNode } from '../helpers/tree.js';
+import { buildLongNameLinks, buildTree, expectSameTopology, file, inodeKey, link, readTree, tempDirs, type TreeNode } from '../helpers/tree.js';
 
 const temp = tempDirs();
 const MiB = 1024 * 1024;
@@ -67,20 +67,6 @@ function expectNoHalfFiles(src: string, dst: string): number {
   return files;
 }
 
-/**
- * 40 folders of 1,000 links with 206-byte names: 40 small inodes, but 40,080 index rows with long
- * paths. The index ends at some 33 MB (12 MB of it written by the scan), the content at 160 KiB.
- */
-function manyLongPaths(src: string): void {
-  for (let d = 0; d < 40; d++) {
-    const dir = path.join(src, `d${d}`);
-    fs.mkdirSync(dir, { recursive: true });
-    const first = path.join(dir, 'origin');
-    fs.writeFileSync(first, `content ${d}`);
-    for (let i = 0; i < 1000; i++) fs.linkSync(first, path.join(dir, `${'x'.repeat(200)}${String(i).padStart(6, '0')}`));
-  }
-}
-
 describe('a destination too small', () => {
   it('counts the index: room for the content but not for the index is refused before any file is placed', async (ctx) => {
     // 28 MiB of ext4: the scan's 12 MB of index fit, the 22 MB it grows by while the paths are
@@ -88,7 +74,7 @@ describe('a destination too small', () => {
     // and ran into ENOSPC partway through the files.
     const m = useLoopMount(ctx, 'ext4', 28);
     const src = path.join(temp(), 'src');
-    manyLongPaths(src);
+    buildLongNameLinks(src); // 33 MB of index in the end, 160 KiB of content
     const dst = path.join(m.dir, 'mirror');
 
     const dry = runCli(['copy', '--dry-run', src, dst]);

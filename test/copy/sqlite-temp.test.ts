@@ -13,7 +13,7 @@ import type { Progress } from '../../src/progress.js';
 import { sqliteTempDir } from '../../src/store/temp-dir.js';
 import { verifyAgainstSource } from '../../src/verify/verify.js';
 import { expectExit, runCli } from '../helpers/cli.js';
-import { expectSameTopology, tempDirs } from '../helpers/tree.js';
+import { buildLongNameLinks, expectSameTopology, tempDirs } from '../helpers/tree.js';
 
 const temp = tempDirs();
 
@@ -33,27 +33,13 @@ function fullFilesystem(ctx: TestContext): string {
   return dir;
 }
 
-/**
- * 40 folders of 1,000 links with 206-byte names: few inodes, but index rows long enough that the
- * copy's sorts pass SQLite's 8 MiB page cache and spill into a temp file (20,000 such paths do not).
- */
-function longNames(root: string): void {
-  for (let d = 0; d < 40; d++) {
-    const dir = path.join(root, `d${d}`);
-    fs.mkdirSync(dir, { recursive: true });
-    const first = path.join(dir, 'origin');
-    fs.writeFileSync(first, `content ${d}`);
-    for (let i = 0; i < 1000; i++) fs.linkSync(first, path.join(dir, `${'x'.repeat(200)}${String(i).padStart(6, '0')}`));
-  }
-}
-
 describe("SQLite's temp files", () => {
   it('are made beside the index: a copy succeeds while the default temp folder is full', (ctx) => {
     const full = fullFilesystem(ctx);
     const base = temp();
     const src = path.join(base, 'src');
     const dst = path.join(base, 'dst');
-    longNames(src);
+    buildLongNameLinks(src); // its sorts spill into a temp file
     const r = runCli(['copy', '--quiet', src, dst], { env: { SQLITE_TMPDIR: full } });
     expectExit(r, 0);
     expect(r.stderr).toBe('');

@@ -5,6 +5,7 @@
 // creating an entry or setting a child's time changes its parent's mtime.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { showPath } from '../../src/fs/paths.js';
 import { bytes, mtimeNs, specEntries, type MTime, type NodeOptions, type TreeSpec } from './tree-spec.js';
 
@@ -103,5 +104,20 @@ export function buildTree(root: string | Buffer, spec: TreeSpec): void {
     const p = abs(rootBytes, rel);
     fs.chmodSync(p, options.mode ?? 0o755);
     if (options.mtime !== undefined) setMtime(p, options.mtime);
+  }
+}
+
+/**
+ * 40 folders of 1,000 links each with 206-byte names: 40 small inodes but 40,080 index rows with
+ * long paths, enough that the copy's sorts pass SQLite's 8 MiB page cache (20,000 shorter paths
+ * do not). The index ends at some 33 MB (12 MB of it written by the scan), the content at 160 KiB.
+ */
+export function buildLongNameLinks(root: string): void {
+  for (let d = 0; d < 40; d++) {
+    const dir = path.join(root, `d${d}`);
+    fs.mkdirSync(dir, { recursive: true });
+    const first = path.join(dir, 'origin');
+    fs.writeFileSync(first, `content ${d}`);
+    for (let i = 0; i < 1000; i++) fs.linkSync(first, path.join(dir, `${'x'.repeat(200)}${String(i).padStart(6, '0')}`));
   }
 }
