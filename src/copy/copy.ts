@@ -19,7 +19,7 @@ import { noProgress, type Progress } from '../progress.js';
 import { scan } from '../scan/scan.js';
 import { INDEX_FILE, INDEX_FILES, STATE_DIR } from '../state-dir.js';
 import { COPIED_AT, Index, type ScanTotals } from '../store/index-db.js';
-import { setSqliteTempDir } from '../store/temp-dir.js';
+import { useSqliteTempDir } from '../store/temp-dir.js';
 import { recordManifest } from '../verify/record-manifest.js';
 import { checkPaths } from './check-paths.js';
 import { finishDirs } from './finish-dirs.js';
@@ -191,9 +191,10 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
   const tmpDir = path.join(stateDir, 'tmp');
   let index: Index | undefined;
   let warm: ReadAhead | undefined;
+  let restoreTempDir = () => {};
   try {
     // SQLite's sorts and statement journals go beside the index, on the destination (see store/temp-dir.ts).
-    setSqliteTempDir(stateDir);
+    restoreTempDir = useSqliteTempDir(stateDir);
     index = Index.open(path.join(stateDir, INDEX_FILE));
     // An existing mirror's index is read at random from the scan on: on a drive that seeks,
     // read it ahead while the source is walked (see fs/read-ahead.ts).
@@ -312,7 +313,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
       // the index failed: keep everything for the next run
     }
     index?.close();
-    setSqliteTempDir(undefined);
+    restoreTempDir();
     try {
       if (!keepStaged) fs.rmSync(tmpDir, { recursive: true, force: true });
       release();
@@ -325,9 +326,10 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
 /** Scan into a throw-away index outside the destination and report the plan; nothing is written. */
 async function dryRun(src: string, dst: string, dstExists: boolean, mirror: boolean, ops: FsOps, progress: Progress, started: number): Promise<CopySummary> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linkmirror-plan-'));
-  setSqliteTempDir(dir);
-  const index = Index.open(path.join(dir, INDEX_FILE), { scratch: true });
+  const restoreTempDir = useSqliteTempDir(dir);
+  let index: Index | undefined;
   try {
+    index = Index.open(path.join(dir, INDEX_FILE), { scratch: true });
     if (mirror) index.copyMirrorFrom(path.join(dst, STATE_DIR, INDEX_FILE));
     const scanned = await scan(src, index, { ops, progress, walkThread: true });
     // The facts of the filesystem the destination will be on: its nearest existing folder.
@@ -341,8 +343,8 @@ async function dryRun(src: string, dst: string, dstExists: boolean, mirror: bool
       problems: scanned.problems, problemCount: scanned.problemCount, elapsedMs: Date.now() - started,
     };
   } finally {
-    index.close();
-    setSqliteTempDir(undefined);
+    index?.close();
+    restoreTempDir();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

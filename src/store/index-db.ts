@@ -168,7 +168,8 @@ export interface PlanTotals {
   splitBytes: bigint;
   /**
    * What the index will grow by on the destination while this copy places its paths (see
-   * indexGrowth): counted when pathsToPlace is (a first copy); 0 for an incremental run.
+   * indexGrowth): on a first copy, and on a run that resumes one; 0 once a copy has completed
+   * (an incremental run adds rows for its new paths only).
    */
   indexBytes: bigint;
 }
@@ -177,12 +178,12 @@ export interface PlanTotals {
  * Bytes the index grows by as a copy places `paths` new paths with `pathBytes` bytes of path
  * among them and copies `inodes` inodes: a mirror row (its path and some 45-60 bytes) and an
  * entry of its by-source index (the path again and some 15) per path, a hash row (about 75
- * bytes) per inode, and a sixth more for the B-trees' free space. Against first copies, measured
+ * bytes) per inode, and 15 % more for the B-trees' free space. Against first copies, measured
  * from the index size at the plan to the end: 100k benchmark paths (55 bytes of path each) grew
  * 19.0 MB, estimated 22.2; 40,081 links with 206-byte names, 20.8 MB, estimated 22.7.
  */
 function indexGrowth(paths: number, pathBytes: bigint, inodes: number): bigint {
-  const exact = 2n * pathBytes + 75n * BigInt(paths) + 80n * BigInt(inodes);
+  const exact = 2n * pathBytes + 75n * BigInt(paths) + 75n * BigInt(inodes);
   return (exact * 115n) / 100n;
 }
 
@@ -281,7 +282,7 @@ function placedAsMirror(db: 'main' | 'other'): string {
 export class Index {
   readonly file: string;
   private readonly db: Database.Database;
-  /** The index was opened empty and took a rollback journal (see journalFor). */
+  /** The index took a rollback journal: opened empty, or before a first copy completed (see journalFor). */
   private readonly rollback: boolean;
   private readonly stmts = new Map<string, Database.Statement>();
 
@@ -363,14 +364,6 @@ export class Index {
    */
   transaction<T>(fn: () => T): T {
     return this.guard(() => (this.db.inTransaction ? fn() : this.db.transaction(fn)()));
-  }
-
-  /**
-   * fn in a transaction of its own, or under a savepoint of the one that is open (a first scan's,
-   * see writeScanned): an error in it undoes fn's changes only.
-   */
-  private savepoint<T>(fn: () => T): T {
-    return this.guard(() => this.db.transaction(fn)());
   }
 
   private guard<T>(fn: () => T): T {
@@ -545,16 +538,19 @@ export class Index {
     // are gone, and a caller that went on after the error would lose them unawares.
     if (r.open && !this.db.inTransaction) throw new Error('writeScanned() after the scan transaction was rolled back');
     // Under a rollback journal a commit costs four fsyncs (see journalFor): there, the batches go
-    // into a transaction of their own, committed every SCAN_COMMIT_ROWS entries; each batch is a
-    // savepoint in it. A run stopped in between loses the entries since the last commit.
+    // into a transaction of their own, committed every SCAN_COMMIT_ROWS entries. A run stopped in
+    // between loses the entries since the last commit.
     if (this.rollback && !this.db.inTransaction) {
       this.guard(() => this.db.exec('BEGIN'));
       r.open = true;
     }
-    // A batch is a savepoint of the scan's transaction when that is open: one that fails leaves
-    // the batches before it whole (the savepoint costs a first copy's appends next to nothing).
+    // A batch joins that transaction without a savepoint of its own. Under a savepoint SQLite
+    // copies every page that held rows before into a statement journal before changing it: nothing
+    // for a first scan's appends, but each page a rescan of a changed source updates, when it
+    // resumes a first copy (also under a rollback journal, see journalFor). An error ends the run
+    // with the transaction uncommitted, so a savepoint kept nothing that would be committed.
     let count = 0;
-    this.savepoint(() => {
+    this.transaction(() => {
       for (let e of entries) {
         count++;
         // `old` is a row's position in the page r.old.
@@ -1120,19 +1116,23 @@ export class Index {
                 SUM(CASE WHEN type = ${EntryType.file} AND missing THEN size ELSE 0 END) AS to_copy_bytes
          FROM c`,
       ).safeIntegers(true).get(max, max, blockSize, blockSize, blockSize) as Row;
+      // A run that resumes a first copy does not count its paths to place (see perPath): the ones
+      // the mirror has no row for yet are what its index grows by.
+      const resuming = !perPath && this.getMeta(COPIED_AT) === undefined;
       const p = this.stmt(
         `SELECT COUNT(*) AS paths,
                 SUM(s.type = ${EntryType.dir}) AS dirs,
                 SUM(s.type = ${EntryType.dir} AND length(s.path) > 0 AND NOT EXISTS (SELECT 1 FROM mirror_dirs d WHERE d.path = s.path)) AS dirs_to_make,
                 ${perPath ? `SUM(s.type <> ${EntryType.dir} AND NOT EXISTS (SELECT 1 FROM mirror m WHERE m.path = s.path AND ${same('m', 's')}))` : '0'} AS todo,
-                ${perPath ? `SUM(CASE WHEN s.type <> ${EntryType.dir} THEN length(s.path) ELSE 0 END)` : '0'} AS path_bytes
+                ${perPath || resuming ? `SUM(CASE WHEN s.type <> ${EntryType.dir} THEN length(s.path) ELSE 0 END)` : '0'} AS path_bytes
          FROM src s`,
       ).safeIntegers(true).get() as Row;
       const big = (v: unknown) => (v as bigint | null) ?? 0n;
       const [paths, dirs, todo] = [num(p.paths ?? 0n), num(p.dirs ?? 0n), num(p.todo ?? 0n)];
       // The paths to place have the bytes of path of the average non-directory path: counting
       // theirs exactly would look each one up in the mirror a second time.
-      const todoPathBytes = paths > dirs ? (big(p.path_bytes) * BigInt(todo)) / BigInt(paths - dirs) : 0n;
+      const growing = resuming ? Math.max(0, paths - dirs - this.mirrorCount()) : todo;
+      const growingPathBytes = paths > dirs ? (big(p.path_bytes) * BigInt(growing)) / BigInt(paths - dirs) : 0n;
       return {
         paths,
         dirs,
@@ -1146,7 +1146,7 @@ export class Index {
         logicalBytes: big(g.logical),
         expectedSplits: num(g.splits ?? 0n),
         splitBytes: big(g.split_bytes),
-        indexBytes: perPath ? indexGrowth(todo, todoPathBytes, num(g.to_copy ?? 0n)) : 0n,
+        indexBytes: perPath || resuming ? indexGrowth(growing, growingPathBytes, num(g.to_copy ?? 0n)) : 0n,
       };
     });
   }

@@ -10,21 +10,37 @@
 // SQLite holds the folder in one process-wide variable (sqlite3_temp_directory), read whenever
 // it makes a temp file; changing it while another thread uses SQLite is unsafe. So it is set on
 // the main thread at the start of a run, before any worker that opens an index starts (verify's
-// scan threads only read it), and cleared when the run ends. A folder that is gone or not
+// scan threads only read it), and put back when the run ends. A folder that is gone or not
 // writable when a temp file is made is passed over for SQLite's default.
 import Database from 'better-sqlite3';
 
 /**
- * Make SQLite's temp files in `dir` from now on; undefined: in SQLite's default folder again. A
- * folder SQLite cannot write to is refused and the default stays: opening the index there fails
- * next, with the error that names it.
+ * SQLite names a temp file `DIR/etilqs_` and 16 hex digits, and refuses one past 510 bytes (its
+ * unix VFS's limit less the NUL): a folder longer than this keeps SQLite's default.
  */
-export function setSqliteTempDir(dir: string | undefined): void {
+const MAX_DIR_BYTES = 510 - '/etilqs_'.length - 16;
+
+/**
+ * Make SQLite's temp files in `dir` until the function returned is called, which puts back the
+ * folder they went to before (runs nest; two runs at once in one process would share one folder).
+ * A folder SQLite cannot write to, or one whose temp file names would be too long, is passed over:
+ * the folder stays what it was.
+ */
+export function useSqliteTempDir(dir: string): () => void {
+  const before = sqliteTempDir();
+  if (Buffer.byteLength(dir) > MAX_DIR_BYTES || !setSqliteTempDir(dir)) return () => {};
+  return () => void setSqliteTempDir(before);
+}
+
+/** Set the folder (undefined: SQLite's default); false when SQLite refused it (not a writable folder). */
+function setSqliteTempDir(dir: string | undefined): boolean {
   const db = new Database(':memory:');
   try {
     db.pragma(`temp_store_directory = '${(dir ?? '').replaceAll("'", "''")}'`);
+    return true;
   } catch (err) {
     if (!(err instanceof Database.SqliteError)) throw err;
+    return false;
   } finally {
     db.close();
   }

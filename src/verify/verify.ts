@@ -35,8 +35,8 @@ import { MAX_KEPT_PROBLEMS, Problems, type Problem } from '../problems.js';
 import { noProgress, type Progress } from '../progress.js';
 import { scan } from '../scan/scan.js';
 import { STATE_DIR } from '../state-dir.js';
-import { Index, SCAN_STATE } from '../store/index-db.js';
-import { setSqliteTempDir } from '../store/temp-dir.js';
+import { COPIED_AT, Index, SCAN_STATE } from '../store/index-db.js';
+import { useSqliteTempDir } from '../store/temp-dir.js';
 import { CATEGORIES, RECORDED_SPLIT, VerifyStore, type Category, type HashResult } from '../store/verify-store.js';
 import { differenceFrom, type Difference } from './differences.js';
 import { HASH_ALGORITHM } from './hash-file.js';
@@ -325,10 +325,11 @@ async function run(r: Run): Promise<VerifyReport> {
   const release = r.manifestFile ? lockMirror(r.dst) : () => {};
   let work: string | undefined;
   let store: VerifyStore | undefined;
+  let restoreTempDir = () => {};
   try {
     work = fs.mkdtempSync(path.join(options.tempDir ?? os.tmpdir(), 'linkmirror-verify-'));
     // SQLite's sorts go with the work databases (see store/temp-dir.ts): set before the scan threads start.
-    setSqliteTempDir(work);
+    restoreTempDir = useSqliteTempDir(work);
     const expectedDb = path.join(work, 'expected.db');
     const actualDb = path.join(work, 'actual.db');
     if (r.mode === 'source') {
@@ -356,7 +357,7 @@ async function run(r: Run): Promise<VerifyReport> {
       // before it, over a record of the source that is half the new scan's: not a manifest of
       // anything the mirror holds.
       const scanned = store.manifestMeta(SCAN_STATE) === 'partial';
-      manifest = { state: scanned ? 'scanning' : store.manifestMeta('state'), copiedAt: store.manifestMeta('copied_at'), recordedAt: store.manifestMeta('manifest_at') };
+      manifest = { state: scanned ? 'scanning' : store.manifestMeta('state'), copiedAt: store.manifestMeta(COPIED_AT), recordedAt: store.manifestMeta('manifest_at') };
       algorithm = store.manifestMeta('manifest_hash') ?? HASH_ALGORITHM;
       owner = options.owner ?? store.manifestMeta('manifest_owner') !== '0';
       src = store.manifestMeta('src') ?? null;
@@ -427,7 +428,7 @@ async function run(r: Run): Promise<VerifyReport> {
     };
   } finally {
     store?.close();
-    setSqliteTempDir(undefined);
+    restoreTempDir();
     if (work) fs.rmSync(work, { recursive: true, force: true });
     release();
   }

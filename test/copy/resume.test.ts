@@ -133,6 +133,22 @@ describe('resume after a clean stop (shouldStop, what Ctrl-C asks for)', () => {
     expect(indexFiles()).toEqual(['index.db']);
   });
 
+  // The pre-flight counts what the index will grow by (see indexGrowth in src/store/index-db.ts):
+  // on a first copy, and on the runs that resume it (the paths the mirror has no row for yet).
+  it('the plan counts the index growth on a first copy and on the run that resumes it; none once a copy completed', async () => {
+    const { src, dst } = generated(14);
+    const first = await copy(src, dst, stopAfter(50));
+    expect(first.interrupted).toBe(true);
+    expect(first.plan.indexBytes).toBeGreaterThan(0n);
+    const second = await copy(src, dst);
+    expect(second.interrupted).toBe(false);
+    expect(second.plan.indexBytes).toBeGreaterThan(0n);
+    expect(second.plan.indexBytes).toBeLessThan(first.plan.indexBytes);
+    expect(second.plan.bytesNeeded).toBeGreaterThanOrEqual(second.plan.indexBytes);
+    const third = await copy(src, dst);
+    expect(third.plan.indexBytes).toBe(0n);
+  });
+
   it('stopped several times in a row, each run going a little further, still ends identical', async () => {
     const { src, dst } = generated(12);
     const prng = createPrng(12);

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { describe, expect, it, type TestContext } from 'vitest';
 import { copy } from '../../src/copy/copy.js';
 import type { Progress } from '../../src/progress.js';
-import { sqliteTempDir } from '../../src/store/temp-dir.js';
+import { sqliteTempDir, useSqliteTempDir } from '../../src/store/temp-dir.js';
 import { verifyAgainstSource } from '../../src/verify/verify.js';
 import { expectExit, runCli } from '../helpers/cli.js';
 import { buildLongNameLinks, expectSameTopology, tempDirs } from '../helpers/tree.js';
@@ -69,6 +69,26 @@ describe("SQLite's temp files", () => {
     const dirs = [...new Set(seen)];
     expect(dirs).toHaveLength(1);
     expect(path.dirname(dirs[0]!)).toBe(work);
+    expect(sqliteTempDir()).toBeUndefined();
+  });
+
+  it('nest: each run puts back the folder before it; a folder too long for SQLite, or missing, is passed over', () => {
+    const [a, b] = [temp(), temp()];
+    const restoreA = useSqliteTempDir(a);
+    const restoreB = useSqliteTempDir(b);
+    expect(sqliteTempDir()).toBe(b);
+    const long = path.join(b, 'x'.repeat(250), 'y'.repeat(250));
+    fs.mkdirSync(long, { recursive: true });
+    const restoreLong = useSqliteTempDir(long); // temp file names there would pass 510 bytes
+    expect(sqliteTempDir()).toBe(b);
+    const restoreMissing = useSqliteTempDir(path.join(a, 'missing'));
+    expect(sqliteTempDir()).toBe(b);
+    restoreMissing();
+    restoreLong();
+    expect(sqliteTempDir()).toBe(b);
+    restoreB();
+    expect(sqliteTempDir()).toBe(a);
+    restoreA();
     expect(sqliteTempDir()).toBeUndefined();
   });
 });

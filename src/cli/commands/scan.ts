@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { checkPaths } from '../../copy/check-paths.js';
 import { scan } from '../../scan/scan.js';
 import { Index } from '../../store/index-db.js';
-import { setSqliteTempDir } from '../../store/temp-dir.js';
+import { useSqliteTempDir } from '../../store/temp-dir.js';
 import { ExitCode } from '../exit-codes.js';
 import { outputMode, type OutputFlags } from '../output.js';
 import { progressBar } from '../progress-bar.js';
@@ -31,8 +31,8 @@ export function registerScan(program: Command, setExit: (code: number) => void):
       const root = checkPaths(src, path.join(os.tmpdir(), `linkmirror-none-${process.pid}`)).src;
       const tmp = flags.index ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'linkmirror-scan-'));
       const file = flags.index || path.join(tmp!, 'index.db');
-      setSqliteTempDir(path.dirname(path.resolve(file))); // beside the index (see store/temp-dir.ts)
       const index = Index.open(file, { scratch: !flags.index });
+      useSqliteTempDir(path.dirname(path.resolve(file))); // beside the index, once open made its folder (see store/temp-dir.ts)
       const progress = progressBar(out.bar, out.quiet);
       try {
         const result = await scan(root, index, { progress, walkThread: true });
