@@ -15,6 +15,7 @@ import { Pacer, yieldNow } from '../yield.js';
 const S_IFMT = 0o170000n;
 const S_IFREG = 0o100000n;
 const S_IFLNK = 0o120000n;
+const S_IFDIR = 0o040000n;
 
 function hashFile(ops: FsOps, p: Buffer | string): string {
   const fd = ops.openRead(p);
@@ -64,6 +65,23 @@ export async function adoptExisting(ops: FsOps, index: Index, src: Buffer, dst: 
       adopted++;
     }
     index.putMirror(rows);
+  }
+  // The folders already there are recorded as the directory pass would record them: the plan
+  // then counts as space needed only the ones still to make (a drive that rsync -a filled is
+  // often nearly full). Only a real directory counts; the directory pass still looks at each.
+  for (const page of index.srcDirs('parents-first')) {
+    const there: Buffer[] = [];
+    for (const d of page) {
+      if (pacer.due()) await yieldNow();
+      progress.advance(1);
+      if (d.path.length === 0) continue;
+      try {
+        if ((ops.lstat(joinPath(dst, d.path)).mode & S_IFMT) === S_IFDIR) there.push(d.path);
+      } catch {
+        // not there: the directory pass makes it
+      }
+    }
+    index.putMirrorDirs(there);
   }
   return adopted;
 }

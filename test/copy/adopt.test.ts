@@ -11,7 +11,8 @@ import { describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/cli/exit-codes.js';
 import { copy } from '../../src/copy/copy.js';
 import { expectExit, runCli } from '../helpers/cli.js';
-import { buildTree, expectSameTopology, file, inodeClasses, link, readTree, symlink, tempDirs, utimesSeconds } from '../helpers/tree.js';
+import { useLoopMount } from '../helpers/loop-mount.js';
+import { buildTree, expectSameTopology, file, inodeClasses, link, readTree, symlink, tempDirs, utimesSeconds, type TreeNode } from '../helpers/tree.js';
 
 const temp = tempDirs();
 const KiB = 1024;
@@ -44,6 +45,30 @@ function rsyncCopy(src: string, dst: string): void {
 const duKiB = (p: string) => Number(execFileSync('du', ['-sk', p]).toString().split('\t')[0]);
 
 describe('--adopt', () => {
+  // The plan counted a block and an inode for every source folder, though rsync had made them
+  // all: on the nearly full drive that is the reason to adopt, --adopt was refused (DST_TOO_SMALL).
+  it('counts the folders already there as made: a nearly full drive that rsync -a filled is adopted', (ctx) => {
+    const m = useLoopMount(ctx, 'ext4', 48);
+    const src = path.join(temp(), 'src');
+    const spec: Record<string, TreeNode> = {};
+    for (let d = 0; d < 4000; d++) spec[`snap/d${String(d).padStart(4, '0')}/f`] = file(`f ${d}`, { mtime: 1_600_000_000 });
+    buildTree(src, spec);
+    const dst = path.join(m.dir, 'mirror');
+    rsyncCopy(src, dst);
+    // Leave 3 MiB free: room for the index, not for a block per folder (4,000 of 1 KiB).
+    const st = fs.statfsSync(m.dir, { bigint: true });
+    const free = Number(st.bavail * st.bsize);
+    expect(Number(st.bsize)).toBe(KiB);
+    fs.writeFileSync(path.join(m.dir, 'ballast'), Buffer.alloc(free - 3 * KiB * KiB));
+
+    const r = runCli(['copy', '--adopt', '-q', src, dst]);
+    expectExit(r, ExitCode.ok);
+    expectSameTopology(src, dst);
+    const dry = runCli(['copy', '-n', src, dst]);
+    expectExit(dry, ExitCode.ok);
+    expect(dry.stdout).toMatch(/space needed +0 B, 0 inodes/);
+  });
+
   it('keeps the matching files, links the duplicates, ends with the source’s topology and gives the space back', async () => {
     const base = temp();
     const src = path.join(base, 'src');
