@@ -5,6 +5,7 @@
 // copies with links; a file that does not match is replaced through a temp name and a rename,
 // never edited in place.
 import crypto from 'node:crypto';
+import { lstatHere } from '../fs/lstat-threads.js';
 import type { FsOps } from '../fs/ops.js';
 import { joinPath } from '../fs/paths.js';
 import type { Progress } from '../progress.js';
@@ -70,18 +71,11 @@ export async function adoptExisting(ops: FsOps, index: Index, src: Buffer, dst: 
   // then counts as space needed only the ones still to make (a drive that rsync -a filled is
   // often nearly full). Only a real directory counts; the directory pass still looks at each.
   for (const page of index.srcDirs('parents-first')) {
-    const there: Buffer[] = [];
-    for (const d of page) {
-      if (pacer.due()) await yieldNow();
-      progress.advance(1);
-      if (d.path.length === 0) continue;
-      try {
-        if ((ops.lstat(joinPath(dst, d.path)).mode & S_IFMT) === S_IFDIR) there.push(d.path);
-      } catch {
-        // not there: the directory pass makes it
-      }
-    }
-    index.putMirrorDirs(there);
+    const rels = page.map((d) => d.path).filter((p) => p.length > 0);
+    const there = lstatHere(ops, dst, rels); // an error: not there, the directory pass makes it
+    index.putMirrorDirs(rels.filter((_, i) => there.error(i) === undefined && (there.mode(i) & S_IFMT) === S_IFDIR));
+    progress.advance(page.length);
+    if (pacer.due()) await yieldNow();
   }
   return adopted;
 }

@@ -1396,17 +1396,17 @@ export class Index {
       this.db.prepare('ATTACH DATABASE ? AS other').run(file);
       try {
         this.db.exec('DELETE FROM mirror; INSERT INTO mirror SELECT * FROM other.mirror;');
+        // Tables an older index may lack.
+        const has = (table: string) => this.db.prepare(`SELECT 1 FROM other.sqlite_master WHERE type = 'table' AND name = ?`).get(table) !== undefined;
         // An interrupted run's placed rows, not folded yet (that needs a write, and a dry run makes none).
-        const hasPlaced = this.db.prepare(`SELECT 1 FROM other.sqlite_master WHERE type = 'table' AND name = 'placed'`).get();
-        if (hasPlaced) {
+        if (has('placed')) {
           this.db.exec(
             `INSERT OR REPLACE INTO mirror (path, type, src_dev, src_ino, birth_ns, size, mtime_ns, mode, uid, gid, dst_ino, written)
              ${placedAsMirror('other')}`,
           );
         }
         // The directories it made: the plan counts only the others as space needed.
-        const hasDirs = this.db.prepare(`SELECT 1 FROM other.sqlite_master WHERE type = 'table' AND name = 'mirror_dirs'`).get();
-        if (hasDirs) this.db.exec('DELETE FROM mirror_dirs; INSERT INTO mirror_dirs SELECT path FROM other.mirror_dirs;');
+        if (has('mirror_dirs')) this.db.exec('DELETE FROM mirror_dirs; INSERT INTO mirror_dirs SELECT path FROM other.mirror_dirs;');
       } finally {
         this.db.exec('DETACH DATABASE other');
       }

@@ -13,7 +13,7 @@ import { errnoCode } from '../../src/fs/errno.js';
 import { realFsOps } from '../../src/fs/ops.js';
 import { expectExit, lines, runCli } from '../helpers/cli.js';
 import { faultyOps } from '../helpers/faulty-ops.js';
-import { useLoopMount } from '../helpers/loop-mount.js';
+import { freeBytes, leaveFree, useLoopMount } from '../helpers/loop-mount.js';
 import { buildLongNameLinks, buildTree, expectSameTopology, file, inodeKey, link, readTree, tempDirs, type TreeNode } from '../helpers/tree.js';
 
 const temp = tempDirs();
@@ -189,13 +189,8 @@ describe('a destination too small', () => {
     const dst = path.join(m.dir, 'mirror');
     expectExit(runCli(['copy', '-q', src, dst]), ExitCode.ok);
     // Leave some 2 MiB free: room for the change, not for a block per source folder (8 MiB).
-    const ballast = path.join(m.dir, 'ballast');
-    const free = () => {
-      const st = fs.statfsSync(m.dir, { bigint: true });
-      return Number(st.bavail * st.bsize);
-    };
-    fs.writeFileSync(ballast, Buffer.alloc(free() - 2 * MiB));
-    expect(free()).toBeLessThan(3 * MiB);
+    leaveFree(m.dir, 2 * MiB);
+    expect(freeBytes(m.dir)).toBeLessThan(3 * MiB);
     buildTree(src, { 'snap/d0007/new': file('added'), 'snap/new-folder/g': file('in a new folder') });
 
     const r = runCli(['copy', '-q', src, dst]);

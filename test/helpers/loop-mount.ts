@@ -261,3 +261,14 @@ export function useLoopMount(
   ctx.onTestFinished(() => m.unmount());
   return m;
 }
+
+/** The bytes free to an unprivileged writer on the filesystem holding `dir`. */
+export function freeBytes(dir: string): number {
+  const st = fs.statfsSync(dir, { bigint: true });
+  return Number(st.bavail * st.bsize);
+}
+
+/** Fill the filesystem holding `dir` with one file, `name`, until `bytes` stay free (no more than were free). */
+export function leaveFree(dir: string, bytes: number, name = 'ballast'): void {
+  fs.writeFileSync(path.join(dir, name), Buffer.alloc(Math.max(0, freeBytes(dir) - bytes)));
+}
