@@ -20,7 +20,7 @@ import { expectExit, runCli } from '../helpers/cli.js';
 import { useLoopMount } from '../helpers/loop-mount.js';
 import { dstInodesBySrc, identityOf, tmpLeft } from '../helpers/mirror-state.js';
 import {
-  buildTree, dir, expectSameTopology, file, inodeKey, link, readTree, symlink, tempDirs, utimesSeconds, type TreeSpec,
+  buildTree, dir, expectSameTopology, file, inodeKey, link, readTree, symlink, tempDirs, utimesSeconds, type TreeNode, type TreeSpec,
 } from '../helpers/tree.js';
 import { writeRsnapshotConfig } from '../helpers/rsnapshot.js';
 
@@ -464,7 +464,7 @@ describe('a symlink planted in the mirror where the source also changed', () => 
 
 describe('an incremental run visits only what changed', () => {
   it('of the inodes whose paths all stand as the index says, one path each is looked at; --recheck looks at every path', async () => {
-    const spec: TreeSpec = { 'snap.0/big': file('one inode, many paths'), 'snap.0/solo': file('solo') };
+    const spec: Record<string, TreeNode> = { 'snap.0/big': file('one inode, many paths'), 'snap.0/solo': file('solo') };
     for (let i = 1; i <= 40; i++) spec[`snap.${i}/big`] = link('snap.0/big');
     const { src, dst } = await mirrored(spec);
     fs.writeFileSync(path.join(src, 'snap.40/new'), 'a new file');
@@ -488,7 +488,7 @@ describe('an incremental run visits only what changed', () => {
   });
 
   it('a sample path replaced, emptied or removed in the mirror (looked at on the lstat threads) puts its inode back on the work list', async () => {
-    const spec: TreeSpec = { 'snap.0/big': file('one inode, many paths'), 'snap.0/solo': file('solo content'), 'snap.0/gone': file('gone') };
+    const spec: Record<string, TreeNode> = { 'snap.0/big': file('one inode, many paths'), 'snap.0/solo': file('solo content'), 'snap.0/gone': file('gone') };
     for (let i = 1; i <= 5; i++) spec[`snap.${i}/big`] = link('snap.0/big');
     const { src, dst } = await mirrored(spec);
     const bigIno = fs.lstatSync(path.join(dst, 'snap.3/big')).ino;

@@ -12,7 +12,7 @@ import { scan } from '../../src/scan/scan.js';
 import { EntryType, type StoredEntry } from '../../src/store/entry.js';
 import { Index } from '../../src/store/index-db.js';
 import { faultyOps } from '../helpers/faulty-ops.js';
-import { buildTree, fifo, file, link, symlink, tempDirs, type TreeSpec } from '../helpers/tree.js';
+import { buildTree, fifo, file, link, symlink, tempDirs, type TreeNode, type TreeSpec } from '../helpers/tree.js';
 
 const temp = tempDirs();
 const open: Index[] = [];
@@ -32,7 +32,7 @@ const fields = (list: StoredEntry[]) => list.map((e) => ({ ...e, id: undefined, 
 
 /** Three snapshots of 40 files each, all but a few linked to the first snapshot's. */
 function snapshots(): TreeSpec {
-  const spec: TreeSpec = {};
+  const spec: Record<string, TreeNode> = {};
   for (let i = 0; i < 40; i++) {
     spec[`s0/d${i % 4}/f${i}`] = file(`content ${i}`, { mtime: 1_600_000_000 + i });
     for (const s of ['s1', 's2']) spec[`${s}/d${i % 4}/f${i}`] = i % 10 === 0 ? file(`${s} ${i}`) : link(`s0/d${i % 4}/f${i}`);

@@ -14,6 +14,13 @@ import { unpackBatch } from '../../src/scan/walk-batch.js';
 import { EntryType } from '../../src/store/entry.js';
 import { sparesFrom } from '../helpers/spares.js';
 import { tempDirs } from '../helpers/tree.js';
+import type { StatMessage } from '../../src/scan/walk-threads.js';
+
+/** The batch a chunk came back as; a whole-chunk error (the walk root gone) fails the test. */
+function batchOf(message: StatMessage): Extract<StatMessage, { type: 'batch' }> {
+  if (message.type !== 'batch') throw new Error(`the chunk failed as a whole: ${message.code}`);
+  return message;
+}
 
 const temp = tempDirs();
 
@@ -36,7 +43,7 @@ describe('a stat thread', () => {
     const { chunk } = builder.take();
     expect([...unpackChunk(chunk)].map((p) => [p.rel.toString('latin1'), p.dir])).toEqual(listed.map(([r, d]) => [Buffer.from(r).toString('latin1'), d]));
 
-    const { message } = statChunk(Buffer.from(root), chunk);
+    const message = batchOf(statChunk(Buffer.from(root), chunk).message);
     const entries = unpackBatch(message.batch);
     expect(entries.map((e) => e.path)).toEqual([Buffer.from(''), Buffer.from('d'), Buffer.from('d/f'), odd]);
     expect(entries.map((e) => e.type)).toEqual([EntryType.dir, EntryType.dir, EntryType.file, EntryType.symlink]);
@@ -63,12 +70,12 @@ describe('a stat thread', () => {
       return builder.take().chunk;
     };
     const cache = new StatCache(64);
-    const first = unpackBatch(statChunk(Buffer.from(root), chunkOf(['linked', 'single', 'sym']), undefined, false, cache).message.batch);
+    const first = unpackBatch(batchOf(statChunk(Buffer.from(root), chunkOf(['linked', 'single', 'sym']), undefined, false, cache).message).batch);
     expect(first.map((e) => e.cached ?? false)).toEqual([false, false, false]);
     // Every inode changes before the next chunk: what is taken from the cache still says what
     // the first lstat said; what is lstatted again says what is there now.
     for (const rel of ['linked', 'single', 'sym']) fs.lutimesSync(path.join(root, rel), 1_000_000, 1_000_000);
-    const second = unpackBatch(statChunk(Buffer.from(root), chunkOf(['d/linked-too', 'single', 'sym', 'd/linked-three']), undefined, false, cache).message.batch);
+    const second = unpackBatch(batchOf(statChunk(Buffer.from(root), chunkOf(['d/linked-too', 'single', 'sym', 'd/linked-three']), undefined, false, cache).message).batch);
     expect(second.map((e) => [e.path.toString(), e.cached ?? false])).toEqual([['d/linked-too', true], ['single', false], ['sym', false], ['d/linked-three', true]]);
     const { path: _p, cached: _c, ...sharedFacts } = second[0];
     const { path: _q, ...firstFacts } = first[0];

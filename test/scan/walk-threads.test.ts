@@ -11,7 +11,7 @@ import { Index } from '../../src/store/index-db.js';
 import type { StoredEntry } from '../../src/store/entry.js';
 import { expectExit, runCli } from '../helpers/cli.js';
 import { useLoopMount } from '../helpers/loop-mount.js';
-import { buildTree, dir, fifo, file, link, symlink, tempDirs, type TreeSpec } from '../helpers/tree.js';
+import { buildTree, dir, fifo, file, link, symlink, tempDirs, type TreeNode } from '../helpers/tree.js';
 
 const temp = tempDirs();
 
@@ -29,7 +29,7 @@ describe('the walk threads', () => {
     const base = temp();
     const src = path.join(base, 'src');
     const odd = Buffer.from([0x6e, 0xe9, 0xff]).toString('latin1'); // not UTF-8 once written as latin1 bytes
-    const spec: TreeSpec = {
+    const spec: Record<string, TreeNode> = {
       'hourly.0/a.txt': file('alpha'),
       'hourly.1/a.txt': link('hourly.0/a.txt'),
       'hourly.0/s': symlink('a.txt'),
@@ -80,7 +80,7 @@ describe('the walk threads', () => {
     const { Index: DistIndex } = (await import(`${dist}/store/index-db.js`)) as typeof import('../../src/store/index-db.js');
     const base = temp();
     const src = path.join(base, 'src');
-    const spec: TreeSpec = { 'a/one': file('1'), 'a/two': file('2'), 'a/s': symlink('one'), 'a/gone': file('x') };
+    const spec: Record<string, TreeNode> = { 'a/one': file('1'), 'a/two': file('2'), 'a/s': symlink('one'), 'a/gone': file('x') };
     // Three chunks of 4,096 paths, so that pages of old rows and batches of entries end at different places.
     for (let i = 0; i < 9000; i++) spec[`b/d${i % 30}/f${i}`] = i % 10 === 0 ? file(`content ${i}`) : link('a/one');
     buildTree(src, spec);

@@ -95,7 +95,7 @@ describe('the worker pool hashes as FileHasher does', () => {
       expect(a.map(show)).toEqual(c.map(show));
       expect(b.map(show)).toEqual(c.slice(0, 2).map(show));
       expect(a.slice(4).map(show)).toEqual(['ELOOP', 'ENOENT']);
-      expect(show(a[1])).toBe(`${execFileSync('sha256sum', [paths[1]], { encoding: 'utf8' }).split(' ')[0]} 5`);
+      expect(show(a[1])).toBe(`${execFileSync('sha256sum', [paths[1].toString()], { encoding: 'utf8' }).split(' ')[0]} 5`);
     } finally {
       await pool.close();
     }
