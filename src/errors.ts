@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'INDEX_LOCKED'
   | 'MANIFEST_MISSING'
   | 'BAD_OPTION'
+  | 'DELETE_TOO_MANY'
   | 'INTERRUPTED';
 
 const kinds: Record<ErrorCode, ErrorKind> = {
@@ -38,6 +39,7 @@ const kinds: Record<ErrorCode, ErrorKind> = {
   DST_PATH_TOO_LONG: 'usage',
   MANIFEST_MISSING: 'usage',
   BAD_OPTION: 'usage',
+  DELETE_TOO_MANY: 'usage',
   DST_NO_HARDLINKS: 'fatal',
   DST_TOO_SMALL: 'fatal',
   DST_UNUSABLE: 'fatal',

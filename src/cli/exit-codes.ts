@@ -27,6 +27,7 @@ export const EXIT_CODES_HELP = `
 Exit codes:
   0    copy: all copied; verify: the trees match
   1    copy: finished, but some paths could not be copied; verify: differences found
-  2    usage error or bad input (nothing was written; verify DST of a folder without a manifest)
+  2    usage error or bad input: nothing was written (also: --delete would remove more than
+       --max-delete allows; verify DST of a folder without a manifest)
   3    fatal: destination full or unusable, index failure
-  130  interrupted (Ctrl-C); run the same command again to continue`;
+  130  interrupted (Ctrl-C or SIGTERM); run the same command again to continue`;

@@ -18,14 +18,18 @@ export function scanLines(t: ScanTotals): string[] {
 
 export function planLines(s: CopySummary): string[] {
   const p = s.plan;
-  return [
+  const lines = [
     `plan for ${s.dst} (${p.fsType}, link limit ${Number.isFinite(p.linkMax) ? formatCount(p.linkMax) : 'none known'})${s.resumed ? ', continuing an existing mirror' : ''}:`,
-    `  paths to place   ${formatCount(p.pathsToPlace)} of ${formatCount(p.paths - p.dirs)} (plus ${formatCount(p.dirs)} directories)`,
+    `  paths to place   ${formatCount(p.pathsToPlace)} of ${formatCount(p.paths - p.dirs)} (plus ${formatCount(p.dirsToMake)} of ${formatCount(p.dirs)} directories to make)`,
     `  inodes to copy   ${formatCount(p.inodesToCopy)} of ${formatCount(p.inodes)}, ${formatBytes(p.bytesToCopy)}`,
     `  links to make    ${formatCount(p.linksToMake)}`,
     `  expected splits  ${formatCount(p.expectedSplits)}${p.expectedSplits ? ` (${formatBytes(p.splitBytes)} more)` : ''}`,
     `  space needed     ${formatBytes(p.bytesNeeded)}, ${formatCount(p.inodesNeeded)} inodes${p.indexBytes > 0n ? ` (${formatBytes(p.indexBytes)} of it for the index)` : ''}`,
   ];
+  if (s.delete) lines.push(`  to delete        ${formatCount(s.extras)} paths no longer in the source`);
+  else if (s.extras) lines.push(`  to keep          ${formatCount(s.extras)} paths no longer in the source (--delete would remove them)`);
+  if (s.deleteRefusal) lines.push(`the copy would stop before writing anything: ${s.deleteRefusal}`);
+  return lines;
 }
 
 export function copyLines(s: CopySummary): string[] {

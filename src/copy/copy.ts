@@ -30,6 +30,7 @@ import { adoptExisting } from './adopt.js';
 import { deleteExtras } from './delete-extras.js';
 import { makePlan, pathsVisited, type Plan } from './plan.js';
 import { checkCapacity, probeHardLinks } from './preflight.js';
+import { DEFAULT_DELETE_LIMIT, deleteRefusal, type DeleteLimit } from './delete-limit.js';
 
 export interface CopyOptions {
   ops?: FsOps;
@@ -44,6 +45,8 @@ export interface CopyOptions {
   shouldStop?: () => boolean;
   /** Remove destination paths that the source no longer has. */
   delete?: boolean;
+  /** With delete: stop before writing anything when more would go (default: half the mirror). */
+  maxDelete?: DeleteLimit;
   /** Take over a destination filled without hard links: keep matching files, link duplicates. */
   adopt?: boolean;
   /** With adopt: a file matches only when its bytes are the same too. */
@@ -69,10 +72,16 @@ export interface CopySummary {
   dirsMade: number;
   /** --adopt: destination files found to match the source. */
   adopted: number;
-  /** --delete: paths removed (a directory counts once, with its contents). */
+  /** --delete: paths removed, each entry below a removed folder counted too. */
   deleted: number;
   /** Without --delete: paths in the mirror that the source no longer has, kept. */
   extrasKept: number;
+  /** --delete was given. */
+  delete: boolean;
+  /** The paths the mirror held that the source lacks, before any was removed (what --delete removes). */
+  extras: number;
+  /** A dry run with --delete: why the copy would stop before deleting (see delete-limit.ts). */
+  deleteRefusal?: string;
   problems: Problem[];
   problemCount: number;
   elapsedMs: number;
@@ -182,7 +191,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
   const { mirror } = inspectDestination(dst, dstExists, options.adopt ?? false);
   checkIndexPath(dst);
 
-  if (options.dryRun) return dryRun(src, dst, dstExists, mirror, ops, progress, started);
+  if (options.dryRun) return dryRun(src, dst, dstExists, mirror, ops, progress, started, options);
 
   fs.mkdirSync(dst, { recursive: true });
   const stateDir = path.join(dst, STATE_DIR);
@@ -203,6 +212,10 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     // Whether the index knows every path the copies made here (then --delete needs no walk). A
     // pass that ended early may have made links whose rows it never wrote; so may an adoption.
     const resuming = mirror && index.getMeta('state') === 'copying';
+    // Said, not refused: a source drive mounted elsewhere is the same source. With --delete, a
+    // wrong one is stopped by the delete limit.
+    const copiedFrom = mirror ? index.getMeta('src') : undefined;
+    if (copiedFrom !== undefined && copiedFrom !== src) progress.warn(`this mirror was copied from ${copiedFrom}; it now follows ${src}`);
     if (!mirror) index.setMeta(TRACKED, options.adopt ? 'unsure' : 'all');
     else if (resuming) index.setMeta(TRACKED, 'unsure');
     // Rows an interrupted pass committed but did not fold into mirror yet (see store/schema.ts).
@@ -228,7 +241,14 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     if (adopt) index.setMeta('adopting', 'yes');
     // Source lookups by path: only --delete needs them (its list of extras, and its walk); the
     // rest of an incremental run looks paths up through the mirror's own key.
-    if (options.delete) index.indexSrcPaths();
+    let extras = 0;
+    if (options.delete) {
+      index.indexSrcPaths();
+      // Before anything is written: an unmounted source would otherwise empty the mirror.
+      extras = index.mirrorNotInSrcCount();
+      const refusal = deleteRefusal(extras, scanned.totals.paths, options.maxDelete ?? DEFAULT_DELETE_LIMIT, src);
+      if (refusal) throw refusal;
+    }
     let adopted = 0;
     if (adopt) {
       // Before the plan, so that what is already there does not count as space needed.
@@ -301,7 +321,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     }
     return {
       src, dst, dryRun: false, resumed: mirror, interrupted: placed.stopped, scan: scanned.totals, plan, placed, dirsMade,
-      adopted, deleted, extrasKept, problems: problems.kept, problemCount: problems.count, elapsedMs: Date.now() - started,
+      adopted, deleted, extrasKept, delete: options.delete ?? false, extras: options.delete ? extras : extrasKept, problems: problems.kept, problemCount: problems.count, elapsedMs: Date.now() - started,
     };
   } finally {
     await warm?.stop();
@@ -324,7 +344,9 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
 }
 
 /** Scan into a throw-away index outside the destination and report the plan; nothing is written. */
-async function dryRun(src: string, dst: string, dstExists: boolean, mirror: boolean, ops: FsOps, progress: Progress, started: number): Promise<CopySummary> {
+async function dryRun(
+  src: string, dst: string, dstExists: boolean, mirror: boolean, ops: FsOps, progress: Progress, started: number, options: CopyOptions,
+): Promise<CopySummary> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linkmirror-plan-'));
   const restoreTempDir = useSqliteTempDir(dir);
   let index: Index | undefined;
@@ -337,9 +359,11 @@ async function dryRun(src: string, dst: string, dstExists: boolean, mirror: bool
     while (!dstExists && !fs.existsSync(probe)) probe = path.dirname(probe);
     // A first copy's scan writes its rows on the destination too: as much as this index holds now.
     const plan = makePlan(index, fsFacts(ops, probe), true, mirror ? 0n : BigInt(fs.statSync(path.join(dir, INDEX_FILE)).size));
+    const extras = mirror ? index.mirrorNotInSrcCount() : 0;
+    const refusal = options.delete ? deleteRefusal(extras, scanned.totals.paths, options.maxDelete ?? DEFAULT_DELETE_LIMIT, src) : undefined;
     return {
       src, dst, dryRun: true, resumed: mirror, interrupted: false, scan: scanned.totals, plan, placed: emptyPlaceCounts(), dirsMade: 0,
-      adopted: 0, deleted: 0, extrasKept: 0,
+      adopted: 0, deleted: 0, extrasKept: 0, delete: options.delete ?? false, extras, deleteRefusal: refusal?.message,
       problems: scanned.problems, problemCount: scanned.problemCount, elapsedMs: Date.now() - started,
     };
   } finally {

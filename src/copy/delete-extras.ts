@@ -55,7 +55,7 @@ async function deleteByIndex(ops: FsOps, index: Index, dst: Buffer, progress: Pr
       }
       if (isStateDir(top)) continue;
       try {
-        if (removeTree(ops, joinPath(dst, top))) deleted++;
+        deleted += removeTree(ops, joinPath(dst, top));
         last = { top, removed: true };
         forget.push(rel);
       } catch (err) {
@@ -111,7 +111,7 @@ async function deleteByWalk(ops: FsOps, index: Index, dst: Buffer, progress: Pro
         continue;
       }
       try {
-        if (removeTree(ops, p)) deleted++;
+        deleted += removeTree(ops, p);
       } catch (err) {
         problems.add(rel, 'cannot delete', err);
       }

@@ -6,22 +6,26 @@ import { isErrno } from '../fs/errno.js';
 const S_IFMT = 0o170000n;
 const S_IFDIR = 0o040000n;
 
-/** False when there was nothing at `p` (or a parent of it is no directory any more). */
-export function removeTree(ops: FsOps, p: Buffer): boolean {
+/**
+ * How many entries it removed: `p` and everything below it, each counted (0 when there was
+ * nothing at `p`, or a parent of it is no directory any more).
+ */
+export function removeTree(ops: FsOps, p: Buffer): number {
   let st;
   try {
     st = ops.lstat(p);
   } catch (err) {
-    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return false;
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return 0;
     throw err;
   }
   if ((st.mode & S_IFMT) !== S_IFDIR) {
     ops.unlink(p);
-    return true;
+    return 1;
   }
   // A read-only directory (mode 0555 in the mirror) must become writable to be emptied.
   ops.chmod(p, 0o700);
-  for (const name of ops.readdir(p)) removeTree(ops, Buffer.concat([p, Buffer.from('/'), name]));
+  let removed = 1;
+  for (const name of ops.readdir(p)) removed += removeTree(ops, Buffer.concat([p, Buffer.from('/'), name]));
   ops.rmdir(p);
-  return true;
+  return removed;
 }

@@ -1,5 +1,5 @@
-// Paths the source no longer has: with --delete they go from the mirror (a directory counts
-// once, with everything below it), and the state folder at the top never does; without it
+// Paths the source no longer has: with --delete they go from the mirror (a directory with
+// everything below it, each path counted), and the state folder at the top never does; without it
 // they stay, untouched, and are counted in summary.extrasKept. Inodes that other paths still
 // use keep their destination inode and lose only the removed names (nlink goes down).
 import Database from 'better-sqlite3';
@@ -33,6 +33,9 @@ const SPEC: TreeSpec = {
   'snap.0/c': file('c', { mtime: 1_600_000_005 }),
   // Not the state folder: only the top-level .linkmirror is.
   'snap.0/.linkmirror/not-state': file('an ordinary file in the tree'),
+  // What the source keeps: enough that pruning removes less than half of the mirror (--delete's
+  // default limit, see the tests of --max-delete at the end).
+  ...Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`snap.0/kept/k${i}`, file(`kept ${i}`, { mtime: 1_600_000_100 + i })])),
 };
 
 async function mirrored() {
@@ -55,13 +58,13 @@ function prune(src: string): void {
 }
 
 describe('--delete', () => {
-  it('removes files and whole directories the source lost (read-only ones too), counting each top-most path once', async () => {
+  it('removes files and whole directories the source lost (read-only ones too), counting every path removed', async () => {
     const { src, dst, before } = await mirrored();
     prune(src);
     const summary = await copy(src, dst, { delete: true });
     expect(summary.problemCount).toBe(0);
-    // snap.2 (with all below it), snap.0/c, snap.1/empty, snap.0/.linkmirror
-    expect(summary.deleted).toBe(4);
+    // snap.2 with the 7 paths below it, snap.0/c, snap.1/empty, snap.0/.linkmirror with its file
+    expect(summary.deleted).toBe(12);
     expect(summary.extrasKept).toBe(0);
     expect(summary.placed.inodesCopied).toBe(0);
     expectSameTopology(src, dst);
@@ -93,7 +96,7 @@ describe('--delete', () => {
     prune(src);
     const r = runCli(['copy', '--delete', src, dst]);
     expectExit(r, ExitCode.ok);
-    expect(r.stdout).toMatch(/^deleted\s+4 paths no longer in the source$/m);
+    expect(r.stdout).toMatch(/^deleted\s+12 paths no longer in the source$/m);
     expect(r.stdout).not.toMatch(/^kept/m);
   });
 });
@@ -106,7 +109,7 @@ describe('--delete finds the extras', () => {
     fs.writeFileSync(byHand, 'not from the source, not in the index');
     const ops = faultyOps(realFsOps, []);
     const summary = await copy(src, dst, { delete: true, ops });
-    expect(summary.deleted).toBe(4);
+    expect(summary.deleted).toBe(12);
     expect(ops.calls.readdirKinds).toBe(0);
     expect(fs.readFileSync(byHand, 'utf8')).toBe('not from the source, not in the index');
 
@@ -132,7 +135,7 @@ describe('--delete finds the extras', () => {
     const walked = faultyOps(realFsOps, []);
     const summary = await copy(src, dst, { delete: true, ops: walked });
     expect(walked.calls.readdirKinds).toBeGreaterThan(0);
-    expect(summary.deleted).toBe(5);
+    expect(summary.deleted).toBe(13);
     expect(fs.existsSync(unrecorded)).toBe(false);
     expectSameTopology(src, dst);
 
@@ -208,7 +211,7 @@ describe('--delete and the list of paths gone from the source', () => {
     expect(goneOf(dst, true).tracked).toBeUndefined();
     prune(src);
     const summary = await copy(src, dst, { delete: true });
-    expect(summary.deleted).toBe(4);
+    expect(summary.deleted).toBe(12);
     expect(goneOf(dst)).toEqual({ tracked: 'yes', paths: [] });
     expectSameTopology(src, dst);
     // The next loss is listed by the scan, and removed from the list.
@@ -249,7 +252,7 @@ describe('without --delete', () => {
     expectExit(r, ExitCode.ok);
     expect(r.stdout).toMatch(/^kept\s+9 paths no longer in the source \(use --delete to remove them\)$/m);
     const cleaned = await copy(src, dst, { delete: true });
-    expect(cleaned.deleted).toBe(2);
+    expect(cleaned.deleted).toBe(9);
     expectSameTopology(src, dst);
   });
 
@@ -260,5 +263,79 @@ describe('without --delete', () => {
     const summary = await copy(src, dst);
     expect(fs.existsSync(path.join(dst, 'snap.1/empty'))).toBe(true);
     expect(summary.extrasKept).toBe(1);
+  });
+});
+
+// An empty source, as an unmounted drive's mount point is, would otherwise empty the mirror.
+describe('--max-delete', () => {
+  /** The source's folder, emptied: its drive not mounted. */
+  function unmount(src: string): void {
+    for (const d of fs.readdirSync(src)) fs.chmodSync(path.join(src, d), 0o755);
+    fs.chmodSync(src, 0o755);
+    fs.rmSync(src, { recursive: true, force: true });
+    fs.mkdirSync(src);
+  }
+
+  it('an empty source: --delete stops before writing anything, exit 2, one line; the mirror is intact and the next run goes on', async () => {
+    const { src, dst, before } = await mirrored();
+    // The source's drive unplugged: its folder stays, empty (renamed away, its inodes kept).
+    const away = path.join(path.dirname(src), 'unmounted');
+    fs.renameSync(src, away);
+    fs.mkdirSync(src);
+    const r = runCli(['copy', '--delete', src, dst]);
+    expectExit(r, ExitCode.usage);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^linkmirror: --delete would empty the mirror \(\d+ paths\): the source .* is empty; is its drive mounted\? to remove them anyway, run again with --max-delete 100%$/),
+    ]);
+    expect(readTree(dst)).toEqual(before);
+    // The dry run says what --delete would remove, and that the copy would stop.
+    const plan = runCli(['copy', '-n', '--delete', src, dst]);
+    expectExit(plan, ExitCode.ok);
+    expect(plan.stdout).toMatch(/^ {2}to delete {8}\d+ paths no longer in the source$/m);
+    expect(plan.stdout).toMatch(/^the copy would stop before writing anything: --delete would empty the mirror/m);
+    expect(readTree(dst)).toEqual(before);
+    // The source back (mounted again): the next run finds the mirror as it was.
+    fs.rmdirSync(src);
+    fs.renameSync(away, src);
+    const back = await copy(src, dst, { delete: true });
+    expect(back).toMatchObject({ deleted: 0, problemCount: 0 });
+    expect(back.placed).toMatchObject({ inodesCopied: 0, linksMade: 0 });
+    expectSameTopology(src, dst);
+  });
+
+  it('a share or a number of paths: more than it is refused, up to it is removed; 100% removes everything', async () => {
+    const { src, dst } = await mirrored();
+    prune(src);
+    // prune() takes 12 of the mirror's paths and leaves the source 23 (its top folder included).
+    const dry = await copy(src, dst, { dryRun: true, delete: true });
+    expect(dry).toMatchObject({ extras: 12, delete: true, deleteRefusal: undefined });
+    await expect(copy(src, dst, { delete: true, maxDelete: { count: 11 } })).rejects.toMatchObject({ code: 'DELETE_TOO_MANY' });
+    await expect(copy(src, dst, { delete: true, maxDelete: { share: 0.3 } })).rejects.toMatchObject({ code: 'DELETE_TOO_MANY' });
+    expect(fs.existsSync(path.join(dst, 'snap.2/a'))).toBe(true);
+    expect((await copy(src, dst, { delete: true, maxDelete: { count: 12 } })).deleted).toBe(12);
+    expectSameTopology(src, dst);
+
+    unmount(src);
+    const emptied = await copy(src, dst, { delete: true, maxDelete: { share: 1 } });
+    expect(emptied.deleted).toBeGreaterThan(20);
+    expect(fs.readdirSync(dst)).toEqual([STATE_DIR]);
+  });
+
+  it('the CLI takes 500 or 10%, refuses anything else and --max-delete without --delete (exit 2, nothing written)', async () => {
+    const { src, dst, before } = await mirrored();
+    prune(src);
+    for (const [args, message] of [
+      [['--delete', '--max-delete', 'lots'], /^linkmirror: --max-delete lots: give a number of paths \(500\) or a share of the mirror \(10%, at most 100%\)$/],
+      [['--delete', '--max-delete', '150%'], /^linkmirror: --max-delete 150%: give a number/],
+      [['--max-delete', '10'], /^linkmirror: --max-delete limits --delete: give --delete too, or leave it out$/],
+      [['--checksum'], /^linkmirror: --checksum compares the files --adopt takes over: give --adopt too, or leave it out$/],
+    ] as const) {
+      const r = runCli(['copy', ...args, src, dst]);
+      expectExit(r, ExitCode.usage);
+      expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(message)]);
+    }
+    expect(readTree(dst)).toEqual(before);
+    expectExit(runCli(['copy', '-q', '--delete', '--max-delete', '12', src, dst]), ExitCode.ok);
+    expectSameTopology(src, dst);
   });
 });

@@ -1,6 +1,8 @@
 // `linkmirror copy SRC DST`: parses flags, calls the library, prints the summary.
 import type { Command } from 'commander';
 import { copy } from '../../copy/copy.js';
+import { DEFAULT_DELETE_LIMIT, formatDeleteLimit, parseDeleteLimit } from '../../copy/delete-limit.js';
+import { LinkmirrorError } from '../../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { progressBar } from '../progress-bar.js';
 import { copyLines, planLines, toJson } from '../report.js';
@@ -11,6 +13,7 @@ interface CopyFlags extends OutputFlags {
   dryRun?: boolean;
   force?: boolean;
   delete?: boolean;
+  maxDelete?: string;
   adopt?: boolean;
   checksum?: boolean;
   recheck?: boolean;
@@ -25,6 +28,7 @@ export function registerCopy(program: Command, setExit: (code: number) => void):
     .option('-n, --dry-run', 'print the plan (paths, inodes, links, bytes, expected splits) and write nothing')
     .option('-f, --force', 'go on even when the destination looks too small')
     .option('--delete', 'remove paths from the mirror that the source no longer has, as the index lists them (the state folder is kept); with --recheck, or after an interrupted run, the whole mirror is walked, so files put there by hand go too')
+    .option('--max-delete <limit>', `with --delete: stop before writing anything when more paths would go than this, a number or a share of the mirror (default ${formatDeleteLimit(DEFAULT_DELETE_LIMIT)}: an unmounted, empty source must not empty the mirror); 100% allows any`)
     .option('--adopt', 'take over a destination filled without hard links (rsync -a, cp -r): keep files that match, link duplicates')
     .option('--checksum', 'with --adopt: a file matches only when its content is the same too, not just size and mtime')
     .option('--recheck', 'look at every path of the mirror, not only what changed: puts back files removed or replaced in the mirror by hand (and with --delete removes files added by hand)')
@@ -42,15 +46,22 @@ Examples:
   linkmirror copy /backup/snapshots /mnt/usb/snapshots
   linkmirror copy -n /backup/snapshots /mnt/usb/snapshots         # plan only
   linkmirror copy --delete /backup/snapshots /mnt/usb/snapshots   # also drop rotated-out snapshots
+  linkmirror copy -n --delete /backup/snapshots /mnt/usb/snapshots  # plan, and what --delete would remove
   linkmirror copy --adopt /backup/snapshots /mnt/usb/old-rsync-copy`,
     )
     .action(async (src: string, dst: string, flags: CopyFlags) => {
+      const maxDelete = flags.maxDelete === undefined ? undefined : parseDeleteLimit(flags.maxDelete);
+      if (flags.maxDelete !== undefined && maxDelete === undefined) {
+        throw new LinkmirrorError('BAD_OPTION', `--max-delete ${flags.maxDelete}: give a number of paths (500) or a share of the mirror (10%, at most 100%)`);
+      }
+      if (flags.checksum && !flags.adopt) throw new LinkmirrorError('BAD_OPTION', '--checksum compares the files --adopt takes over: give --adopt too, or leave it out');
+      if (maxDelete !== undefined && !flags.delete) throw new LinkmirrorError('BAD_OPTION', '--max-delete limits --delete: give --delete too, or leave it out');
       const out = outputMode(flags);
       const progress = progressBar(out.bar, out.quiet);
       const signals = stopOnSignals(() => progress.warn('stopping after the current file (Ctrl-C again to quit at once)'));
       try {
         const summary = await copy(src, dst, {
-          progress, dryRun: flags.dryRun, force: flags.force, delete: flags.delete, adopt: flags.adopt, checksum: flags.checksum, recheck: flags.recheck,
+          progress, dryRun: flags.dryRun, force: flags.force, delete: flags.delete, maxDelete, adopt: flags.adopt, checksum: flags.checksum, recheck: flags.recheck,
           shouldStop: signals.requested,
         });
         progress.close();

@@ -1,0 +1,57 @@
+// --max-delete: how much of the mirror one --delete run may remove (after rsync's --max-delete).
+//
+// A cron job runs `copy --delete SRC DST` every night. The night the source's drive is not
+// mounted, SRC is an empty mount point, and a plain --delete would empty the mirror: the one
+// copy that was meant to survive the source's loss. So by default a run that would remove more
+// than half of the mirror stops before it writes anything, and says how to go on.
+
+import { LinkmirrorError } from '../errors.js';
+import { formatCount } from '../format.js';
+
+/** At most `count` paths, or at most `share` (0..1] of the mirror's paths. */
+export type DeleteLimit = { count: number } | { share: number };
+
+/** The default: half of the mirror. An rsnapshot rotation removes one snapshot of twenty or so. */
+export const DEFAULT_DELETE_LIMIT: DeleteLimit = { share: 0.5 };
+
+/** "5000" → 5000 paths; "50%" → half of the mirror; undefined for anything else. */
+export function parseDeleteLimit(text: string): DeleteLimit | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$/.exec(text);
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  if (m[2] === '%') return n >= 0 && n <= 100 ? { share: n / 100 } : undefined;
+  return Number.isSafeInteger(n) ? { count: n } : undefined;
+}
+
+export function formatDeleteLimit(limit: DeleteLimit): string {
+  return 'count' in limit ? String(limit.count) : `${Math.round(limit.share * 1000) / 10}%`;
+}
+
+/**
+ * Whether removing `extras` paths passes `limit`, for a mirror that holds them and `kept` more
+ * (the source's paths stand in for those: counting the mirror's rows would read its whole table).
+ */
+export function overDeleteLimit(extras: number, kept: number, limit: DeleteLimit): boolean {
+  if (extras === 0) return false;
+  if ('count' in limit) return extras > limit.count;
+  return extras > limit.share * (extras + kept);
+}
+
+/**
+ * The error a --delete run stops with before it writes anything, when removing `extras` paths
+ * passes `limit`; undefined when it does not.
+ */
+export function deleteRefusal(extras: number, kept: number, limit: DeleteLimit, src: string): LinkmirrorError | undefined {
+  if (!overDeleteLimit(extras, kept, limit)) return undefined;
+  const fix = 'to remove them anyway, run again with --max-delete 100%';
+  // The scan counts the source's top folder as one path: nothing else in it.
+  if (kept <= 1) {
+    return new LinkmirrorError('DELETE_TOO_MANY', `--delete would empty the mirror (${formatCount(extras)} paths): the source ${src} is empty; is its drive mounted? ${fix}`);
+  }
+  const share = Math.round((100 * extras) / (extras + kept));
+  return new LinkmirrorError(
+    'DELETE_TOO_MANY',
+    `--delete would remove ${formatCount(extras)} paths, ${share} % of the mirror, more than --max-delete ${formatDeleteLimit(limit)} allows: ` +
+      `check that ${src} is the right folder and its drive is mounted (--dry-run shows the plan); ${fix}`,
+  );
+}
