@@ -16,6 +16,8 @@ export type ErrorCode =
   | 'DST_NOT_A_MIRROR'
   | 'DST_PATH_TOO_LONG'
   | 'DST_NO_HARDLINKS'
+  | 'DST_READ_ONLY'
+  | 'DST_NO_ACCESS'
   | 'DST_TOO_SMALL'
   | 'DST_UNUSABLE'
   | 'NO_SPACE'
@@ -37,6 +39,8 @@ const kinds: Record<ErrorCode, ErrorKind> = {
   DST_NOT_EMPTY: 'usage',
   DST_NOT_A_MIRROR: 'usage',
   DST_PATH_TOO_LONG: 'usage',
+  DST_READ_ONLY: 'usage',
+  DST_NO_ACCESS: 'usage',
   MANIFEST_MISSING: 'usage',
   BAD_OPTION: 'usage',
   DELETE_TOO_MANY: 'usage',

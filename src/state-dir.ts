@@ -1,4 +1,6 @@
 // The state folder a mirror keeps at its root. Scan, copy and verify leave it out of the tree.
+import fs from 'node:fs';
+import path from 'node:path';
 
 export const STATE_DIR = '.linkmirror';
 export const STATE_DIR_BYTES = Buffer.from(STATE_DIR);
@@ -12,4 +14,14 @@ export const INDEX_FILES = [INDEX_FILE, `${INDEX_FILE}-journal`, `${INDEX_FILE}-
 /** True for the state folder at the top of a tree (and only there). */
 export function isStateDir(rel: Buffer): boolean {
   return rel.equals(STATE_DIR_BYTES);
+}
+
+/**
+ * What to tell the user when a source has an entry of the state folder's name at its top: it is
+ * left out like a mirror's own (a mirror copied to a second drive has one), so a user's folder
+ * of that name is never copied; said rather than dropped unseen. Undefined when there is none.
+ */
+export function stateDirInSource(src: string): string | undefined {
+  const p = path.join(src, STATE_DIR);
+  return fs.existsSync(p) ? `left out ${p}: linkmirror keeps a mirror's state under that name, at the top of a tree` : undefined;
 }

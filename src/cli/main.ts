@@ -8,7 +8,19 @@ import { registerScan } from './commands/scan.js';
 import { registerVerify } from './commands/verify.js';
 import { EXIT_CODES_HELP, ExitCode, exitCodeFor } from './exit-codes.js';
 
+/**
+ * A reader that went away (`linkmirror verify --json | head`) is no failure of the command: the
+ * rest of its output is dropped, and it finishes and exits with its own code.
+ */
+function dropOutputToClosedPipe(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') return;
+    throw err;
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
+  dropOutputToClosedPipe();
   let exitCode: number = ExitCode.ok;
   const setExit = (code: number) => {
     exitCode = code;
@@ -48,8 +60,9 @@ Typical use:
       return exitCodeFor(err);
     }
     // One line for the user; the stack only when asked for (it helps a bug report, not a cron mail).
-    const detail = process.env.LINKMIRROR_DEBUG ? (err as Error)?.stack : (err as Error)?.message;
-    process.stderr.write(`linkmirror: unexpected error: ${detail ?? String(err)} (set LINKMIRROR_DEBUG=1 for details)\n`);
+    const debug = Boolean(process.env.LINKMIRROR_DEBUG);
+    const detail = debug ? (err as Error)?.stack : (err as Error)?.message;
+    process.stderr.write(`linkmirror: unexpected error: ${detail ?? String(err)}${debug ? '' : ' (set LINKMIRROR_DEBUG=1 for details)'}\n`);
     return ExitCode.fatal;
   }
 }

@@ -73,3 +73,24 @@ export function checkPaths(srcArg: string, dstArg: string): CheckedPaths {
   }
   return { src, dst, dstExists };
 }
+
+/**
+ * The destination, or the folder it is to be made in, takes writes: else one line before
+ * anything is written. (A recursive mkdir on a read-only filesystem fails with ENOENT, not
+ * EROFS, and the lock file's EACCES would say nothing about whose folder it is.)
+ */
+export function checkWritable(dst: string): void {
+  let probe = dst;
+  while (!fs.existsSync(probe) && path.dirname(probe) !== probe) probe = path.dirname(probe);
+  try {
+    fs.accessSync(probe, fs.constants.W_OK);
+  } catch (err) {
+    if (isErrno(err, 'EROFS')) {
+      throw new LinkmirrorError('DST_READ_ONLY', `destination ${dst} is on a read-only filesystem: remount it read-write, or choose another destination`, { cause: err });
+    }
+    if (isErrno(err, 'EACCES', 'EPERM')) {
+      throw new LinkmirrorError('DST_NO_ACCESS', `cannot write to ${probe}: permission denied; run as a user who may write there, or choose another destination`, { cause: err });
+    }
+    throw err;
+  }
+}

@@ -17,11 +17,11 @@ import { readAhead, worthReadingAhead, type ReadAhead } from '../fs/read-ahead.j
 import { Problems, type Problem } from '../problems.js';
 import { noProgress, type Progress } from '../progress.js';
 import { scan } from '../scan/scan.js';
-import { INDEX_FILE, INDEX_FILES, STATE_DIR } from '../state-dir.js';
+import { INDEX_FILE, INDEX_FILES, STATE_DIR, stateDirInSource } from '../state-dir.js';
 import { COPIED_AT, Index, type ScanTotals } from '../store/index-db.js';
 import { useSqliteTempDir } from '../store/temp-dir.js';
 import { recordManifest } from '../verify/record-manifest.js';
-import { checkPaths } from './check-paths.js';
+import { checkPaths, checkWritable } from './check-paths.js';
 import { finishDirs } from './finish-dirs.js';
 import { acquireLock } from './lock.js';
 import { makeDirs } from './make-dirs.js';
@@ -190,9 +190,12 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
   const { src, dst, dstExists } = checkPaths(srcArg, dstArg);
   const { mirror } = inspectDestination(dst, dstExists, options.adopt ?? false);
   checkIndexPath(dst);
+  const leftOut = stateDirInSource(src);
+  if (leftOut) progress.warn(leftOut);
 
   if (options.dryRun) return dryRun(src, dst, dstExists, mirror, ops, progress, started, options);
 
+  checkWritable(dst);
   fs.mkdirSync(dst, { recursive: true });
   const stateDir = path.join(dst, STATE_DIR);
   fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });

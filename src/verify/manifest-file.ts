@@ -12,6 +12,11 @@ function lstatOrNone(p: string): fs.Stats | undefined {
     return fs.lstatSync(p);
   } catch (err) {
     if (isErrno(err, 'ENOENT', 'ENOTDIR')) return undefined;
+    // The state folder is made 0700 by the user who copied (often root); its split records and
+    // manifest are needed to judge the mirror, so another user is told, not shown false differences.
+    if (isErrno(err, 'EACCES', 'EPERM')) {
+      throw new LinkmirrorError('DST_NO_ACCESS', `cannot read ${path.dirname(p)}: permission denied; run verify as the user who made the copy`, { cause: err });
+    }
     throw err;
   }
 }

@@ -155,6 +155,17 @@ export async function verifyMirror(dstArg: string, options: VerifyOptions = {}):
   return run({ mode: 'manifest', src: null, dst, manifestFile, ops, progress: options.progress ?? noProgress, options, started });
 }
 
+/** verify's work folder for its scans' databases, in --temp-dir (a usage error when that is no folder to write in) or the system's. */
+function makeWorkDir(tempDir: string | undefined): string {
+  try {
+    return fs.mkdtempSync(path.join(tempDir ?? os.tmpdir(), 'linkmirror-verify-'));
+  } catch (err) {
+    if (tempDir === undefined || !isErrno(err, 'ENOENT', 'ENOTDIR', 'EROFS', 'EACCES', 'EPERM')) throw err;
+    const why = isErrno(err, 'ENOENT', 'ENOTDIR') ? 'no such folder' : isErrno(err, 'EROFS') ? 'a read-only filesystem' : 'permission denied';
+    throw new LinkmirrorError('BAD_OPTION', `--temp-dir ${tempDir}: ${why}; give a folder verify may write its work files in`, { cause: err });
+  }
+}
+
 /** The mirror's lock, so that no copy changes it under the comparison; none on a read-only mirror. */
 function lockMirror(dst: string): () => void {
   try {
@@ -327,7 +338,7 @@ async function run(r: Run): Promise<VerifyReport> {
   let store: VerifyStore | undefined;
   let restoreTempDir = () => {};
   try {
-    work = fs.mkdtempSync(path.join(options.tempDir ?? os.tmpdir(), 'linkmirror-verify-'));
+    work = makeWorkDir(options.tempDir);
     // SQLite's sorts go with the work databases (see store/temp-dir.ts): set before the scan threads start.
     restoreTempDir = useSqliteTempDir(work);
     const expectedDb = path.join(work, 'expected.db');

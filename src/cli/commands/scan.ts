@@ -5,7 +5,9 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { checkPaths } from '../../copy/check-paths.js';
 import { scan } from '../../scan/scan.js';
+import { STATE_DIR, stateDirInSource } from '../../state-dir.js';
 import { Index } from '../../store/index-db.js';
+import { LinkmirrorError } from '../../errors.js';
 import { useSqliteTempDir } from '../../store/temp-dir.js';
 import { ExitCode } from '../exit-codes.js';
 import { outputMode, type OutputFlags } from '../output.js';
@@ -31,9 +33,15 @@ export function registerScan(program: Command, setExit: (code: number) => void):
       const root = checkPaths(src, path.join(os.tmpdir(), `linkmirror-none-${process.pid}`)).src;
       const tmp = flags.index ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'linkmirror-scan-'));
       const file = flags.index || path.join(tmp!, 'index.db');
+      // A mirror's own index holds its record of the copy and the manifest verify DST reads.
+      if (flags.index && path.basename(path.dirname(path.resolve(flags.index))) === STATE_DIR) {
+        throw new LinkmirrorError('BAD_OPTION', `--index ${flags.index} is inside a mirror's state folder (${STATE_DIR}); a scan there would replace its record of the copy: give another file`);
+      }
       const index = Index.open(file, { scratch: !flags.index });
       useSqliteTempDir(path.dirname(path.resolve(file))); // beside the index, once open made its folder (see store/temp-dir.ts)
       const progress = progressBar(out.bar, out.quiet);
+      const leftOut = stateDirInSource(root);
+      if (leftOut) progress.warn(leftOut);
       try {
         const result = await scan(root, index, { progress, walkThread: true });
         progress.close();

@@ -1,0 +1,126 @@
+// Ordinary mistakes get one plain line and the usage exit code, not "unexpected error": a
+// destination on a read-only filesystem or in a folder the user may not write, a mirror's state
+// folder another user cannot read, a --temp-dir that is no folder, a scan aimed at a mirror's own
+// index. And output that a reader stopped reading (`| head`) is no failure of the command.
+import { execFileSync, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ExitCode } from '../../src/cli/exit-codes.js';
+import { BIN, expectExit, lines, runCli } from '../helpers/cli.js';
+import { useLoopMount } from '../helpers/loop-mount.js';
+import { buildTree, file, link, readTree, tempDirs } from '../helpers/tree.js';
+
+const temp = tempDirs();
+const isRoot = process.getuid?.() === 0;
+
+function source(): string {
+  const src = path.join(temp(), 'src');
+  buildTree(src, { 'h0/a': file('alpha'), 'h1/a': link('h0/a'), 'h0/b': file('beta') });
+  return src;
+}
+
+/** `linkmirror ARGS` as the nobody user (uid 65534), through setpriv. */
+function asNobody(args: string[]) {
+  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, ...args], { encoding: 'utf8' });
+  if (r.error) throw r.error;
+  return r;
+}
+
+const sha = (p: string) => crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex');
+
+describe('one line and exit 2 for a destination that cannot be written', () => {
+  it('on a read-only filesystem: says so, for a new mirror and for an existing one; nothing written', async (ctx) => {
+    const m = useLoopMount(ctx, 'ext4', 16);
+    const src = source();
+    expectExit(runCli(['copy', '-q', src, path.join(m.dir, 'old')]), ExitCode.ok);
+    const before = readTree(path.join(m.dir, 'old'));
+    execFileSync('mount', ['-o', 'remount,ro', m.dir]);
+    try {
+      for (const dst of [path.join(m.dir, 'new/deeper'), path.join(m.dir, 'old')]) {
+        const r = runCli(['copy', src, dst]);
+        expectExit(r, ExitCode.usage);
+        expect(lines(r.stderr)).toEqual([`linkmirror: destination ${dst} is on a read-only filesystem: remount it read-write, or choose another destination`]);
+      }
+      expect(fs.existsSync(path.join(m.dir, 'new'))).toBe(false);
+      expect(readTree(path.join(m.dir, 'old'))).toEqual(before);
+    } finally {
+      execFileSync('mount', ['-o', 'remount,rw', m.dir]);
+    }
+  });
+
+  it.skipIf(!isRoot)('in a folder the user may not write: names the folder; the mirror made by root cannot be read by another user either', () => {
+    const src = source();
+    fs.chmodSync(path.dirname(src), 0o755);
+    const closed = temp();
+    fs.chmodSync(closed, 0o755);
+    const r = asNobody(['copy', src, path.join(closed, 'mirror')]);
+    expect(r.status, r.stderr).toBe(ExitCode.usage);
+    expect(lines(r.stderr)).toEqual([`linkmirror: cannot write to ${closed}: permission denied; run as a user who may write there, or choose another destination`]);
+    expect(fs.readdirSync(closed)).toEqual([]);
+
+    // The copy made by root keeps its state folder 0700: verify says whose it is.
+    const dst = path.join(closed, 'mirror');
+    expectExit(runCli(['copy', '-q', src, dst]), ExitCode.ok);
+    for (const args of [['verify', src, dst], ['verify', dst]]) {
+      const v = asNobody(args);
+      expect(v.status, v.stderr).toBe(ExitCode.usage);
+      expect(lines(v.stderr)).toEqual([`linkmirror: cannot read ${path.join(dst, '.linkmirror')}: permission denied; run verify as the user who made the copy`]);
+    }
+  });
+});
+
+describe('options that name no usable place', () => {
+  it('verify --temp-dir that does not exist: exit 2, one line', () => {
+    const src = source();
+    const dst = path.join(temp(), 'mirror');
+    expectExit(runCli(['copy', '-q', src, dst]), ExitCode.ok);
+    const missing = path.join(temp(), 'no-such-folder');
+    const r = runCli(['verify', '--temp-dir', missing, src, dst]);
+    expectExit(r, ExitCode.usage);
+    expect(lines(r.stderr)).toEqual([`linkmirror: --temp-dir ${missing}: no such folder; give a folder verify may write its work files in`]);
+  });
+
+  it("scan --index into a mirror's state folder is refused, and the mirror's index is left as it was", () => {
+    const src = source();
+    const dst = path.join(temp(), 'mirror');
+    expectExit(runCli(['copy', '-q', src, dst]), ExitCode.ok);
+    const index = path.join(dst, '.linkmirror', 'index.db');
+    const before = sha(index);
+    const r = runCli(['scan', '--index', index, src]);
+    expectExit(r, ExitCode.usage);
+    expect(lines(r.stderr)).toEqual([expect.stringMatching(/^linkmirror: --index .* is inside a mirror's state folder \(\.linkmirror\); a scan there would replace its record of the copy: give another file$/)]);
+    expect(sha(index)).toBe(before);
+    expectExit(runCli(['verify', dst]), ExitCode.ok);
+  });
+});
+
+describe('what is said rather than done silently', () => {
+  it('a .linkmirror at the top of the source is left out with a warning, by copy and by scan', () => {
+    const src = source();
+    fs.writeFileSync(path.join(src, '.linkmirror'), 'a user file of that name');
+    const dst = path.join(temp(), 'mirror');
+    const warning = `warning: left out ${path.join(src, '.linkmirror')}: linkmirror keeps a mirror's state under that name, at the top of a tree`;
+    const c = runCli(['copy', src, dst]);
+    expectExit(c, ExitCode.ok);
+    expect(lines(c.stderr)).toContain(warning);
+    expect(fs.statSync(path.join(dst, '.linkmirror')).isDirectory()).toBe(true); // the mirror's own state
+    const s = runCli(['scan', src]);
+    expectExit(s, ExitCode.ok);
+    expect(lines(s.stderr)).toContain(warning);
+  });
+
+  it('verify --json piped into head: no EPIPE stack, and the exit code is still verify’s own', () => {
+    const src = source();
+    for (let i = 0; i < 400; i++) fs.writeFileSync(path.join(src, 'h0', `f${i}`), `file ${i}`);
+    const dst = path.join(temp(), 'mirror');
+    expectExit(runCli(['copy', '-q', src, dst]), ExitCode.ok);
+    for (let i = 0; i < 400; i++) fs.appendFileSync(path.join(dst, 'h0', `f${i}`), ' changed');
+    const script = `"${process.execPath}" "${BIN}" verify --json "${src}" "${dst}" 2>"$1" | head -c 64 >/dev/null; echo "\${PIPESTATUS[0]}"`;
+    const errFile = path.join(temp(), 'stderr');
+    const status = execFileSync('bash', ['-c', script, 'bash', errFile], { encoding: 'utf8' }).trim();
+    expect(fs.readFileSync(errFile, 'utf8')).toBe('');
+    expect(status).toBe(String(ExitCode.problems));
+  });
+});
