@@ -15,6 +15,7 @@ function describe(d: Difference, r: VerifyReport): string {
     case 'missing':
       return `${d.path}${d.expected ? ` (${d.expected})` : ''}`;
     case 'extra':
+    case 'kept':
       return `${d.path}${d.actual ? ` (${d.actual})` : ''}`;
     case 'link-split':
     case 'recorded-split':
@@ -59,6 +60,11 @@ export function verifyLines(r: VerifyReport): string[] {
   if (r.recordedSplits) {
     lines.push(`splits         ${formatCount(r.recordedSplits)} made by the copy at the link limit (allowed)`);
     for (const d of r.recordedSplitExamples.slice(0, SHOWN_PER_CATEGORY)) lines.push(`  ${describe(d, r)}`);
+  }
+  if (r.kept) {
+    const whose = r.mode === 'source' ? 'the source' : 'the manifest';
+    lines.push(`kept           ${formatCount(r.kept)} paths ${whose} no longer has, kept by copies without --delete (allowed; not compared)`);
+    for (const d of r.keptExamples.slice(0, SHOWN_PER_CATEGORY)) lines.push(`  ${describe(d, r)}`);
   }
   if (r.problemCount) {
     lines.push(`problems       ${formatCount(r.problemCount)}`);

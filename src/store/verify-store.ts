@@ -34,10 +34,15 @@ export const CATEGORIES = [
 export type Category = (typeof CATEGORIES)[number];
 /** Not a difference: a split the copy made at the link limit and recorded in the mirror's index. */
 export const RECORDED_SPLIT = 'recorded-split';
+/**
+ * Not a difference: a path the expected side lacks that the mirror's index says a copy made and
+ * kept when the source lost it (a copy without --delete keeps such paths, and says so).
+ */
+export const KEPT = 'kept';
 
 /** One stored difference, with SQL values as they are; src/verify gives them words. */
 export interface DiffRow {
-  category: Category | typeof RECORDED_SPLIT;
+  category: Category | typeof RECORDED_SPLIT | typeof KEPT;
   path: Buffer;
   /** Paths that share this difference (the paths of one pair of inodes). */
   paths: number;
@@ -265,9 +270,15 @@ export class VerifyStore {
   }
 
   private findExtra(): void {
+    const madeByCopy = (table: string) => `EXISTS (SELECT 1 FROM m.${table} k WHERE k.path = a.path)`;
+    const kept = !this.hasManifest()
+      ? '0'
+      : this.all(`SELECT 1 FROM m.sqlite_master WHERE type = 'table' AND name = 'mirror_dirs'`).length > 0
+        ? `${madeByCopy('mirror')} OR ${madeByCopy('mirror_dirs')}`
+        : madeByCopy('mirror');
     this.run(
       `INSERT INTO diffs (category, path, paths, expected, actual)
-       SELECT 'extra', a.path, 1, NULL, a.type FROM a.src a
+       SELECT CASE WHEN ${kept} THEN '${KEPT}' ELSE 'extra' END, a.path, 1, NULL, a.type FROM a.src a
        WHERE ${NOT_SOCKET('a')} AND NOT EXISTS (SELECT 1 FROM e.src e WHERE e.path = a.path AND ${NOT_SOCKET('e')})
        ORDER BY a.path`,
     );
@@ -415,7 +426,7 @@ export class VerifyStore {
 
   /** Every difference, category by category (in CATEGORIES order, recorded splits last), a page at a time. */
   *allDiffs(pageSize = 1024): Generator<DiffRow[]> {
-    for (const category of [...CATEGORIES, RECORDED_SPLIT]) {
+    for (const category of [...CATEGORIES, RECORDED_SPLIT, KEPT]) {
       let after = 0n;
       for (;;) {
         const rows = this.all('SELECT * FROM diffs WHERE category = ? AND seq > ? ORDER BY seq LIMIT ?', category, after, pageSize);

@@ -8,7 +8,7 @@ import type { Category, DiffRow } from '../store/verify-store.js';
 export { CATEGORIES, type Category } from '../store/verify-store.js';
 
 export interface Difference {
-  category: Category | 'recorded-split';
+  category: Category | 'recorded-split' | 'kept';
   /** The path (printable; '.' for the root); for an inode-level difference, the first of its paths. */
   path: string;
   /** Paths that share this difference: the paths of one inode (1 for missing and extra). */
@@ -34,6 +34,7 @@ function words(category: DiffRow['category'], v: unknown): string | undefined {
   switch (category) {
     case 'missing':
     case 'extra':
+    case 'kept':
     case 'type':
       return typeof v === 'string' ? v : typeName(Number(v) as EntryType);
     case 'size':

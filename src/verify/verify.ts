@@ -37,7 +37,7 @@ import { scan } from '../scan/scan.js';
 import { STATE_DIR } from '../state-dir.js';
 import { COPIED_AT, Index, SCAN_STATE } from '../store/index-db.js';
 import { useSqliteTempDir } from '../store/temp-dir.js';
-import { CATEGORIES, RECORDED_SPLIT, VerifyStore, type Category, type HashResult } from '../store/verify-store.js';
+import { CATEGORIES, KEPT, RECORDED_SPLIT, VerifyStore, type Category, type HashResult } from '../store/verify-store.js';
 import { differenceFrom, type Difference } from './differences.js';
 import { HASH_ALGORITHM } from './hash-file.js';
 import { engineFor, type HashEngine } from './hash-engine.js';
@@ -93,6 +93,12 @@ export interface VerifyReport {
   /** Splits the copy made at the destination's link limit, as its index recorded them: allowed. */
   recordedSplits: number;
   recordedSplitExamples: Difference[];
+  /**
+   * Paths the source (or the manifest) lacks that the mirror's index says a copy made and kept
+   * when the source lost them (copy without --delete): allowed, and not compared.
+   */
+  kept: number;
+  keptExamples: Difference[];
   paths: { expected: number; actual: number };
   /** Non-directory inodes on each side. */
   inodes: { expected: number; actual: number };
@@ -407,7 +413,7 @@ async function run(r: Run): Promise<VerifyReport> {
     const differences = CATEGORIES.flatMap((c) => (categories[c] ? store!.firstOf(c, examples).map(differenceFrom) : []));
     if (options.onDifference) {
       for (const page of store.allDiffs()) {
-        for (const row of page) if (row.category !== RECORDED_SPLIT) options.onDifference(differenceFrom(row));
+        for (const row of page) if (row.category !== RECORDED_SPLIT && row.category !== KEPT) options.onDifference(differenceFrom(row));
       }
     }
     const totals = store.totals();
@@ -421,6 +427,8 @@ async function run(r: Run): Promise<VerifyReport> {
       differences,
       recordedSplits: counts.get(RECORDED_SPLIT)?.items ?? 0,
       recordedSplitExamples: store.firstOf(RECORDED_SPLIT, examples).map(differenceFrom),
+      kept: counts.get(KEPT)?.items ?? 0,
+      keptExamples: store.firstOf(KEPT, examples).map(differenceFrom),
       paths: { expected: totals.expectedPaths, actual: totals.actualPaths },
       inodes: { expected: totals.expectedInodes, actual: totals.actualInodes },
       fast,

@@ -353,6 +353,25 @@ describe('the manifest', () => {
     expect(found(await verifyMirror(dst))).toEqual({ content: 1 });
   });
 
+  it('paths a copy without --delete kept when the source lost them pass, listed apart; a file added beside them does not', async () => {
+    const { src, dst } = await mirrorOf(temp());
+    const { copy } = await import('../../src/copy/copy.js');
+    fs.rmSync(path.join(src, 'daily.1/docs'), { recursive: true });
+    const kept = await copy(src, dst);
+    expect(kept.extrasKept).toBeGreaterThan(1);
+    await bothForms(src, dst, (r, form) => {
+      expect(found(r), form).toEqual({});
+      expect(r, form).toMatchObject({ match: true, kept: kept.extrasKept });
+      expect(r.keptExamples[0], form).toMatchObject({ category: 'kept', path: 'daily.1/docs', actual: 'dir' });
+    });
+    keepingMtimes(dst, ['daily.1/docs'], () => fs.writeFileSync(path.join(dst, 'daily.1/docs/by-hand.txt'), 'no copy made this'));
+    await bothForms(src, dst, (r, form) => {
+      expect(found(r), form).toEqual({ extra: 1 });
+      expect(r.differences[0], form).toMatchObject({ category: 'extra', path: 'daily.1/docs/by-hand.txt' });
+      expect(r.kept, form).toBe(kept.extrasKept);
+    });
+  });
+
   it('a mirror whose manifest has no hashes (made before manifests) is checked for everything but content', async () => {
     const { dst } = await mirrorOf(temp());
     const Database = (await import('better-sqlite3')).default;
