@@ -16,6 +16,10 @@
 // first copy spent 2.7-3.4 s on that, its two hashing threads half idle behind the main thread
 // that fed them paths and stored their hashes, where this thread is idle two thirds of the pass.
 //
+// A source that is not what the scan saw once its content is copied (written to meanwhile: the
+// copy may be torn) is neither hashed nor renamed: the answer is an ECHANGED error, and the main
+// thread reports the path and drops the temp file (see check-unchanged.ts).
+//
 // Crash safety is as before: a file is renamed into place only once complete, with its
 // metadata, and its index row is written by the main thread after the answer. A kill between
 // leaves a complete file under its name without a row, which the next run finds in place (see
@@ -26,6 +30,7 @@ import { nsToSeconds } from '../fs/ops.js';
 import { fromWire, TO_WIRE_JS, type WireError } from '../fs/wire-error.js';
 import { HASH_FILE_JS } from '../verify/hash-file.js';
 import type { StoredEntry } from '../store/entry.js';
+import { CHECK_UNCHANGED_JS, type ScanFacts } from './check-unchanged.js';
 
 /**
  * A copy made ahead: the temp file, its inode with owner, mode and times set, and whether it
@@ -57,6 +62,7 @@ const crypto = require('node:crypto');
 const FLAGS = fs.constants.COPYFILE_EXCL | fs.constants.COPYFILE_FICLONE;
 ${TO_WIRE_JS}
 ${HASH_FILE_JS}
+${CHECK_UNCHANGED_JS}
 let answers = [];
 const answer = (a) => {
   answers.push(a);
@@ -69,6 +75,7 @@ parentPort.on('message', (jobs) => {
       let ino;
       let hashed;
       try {
+        checkUnchanged(bytes(j.src), j.scanned);
         // Before the times are set: a read moves the atime where O_NOATIME is refused.
         if (workerData.hash) {
           const h = hashFile(j.tmp, workerData.hash);
@@ -113,6 +120,8 @@ interface Job {
   mode: number;
   atime: number | string;
   mtime: number | string;
+  /** What the scan saw of the source, to compare with after the copy. */
+  scanned: ScanFacts;
 }
 
 /**
@@ -178,6 +187,7 @@ export class CopyThread {
       // Copies of their own: a Buffer from Node's pool is a view of 8 KiB, all of which a
       // message would carry.
       id: e.id, src: new Uint8Array(src), tmp, to: new Uint8Array(to), owner: this.owner, uid: e.uid, gid: e.gid, mode: e.mode, atime: nsToSeconds(e.atimeNs), mtime: nsToSeconds(e.mtimeNs),
+      scanned: { dev: e.dev, ino: e.ino, size: e.size, mtimeNs: e.mtimeNs, birthNs: e.birthNs },
     });
     if (this.unsent.length >= POST_BATCH) this.post();
   }

@@ -18,6 +18,10 @@
 // the content that hourly.0/f holds while hourly.0/f itself gets new content. Replacing nothing
 // until every link is made means the last copy of an inode another path needs is never lost.
 //
+// A copy whose source is not what the scan saw once it is made (see check-unchanged.ts) is
+// dropped and its path reported: it may mix old and new bytes, and it gets no row, so the next
+// run copies it again.
+//
 // Temp files live in the state folder and are renamed across directories (same filesystem), so
 // a kill leaves no half-written file under a final name and leftovers are in one place. A path
 // is recorded in the index after it is in place: appended to `placed` during the pass (cheap),
@@ -34,6 +38,7 @@ import { EntryType, typeFromMode, type StoredEntry } from '../store/entry.js';
 import { sameContent, type Index, type InodeEntry, type MirrorRow, type SampleRow, type StagedRow } from '../store/index-db.js';
 import { Pacer, yieldNow } from '../yield.js';
 import { applyMeta } from './apply-meta.js';
+import { checkUnchanged } from './check-unchanged.js';
 import { LinkThread } from './link-thread.js';
 import { PlacedRows } from './placed-rows.js';
 import { CopyThread, type Prefetched } from './copy-thread.js';
@@ -266,11 +271,15 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
   /** A content copy made ahead of the cursor for the entry about to be placed (see copy-thread.ts). */
   let ready: Prefetched | undefined;
 
-  /** Write `e`'s content (from `from`: the source, or the anchor for a split) to a new temp file. */
+  /**
+   * Write `e`'s content (from `from`: the source, or the anchor for a split) to a new temp file.
+   * A copy from the source must find it as the scan saw it afterwards, or it is dropped.
+   */
   const writeTemp = (
     e: StoredEntry,
     from: Buffer | string,
     split: boolean,
+    fromSrc: boolean,
   ): { tmp: string; ino: bigint; renamed?: boolean; renameErr?: Error; hash?: Buffer } => {
     const pre = split ? undefined : ready;
     ready = undefined;
@@ -286,6 +295,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
         case EntryType.file:
           if (pre) throw pre.err; // its temp file, perhaps half written, goes below
           ops.copyFile(from, tmp);
+          if (fromSrc) checkUnchanged(ops, from, e);
           break;
         case EntryType.symlink:
           ops.symlink(e.target ?? Buffer.alloc(0), tmp);
@@ -385,8 +395,9 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
       if (e.type === EntryType.file) counts.bytesFound += e.size; // as bytesCopied counts
       return;
     }
-    const from = split && e.type === EntryType.file && anchor !== null ? anchor : joinPath(ctx.src, e.path);
-    const { tmp, ino, renamed, renameErr, hash } = writeTemp(e, from, split);
+    const fromSrc = !(split && e.type === EntryType.file && anchor !== null);
+    const from = fromSrc ? joinPath(ctx.src, e.path) : anchor!;
+    const { tmp, ino, renamed, renameErr, hash } = writeTemp(e, from, split, fromSrc);
     if (renamed) {
       placed.push(e.id, ino, true, hash);
       anchor = to;

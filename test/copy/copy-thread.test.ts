@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CopyThread } from '../../src/copy/copy-thread.js';
+import { nsToSeconds } from '../../src/fs/ops.js';
 import { EntryType, type StoredEntry } from '../../src/store/entry.js';
 
 const dirs: string[] = [];
@@ -16,6 +17,17 @@ function entry(id: number, over: Partial<StoredEntry> = {}): StoredEntry {
     id, path: Buffer.from(`f${id}`), type: EntryType.file, dev: 1n, ino: BigInt(id), nlink: 1, size: 0n, mode: 0o640, uid: 1234, gid: 5678,
     mtimeNs: 1_600_000_000_123_456_789n, atimeNs: 1_500_000_000_987_654_321n, birthNs: 0n, target: null, rdev: 0n, ...over,
   } as StoredEntry;
+}
+
+/**
+ * entry(id) as the scan of the file at `p` would have it, after setting the file's times to the
+ * entry's: the thread compares the source with its scan after copying (see check-unchanged.ts).
+ */
+function scanned(id: number, p: Buffer | string): StoredEntry {
+  const e = entry(id);
+  fs.utimesSync(p, nsToSeconds(e.atimeNs), nsToSeconds(e.mtimeNs));
+  const st = fs.lstatSync(p, { bigint: true });
+  return { ...e, dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, birthNs: st.birthtimeNs };
 }
 
 describe('CopyThread', () => {
@@ -37,7 +49,7 @@ describe('CopyThread', () => {
     const t = new CopyThread(16, owner);
     const tmpOf = (i: number) => path.join(base, 'tmp', `t${i}`);
     try {
-      for (let i = 0; i < 10; i++) t.start({ e: entry(i), src: srcOf(i), tmp: tmpOf(i), to: dstOf(i) });
+      for (let i = 0; i < 10; i++) t.start({ e: i === 7 ? entry(i) : scanned(i, srcOf(i)), src: srcOf(i), tmp: tmpOf(i), to: dstOf(i) });
       const answers = [];
       for (let i = 0; i < 10; i++) answers.push(await t.take(i)!);
       expect(t.hasRoom()).toBe(true);
@@ -76,7 +88,7 @@ describe('CopyThread', () => {
     dirs.push(base);
     fs.writeFileSync(path.join(base, 'a'), 'a');
     const t = new CopyThread(16, false);
-    for (let i = 0; i < 6; i++) t.start({ e: entry(i), src: Buffer.from(path.join(base, 'a')), tmp: path.join(base, `t${i}`), to: Buffer.from(path.join(base, `d${i}`)) });
+    for (let i = 0; i < 6; i++) t.start({ e: scanned(i, path.join(base, 'a')), src: Buffer.from(path.join(base, 'a')), tmp: path.join(base, `t${i}`), to: Buffer.from(path.join(base, `d${i}`)) });
     await t.drain();
     // Four were posted at once and are all in place; two waited for a fifth and were never made.
     expect([0, 1, 2, 3].map((i) => fs.readFileSync(path.join(base, `d${i}`), 'utf8'))).toEqual(['a', 'a', 'a', 'a']);
@@ -93,7 +105,7 @@ describe('CopyThread', () => {
     const t = new CopyThread(16, false, 'sha256');
     try {
       for (let i = 0; i < sizes.length; i++) {
-        t.start({ e: entry(i, { size: BigInt(sizes[i]) }), src: Buffer.from(path.join(base, `s${i}`)), tmp: path.join(base, `t${i}`), to: Buffer.from(path.join(base, `d${i}`)) });
+        t.start({ e: scanned(i, path.join(base, `s${i}`)), src: Buffer.from(path.join(base, `s${i}`)), tmp: path.join(base, `t${i}`), to: Buffer.from(path.join(base, `d${i}`)) });
       }
       for (let i = 0; i < sizes.length; i++) {
         const a = await t.take(i)!;
@@ -109,7 +121,7 @@ describe('CopyThread', () => {
     // Without one, no digest.
     const plain = new CopyThread(16, false);
     try {
-      plain.start({ e: entry(9), src: Buffer.from(path.join(base, 's1')), tmp: path.join(base, 't9'), to: Buffer.from(path.join(base, 'd9')) });
+      plain.start({ e: scanned(9, path.join(base, 's1')), src: Buffer.from(path.join(base, 's1')), tmp: path.join(base, 't9'), to: Buffer.from(path.join(base, 'd9')) });
       const a = await plain.take(9)!;
       expect(a.renamed).toBe(true);
       expect(a.hash).toBeUndefined();

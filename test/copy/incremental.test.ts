@@ -480,7 +480,8 @@ describe('an incremental run visits only what changed', () => {
     expect(again.placed).toMatchObject({ alreadyPresent: 43, leftAlone: 0 });
     expect(again.plan.pathsToPlace).toBe(43);
     // The scans lstat every source path in both runs; the destination's 41 paths of `big` only with --recheck.
-    expect(dstLstats(rechecked) - dstLstats(plain)).toBeGreaterThanOrEqual(40);
+    // The plain run also lstats the source of `new` once more after copying it (copy/check-unchanged.ts).
+    expect(dstLstats(rechecked) - (dstLstats(plain) - 1)).toBeGreaterThanOrEqual(40);
   });
 
   it('a sample path replaced, emptied or removed in the mirror (looked at on the lstat threads) puts its inode back on the work list', async () => {
