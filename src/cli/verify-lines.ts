@@ -34,7 +34,9 @@ export function verifyLines(r: VerifyReport): string[] {
       ? `verified ${what} in ${formatDuration(r.elapsedMs)}: they match`
       : `verified ${what} in ${formatDuration(r.elapsedMs)}: ${formatCount(r.differenceCount)} difference${r.differenceCount === 1 ? '' : 's'}${r.problemCount ? `, ${formatCount(r.problemCount)} problem${r.problemCount === 1 ? '' : 's'}` : ''}`,
   ];
-  if (r.manifest && r.manifest.state !== 'complete') {
+  if (r.manifest?.state === 'complete-with-errors') {
+    lines.push('note           the last copy into this mirror finished, but some paths could not be copied: see its summary, run it again, then verify');
+  } else if (r.manifest && r.manifest.state !== 'complete') {
     lines.push(`note           the last copy into this mirror did not finish${r.manifest.state ? ` (state: ${r.manifest.state})` : ''}: run it again, then verify`);
   }
   lines.push(`paths          ${formatCount(r.paths.expected)} expected, ${formatCount(r.paths.actual)} found; ${formatCount(r.inodes.expected)} inodes expected, ${formatCount(r.inodes.actual)} found`);

@@ -26,6 +26,17 @@ describe('linkmirror verify (the built CLI)', () => {
     expect(runCli(['verify', '-q', src, dst])).toMatchObject({ status: ExitCode.ok, stdout: '', stderr: '' });
   });
 
+  it('a mirror whose last copy finished with failed paths: the note says it finished, not that it stopped', async () => {
+    const { dst } = await mirrorOf(temp());
+    const Database = (await import('better-sqlite3')).default;
+    const db = new Database(path.join(dst, '.linkmirror/index.db'));
+    db.prepare(`UPDATE meta SET value = 'complete-with-errors' WHERE key = 'state'`).run();
+    db.close();
+    const r = runCli(['verify', dst]);
+    expectExit(r, ExitCode.ok);
+    expect(lines(r.stdout)[1]).toBe('note           the last copy into this mirror finished, but some paths could not be copied: see its summary, run it again, then verify');
+  });
+
   it('exit 1 with each category and its first paths', async () => {
     const { src, dst } = await mirrorOf(temp());
     keepingMtimes(dst, ['daily.1'], () => fs.unlinkSync(path.join(dst, 'daily.1/empty')));
