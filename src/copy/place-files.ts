@@ -159,6 +159,27 @@ function onDisk(ino: bigint, mode: bigint, size: bigint, m: Pick<MirrorRow, 'dst
   return ino === m.dstIno && typeFromMode(Number(mode)) === m.type && size === m.size;
 }
 
+/**
+ * A file in the mirror whose mtime is this far from the source's was written since the copy
+ * (an edit in the mirror: same size, perhaps); its content is copied again. Two seconds, the
+ * coarsest mtime a destination keeps (ext2/ext3 with small inodes keep whole seconds), so a
+ * timestamp the filesystem rounded is never taken for an edit.
+ */
+const EDITED_MTIME_NS = 2_000_000_000n;
+
+/** Whether the file at `st` was written in the mirror since it was copied from `e` (see EDITED_MTIME_NS). */
+function editedInMirror(st: { mtimeNs: bigint }, e: Pick<StoredEntry, 'type' | 'mtimeNs'>): boolean {
+  if (e.type !== EntryType.file) return false;
+  const d = st.mtimeNs - e.mtimeNs;
+  return d >= EDITED_MTIME_NS || d <= -EDITED_MTIME_NS;
+}
+
+/** Whether the mirror's inode has another mode or owner than the source's (a chmod or chown there). */
+function metaDrifted(st: { mode: bigint; uid: bigint; gid: bigint }, e: Pick<StoredEntry, 'type' | 'mode' | 'uid' | 'gid'>, owner: boolean): boolean {
+  if (e.type !== EntryType.symlink && Number(st.mode & 0o7777n) !== (e.mode & 0o7777)) return true;
+  return owner && (Number(st.uid) !== e.uid || Number(st.gid) !== e.gid);
+}
+
 /** Paths of one destination inode tried as an anchor before its content is copied anew. */
 const ANCHOR_TRIES = 16;
 
@@ -467,7 +488,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
       const p = joinPath(ctx.dst, m.path);
       try {
         const st = ops.lstat(p);
-        if (!onDisk(st.ino, st.mode, st.size, m)) return false;
+        if (!onDisk(st.ino, st.mode, st.size, m) || editedInMirror(st, e)) return false;
         anchor = p;
         anchorIno = st.ino;
         return true;
@@ -498,13 +519,17 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
       return 'no';
     }
     if (!onDisk(st.ino, st.mode, st.size, m)) return 'no';
+    // Written in the mirror since (an edit that kept the size): copied again, and the other
+    // paths of the group follow onto the new inode, as they look at the same inode here.
+    if (editedInMirror(st, e)) return 'no';
     if (anchor === null) {
       anchor = to;
       anchorIno = st.ino;
     } else if (ctx.adopt && st.ino !== anchorIno && Number(st.nlink) === 1) {
       return 'duplicate'; // the group's content on an inode of its own: --adopt makes it a link
     }
-    if (m.mode !== e.mode || (ctx.owner && (m.uid !== e.uid || m.gid !== e.gid))) {
+    // The source's mode or owner changed, or the mirror's (a chmod or chown there).
+    if (m.mode !== e.mode || (ctx.owner && (m.uid !== e.uid || m.gid !== e.gid)) || metaDrifted(st, e, ctx.owner)) {
       applyMeta(ops, to, e, ctx.owner);
       placed.push(e.id, st.ino, m.written);
       counts.metadataFixed++;

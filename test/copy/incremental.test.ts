@@ -542,3 +542,50 @@ describe('an incremental run visits only what changed', () => {
     expectSameTopology(src, dst);
   });
 });
+
+// ---- repairs of the mirror itself -----------------------------------------------------------
+
+describe('--recheck repairs what was done to the mirror by hand', () => {
+  const SHARED = 1_500_000_000;
+  const spec = (): TreeSpec => ({
+    'snap.0/shared': file('shared content', { mtime: SHARED }),
+    'snap.1/shared': link('snap.0/shared'),
+    'snap.2/shared': link('snap.0/shared'),
+    'snap.0/solo': file('solo content', { mtime: SHARED + 1 }),
+  });
+
+  it('a same-size edit in the mirror (new mtime): the group is copied again onto one new inode; a chmod and a chown are undone', async () => {
+    const { src, dst } = await mirrored(spec());
+    const before = readTree(dst);
+    // An edit of the same size through one path of the shared inode, and a chmod and chown of the other file.
+    fs.writeFileSync(path.join(dst, 'snap.1/shared'), 'SHARED CONTENT');
+    fs.chmodSync(path.join(dst, 'snap.0/solo'), 0o600);
+    fs.chownSync(path.join(dst, 'snap.0/solo'), 65534, 65534);
+
+    const summary = await copy(src, dst, { recheck: true, owner: true });
+    expect(summary.problemCount).toBe(0);
+    expect(summary.placed).toMatchObject({ inodesCopied: 1, metadataFixed: 1 });
+    expectSameTopology(src, dst);
+    const after = readTree(dst);
+    const shared = ['snap.0/shared', 'snap.1/shared', 'snap.2/shared'].map((p) => after.get(p)!);
+    expect(new Set(shared.map((n) => n.ino)).size).toBe(1);
+    expect(shared[0].ino).not.toBe(before.get('snap.0/shared')!.ino);
+    expect(shared[0].nlink).toBe(3);
+    expect(fs.readFileSync(path.join(dst, 'snap.2/shared'), 'utf8')).toBe('shared content');
+    // The chmod'ed file keeps its inode: only its mode and owner were put back.
+    expect(after.get('snap.0/solo')!.ino).toBe(before.get('snap.0/solo')!.ino);
+    expect(fs.statSync(path.join(dst, 'snap.0/solo'))).toMatchObject({ mode: 0o100644, uid: 0, gid: 0 });
+
+    const again = await copy(src, dst, { recheck: true, owner: true });
+    expect(again.placed).toMatchObject({ inodesCopied: 0, linksMade: 0, metadataFixed: 0, replaced: 0 });
+  });
+
+  it('an mtime the destination rounded (under two seconds off) is not taken for an edit', async () => {
+    const { src, dst } = await mirrored(spec());
+    const before = readTree(dst);
+    setMtime(path.join(dst, 'snap.0/shared'), SHARED + 1);
+    const summary = await copy(src, dst, { recheck: true });
+    expect(summary.placed).toMatchObject({ inodesCopied: 0, replaced: 0 });
+    expect(readTree(dst).get('snap.0/shared')!.ino).toBe(before.get('snap.0/shared')!.ino);
+  });
+});
