@@ -225,7 +225,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     index.foldPlaced();
     // A run that died while renaming staged files into place: finish those renames first. A
     // staged file may be the last link to an inode whose other paths were already replaced.
-    renameStaged({ ops, index, dst: Buffer.from(dst), problems }, true);
+    renameStaged({ ops, index, dst: Buffer.from(dst), problems, deleteExtras: options.delete ?? false }, true);
     // Other leftovers of an interrupted run were never renamed into place, so never part of the mirror.
     fs.rmSync(tmpDir, { recursive: true, force: true });
     fs.mkdirSync(tmpDir, { mode: 0o700 });
@@ -275,7 +275,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     progress.start('content', { items: plan.paths - plan.dirs, bytes: plan.bytesToCopy });
     const problemsBefore = problems.count;
     const placed = await placeFiles({
-      ops, index, src: srcBytes, dst: dstBytes, tmpDir, owner, adopt,
+      ops, index, src: srcBytes, dst: dstBytes, tmpDir, owner, adopt, deleteExtras: options.delete ?? false,
       mirrorHasRows: incremental || adopted > 0, recheck: options.recheck ?? false, progress, problems, shouldStop, trustUnrecorded,
       // Copies run ahead through libuv's own fs calls, links on a thread of their own and
       // syncs in a child process: none goes through an injected ops object, so tests that

@@ -43,7 +43,7 @@ import { LinkThread } from './link-thread.js';
 import { PlacedRows } from './placed-rows.js';
 import { CopyThread, type Prefetched } from './copy-thread.js';
 import { HASH_ALGORITHM } from '../verify/hash-file.js';
-import { removeTree } from './remove-tree.js';
+import { firstUnknownBelow, removeTree } from './remove-tree.js';
 
 export interface PlaceContext {
   ops: FsOps;
@@ -59,6 +59,8 @@ export interface PlaceContext {
   recheck: boolean;
   /** --adopt: a path already holding the right content on a separate inode is replaced by a link. */
   adopt: boolean;
+  /** --delete: what the source lacks goes, also inside a folder in the way of a file (see renameStaged). */
+  deleteExtras: boolean;
   /**
    * A file without a row at a group's first path may be taken as one an interrupted run wrote
    * (see leftByInterruptedRun): only when every run since the last complete one saw the same
@@ -792,7 +794,7 @@ async function leaveAlone(ctx: PlaceContext): Promise<number> {
 const LSTAT_THREADS = 2;
 
 /** Rename every staged file over its path; a stale directory in the way is removed first. */
-export function renameStaged(ctx: Pick<PlaceContext, 'ops' | 'index' | 'dst' | 'problems'>, recovering = false): void {
+export function renameStaged(ctx: Pick<PlaceContext, 'ops' | 'index' | 'dst' | 'problems' | 'deleteExtras'>, recovering = false): void {
   const { ops, index } = ctx;
   for (const page of index.pendingPages()) {
     const done: typeof page = [];
@@ -809,7 +811,15 @@ export function renameStaged(ctx: Pick<PlaceContext, 'ops' | 'index' | 'dst' | '
             ops.rename(item.tmp, to);
           } catch (err) {
             if (!isErrno(err, 'EISDIR', 'ENOTEMPTY', 'EEXIST', 'ENOTDIR')) throw err;
-            // A directory where the source now has a file: the source wins.
+            // A directory where the source now has a file: the source wins, over what the copies
+            // put there. Anything else in it (a folder of the destination's own, under --adopt,
+            // or a file added by hand) goes only with --delete; else the path waits, reported,
+            // until it is moved.
+            const stranger = ctx.deleteExtras ? undefined : firstUnknownBelow(ops, to, item.row.path, (rel) => index.mirrorHolds(rel));
+            if (stranger) {
+              const why = `a folder is in its way that holds ${showPath(stranger)}, which linkmirror did not copy; move that folder away, then run again`;
+              throw Object.assign(new Error(why), { code: 'ENOTEMPTY' });
+            }
             removeTree(ops, to);
             index.dropMirror([item.row.path]);
             ops.rename(item.tmp, to);

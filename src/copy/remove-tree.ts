@@ -29,3 +29,25 @@ export function removeTree(ops: FsOps, p: Buffer): number {
   ops.rmdir(p);
   return removed;
 }
+
+/**
+ * The first path below the directory `p` (`rel` in the destination) that `known` does not vouch
+ * for, or undefined when every entry is known (or there is none). Depth first; a path that is no
+ * directory any more ends the look there.
+ */
+export function firstUnknownBelow(ops: FsOps, p: Buffer, rel: Buffer, known: (rel: Buffer) => boolean): Buffer | undefined {
+  let names: Buffer[];
+  try {
+    names = ops.readdir(p);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return undefined;
+    throw err;
+  }
+  for (const name of names) {
+    const childRel = Buffer.concat([rel, Buffer.from('/'), name]);
+    if (!known(childRel)) return childRel;
+    const found = firstUnknownBelow(ops, Buffer.concat([p, Buffer.from('/'), name]), childRel, known);
+    if (found) return found;
+  }
+  return undefined;
+}

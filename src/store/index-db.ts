@@ -1413,6 +1413,11 @@ export class Index {
     });
   }
 
+  /** Whether the copies put `p` in the destination (a file, link or symlink row, or a folder made). */
+  mirrorHolds(p: Buffer): boolean {
+    return this.guard(() => this.stmt('SELECT 1 FROM mirror WHERE path = ? UNION ALL SELECT 1 FROM mirror_dirs WHERE path = ? LIMIT 1').get(p, p)) !== undefined;
+  }
+
   mirrorByPath(p: Buffer): MirrorRow | undefined {
     const r = this.guard(() => this.stmt('SELECT * FROM mirror WHERE path = ?').safeIntegers(true).get(p)) as Row | undefined;
     return r ? Index.mirrorFrom(r) : undefined;

@@ -196,6 +196,29 @@ describe('--adopt', () => {
   });
 });
 
+describe('a folder of the destination where the source has a file', () => {
+  it('without --delete it is kept with what it holds, and the path reported (exit 1); with --delete the source wins', async () => {
+    const base = temp();
+    const src = path.join(base, 'src');
+    const dst = path.join(base, 'dst');
+    source(src);
+    rsyncCopy(src, dst);
+    fs.rmSync(path.join(dst, 'snap.1/new'));
+    fs.mkdirSync(path.join(dst, 'snap.1/new'));
+    fs.writeFileSync(path.join(dst, 'snap.1/new/precious'), 'a file the user keeps here');
+
+    const r = runCli(['copy', '--adopt', src, dst]);
+    expectExit(r, ExitCode.problems);
+    expect(r.stdout).toMatch(/^ {2}cannot put in place snap\.1\/new: a folder is in its way that holds snap\.1\/new\/precious, which linkmirror did not copy; move that folder away, then run again$/m);
+    expect(fs.readFileSync(path.join(dst, 'snap.1/new/precious'), 'utf8')).toBe('a file the user keeps here');
+
+    const deleting = await copy(src, dst, { delete: true });
+    expect(deleting.problemCount).toBe(0);
+    expect(fs.existsSync(path.join(dst, 'snap.1/new/precious'))).toBe(false);
+    expectSameTopology(src, dst);
+  });
+});
+
 describe('without --adopt', () => {
   it('a non-empty destination that is not a mirror is refused: exit 2, one line, nothing written', () => {
     const base = temp();
