@@ -4,13 +4,13 @@
 // them there. The content pass then keeps the first of each group and replaces the other
 // copies with links; a file that does not match is replaced through a temp name and a rename,
 // never edited in place.
-import crypto from 'node:crypto';
 import { lstatHere } from '../fs/lstat-threads.js';
 import type { FsOps } from '../fs/ops.js';
 import { joinPath } from '../fs/paths.js';
 import type { Progress } from '../progress.js';
 import { EntryType } from '../store/entry.js';
 import { mirrorRowFor, type Index, type MirrorRow } from '../store/index-db.js';
+import { FileHasher } from '../verify/hash-file.js';
 import { Pacer, yieldNow } from '../yield.js';
 
 const S_IFMT = 0o170000n;
@@ -18,26 +18,10 @@ const S_IFREG = 0o100000n;
 const S_IFLNK = 0o120000n;
 const S_IFDIR = 0o040000n;
 
-function hashFile(ops: FsOps, p: Buffer | string): string {
-  const fd = ops.openRead(p);
-  try {
-    const h = crypto.createHash('sha256');
-    const buf = Buffer.allocUnsafe(1 << 20);
-    for (let pos = 0; ; ) {
-      const n = ops.read(fd, buf, pos);
-      if (n === 0) break;
-      h.update(buf.subarray(0, n));
-      pos += n;
-    }
-    return h.digest('hex');
-  } finally {
-    ops.close(fd);
-  }
-}
-
 export async function adoptExisting(ops: FsOps, index: Index, src: Buffer, dst: Buffer, checksum: boolean, progress: Progress): Promise<number> {
   let adopted = 0;
   const pacer = new Pacer();
+  const hasher = new FileHasher(ops);
   for (const page of index.srcByInode()) {
     const rows: MirrorRow[] = [];
     for (const e of page) {
@@ -59,7 +43,7 @@ export async function adoptExisting(ops: FsOps, index: Index, src: Buffer, dst: 
         if (kind !== S_IFLNK || !ops.readlink(to).equals(e.target ?? Buffer.alloc(0))) continue;
       } else {
         if (kind !== S_IFREG || st.size !== e.size) continue;
-        if (checksum && hashFile(ops, to) !== hashFile(ops, joinPath(src, e.path))) continue;
+        if (checksum && !hasher.hash(to).hash.equals(hasher.hash(joinPath(src, e.path)).hash)) continue;
       }
       // The row records the mode and owner the file has now, so a difference gets fixed.
       rows.push({ ...mirrorRowFor(e, st.ino, true), mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid) });

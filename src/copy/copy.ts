@@ -49,7 +49,7 @@ export interface CopyOptions {
   maxDelete?: DeleteLimit;
   /** Take over a destination filled without hard links: keep matching files, link duplicates. */
   adopt?: boolean;
-  /** With adopt: a file matches only when its bytes are the same too. */
+  /** With adopt: a file matches only when its bytes are the same too. With recheck: a file the mirror holds is hashed. */
   checksum?: boolean;
   /**
    * Look at every destination path, not only at what changed: repairs paths removed or replaced
@@ -276,6 +276,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     const problemsBefore = problems.count;
     const placed = await placeFiles({
       ops, index, src: srcBytes, dst: dstBytes, tmpDir, owner, adopt, deleteExtras: options.delete ?? false,
+      checkContent: (options.recheck ?? false) && (options.checksum ?? false),
       mirrorHasRows: incremental || adopted > 0, recheck: options.recheck ?? false, progress, problems, shouldStop, trustUnrecorded,
       // Copies run ahead through libuv's own fs calls, links on a thread of their own and
       // syncs in a child process: none goes through an injected ops object, so tests that

@@ -37,6 +37,7 @@ import type { Progress } from '../progress.js';
 import { EntryType, typeFromMode, type StoredEntry } from '../store/entry.js';
 import { sameContent, type Index, type InodeEntry, type MirrorRow, type SampleRow, type StagedRow } from '../store/index-db.js';
 import { Pacer, yieldNow } from '../yield.js';
+import { FileHasher } from '../verify/hash-file.js';
 import { applyMeta } from './apply-meta.js';
 import { checkUnchanged } from './check-unchanged.js';
 import { LinkThread } from './link-thread.js';
@@ -61,6 +62,11 @@ export interface PlaceContext {
   adopt: boolean;
   /** --delete: what the source lacks goes, also inside a folder in the way of a file (see renameStaged). */
   deleteExtras: boolean;
+  /**
+   * --recheck --checksum: a file the mirror holds is kept only when its bytes hash as the
+   * manifest recorded (or as the source's, when it recorded none): bit rot is copied again.
+   */
+  checkContent: boolean;
   /**
    * A file without a row at a group's first path may be taken as one an interrupted run wrote
    * (see leftByInterruptedRun): only when every run since the last complete one saw the same
@@ -454,6 +460,25 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     }
   };
 
+  // --recheck --checksum (see PlaceContext.checkContent): each destination inode of the group
+  // being placed is hashed once, whichever of its paths asks first.
+  const hasher = ctx.checkContent ? new FileHasher(ops) : undefined;
+  const intactInodes = new Map<bigint, boolean>();
+  const bytesIntact = (p: Buffer, dstIno: bigint, e: StoredEntry): boolean => {
+    if (!hasher || e.type !== EntryType.file) return true;
+    let ok = intactInodes.get(dstIno);
+    if (ok === undefined) {
+      const want = index.hashOf(e) ?? hasher.hash(joinPath(ctx.src, e.path)).hash;
+      try {
+        ok = hasher.hash(p).hash.equals(want);
+      } catch {
+        ok = false; // unreadable in the mirror (a bad sector): copied again, onto a new inode
+      }
+      intactInodes.set(dstIno, ok);
+    }
+    return ok;
+  };
+
   /** Link `to` to the anchor; false when the anchor is full (EMLINK) and a split is needed. */
   const linkToAnchor = (e: InodeEntry, to: Buffer): boolean => {
     try {
@@ -490,7 +515,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
       const p = joinPath(ctx.dst, m.path);
       try {
         const st = ops.lstat(p);
-        if (!onDisk(st.ino, st.mode, st.size, m) || editedInMirror(st, e)) return false;
+        if (!onDisk(st.ino, st.mode, st.size, m) || editedInMirror(st, e) || !bytesIntact(p, st.ino, e)) return false;
         anchor = p;
         anchorIno = st.ino;
         return true;
@@ -523,7 +548,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     if (!onDisk(st.ino, st.mode, st.size, m)) return 'no';
     // Written in the mirror since (an edit that kept the size): copied again, and the other
     // paths of the group follow onto the new inode, as they look at the same inode here.
-    if (editedInMirror(st, e)) return 'no';
+    if (editedInMirror(st, e) || !bytesIntact(to, st.ino, e)) return 'no';
     if (anchor === null) {
       anchor = to;
       anchorIno = st.ino;
@@ -607,6 +632,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
       anchor = null;
       groupFailed = false;
       fullInodes.clear();
+      intactInodes.clear();
       if (ctx.mirrorHasRows) findAnchor(full(e));
     }
     if (e.type === EntryType.socket) {

@@ -1413,6 +1413,17 @@ export class Index {
     });
   }
 
+  /**
+   * The manifest's hash of a source inode's content, when it was recorded for the inode as `e`
+   * describes it (the same birth time, size and mtime); undefined otherwise.
+   */
+  hashOf(e: Pick<Entry, 'dev' | 'ino' | 'birthNs' | 'size' | 'mtimeNs'>): Buffer | undefined {
+    const r = this.guard(() =>
+      this.stmt('SELECT hash FROM hashes WHERE dev = ? AND ino = ? AND birth_ns = ? AND size = ? AND mtime_ns = ?').get(toDb(e.dev), toDb(e.ino), e.birthNs, e.size, e.mtimeNs),
+    ) as Row | undefined;
+    return r?.hash as Buffer | undefined;
+  }
+
   /** Whether the copies put `p` in the destination (a file, link or symlink row, or a folder made). */
   mirrorHolds(p: Buffer): boolean {
     return this.guard(() => this.stmt('SELECT 1 FROM mirror WHERE path = ? UNION ALL SELECT 1 FROM mirror_dirs WHERE path = ? LIMIT 1').get(p, p)) !== undefined;

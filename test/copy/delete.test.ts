@@ -328,7 +328,7 @@ describe('--max-delete', () => {
       [['--delete', '--max-delete', 'lots'], /^linkmirror: --max-delete lots: give a number of paths \(500\) or a share of the mirror \(10%, at most 100%\)$/],
       [['--delete', '--max-delete', '150%'], /^linkmirror: --max-delete 150%: give a number/],
       [['--max-delete', '10'], /^linkmirror: --max-delete limits --delete: give --delete too, or leave it out$/],
-      [['--checksum'], /^linkmirror: --checksum compares the files --adopt takes over: give --adopt too, or leave it out$/],
+      [['--checksum'], /^linkmirror: --checksum compares content, of the files --adopt takes over or the mirror --recheck looks at: give one of them too, or leave it out$/],
     ] as const) {
       const r = runCli(['copy', ...args, src, dst]);
       expectExit(r, ExitCode.usage);

@@ -580,6 +580,29 @@ describe('--recheck repairs what was done to the mirror by hand', () => {
     expect(again.placed).toMatchObject({ inodesCopied: 0, linksMade: 0, metadataFixed: 0, replaced: 0 });
   });
 
+  it('bit rot (same size and mtime): --recheck --checksum copies the group again; plain --recheck cannot see it', async () => {
+    const { src, dst } = await mirrored(spec());
+    const rotten = path.join(dst, 'snap.2/shared');
+    const before = fs.lstatSync(rotten);
+    const fd = fs.openSync(rotten, 'r+');
+    fs.writeSync(fd, Buffer.from('X'), 0, 1, 3);
+    fs.closeSync(fd);
+    fs.utimesSync(rotten, before.atime, before.mtime);
+    const { verifyMirror } = await import('../../src/verify/verify.js');
+    expect((await verifyMirror(dst)).categories.content).toBe(1);
+
+    expect((await copy(src, dst, { recheck: true })).placed).toMatchObject({ inodesCopied: 0, replaced: 0 });
+    const repaired = await copy(src, dst, { recheck: true, checksum: true });
+    expect(repaired.problemCount).toBe(0);
+    expect(repaired.placed).toMatchObject({ inodesCopied: 1, replaced: 3 });
+    expectSameTopology(src, dst);
+    const shared = ['snap.0/shared', 'snap.1/shared', 'snap.2/shared'].map((p) => fs.lstatSync(path.join(dst, p)));
+    expect(new Set(shared.map((st) => st.ino)).size).toBe(1);
+    expect(shared[0].ino).not.toBe(before.ino);
+    expect((await verifyMirror(dst)).match).toBe(true);
+    expect((await copy(src, dst, { recheck: true, checksum: true })).placed).toMatchObject({ inodesCopied: 0, replaced: 0 });
+  });
+
   it('an mtime the destination rounded (under two seconds off) is not taken for an edit', async () => {
     const { src, dst } = await mirrored(spec());
     const before = readTree(dst);
