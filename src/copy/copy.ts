@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { LinkmirrorError } from '../errors.js';
+import { isLinkmirrorError, LinkmirrorError, type ErrorCode } from '../errors.js';
 import { bootId } from '../fs/boot-id.js';
 import { isErrno } from '../fs/errno.js';
 import { fsFacts } from '../fs/link-limit.js';
@@ -204,6 +204,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
   let index: Index | undefined;
   let warm: ReadAhead | undefined;
   let restoreTempDir = () => {};
+  let refused = false;
   try {
     // SQLite's sorts and statement journals go beside the index, on the destination (see store/temp-dir.ts).
     restoreTempDir = useSqliteTempDir(stateDir);
@@ -327,6 +328,9 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
       src, dst, dryRun: false, resumed: mirror, interrupted: placed.stopped, scan: scanned.totals, plan, placed, dirsMade,
       adopted, deleted, extrasKept, delete: options.delete ?? false, extras: options.delete ? extras : extrasKept, problems: problems.kept, problemCount: problems.count, elapsedMs: Date.now() - started,
     };
+  } catch (err) {
+    refused = isLinkmirrorError(err) && REFUSALS.has(err.code);
+    throw err;
   } finally {
     await warm?.stop();
     // Staged files still waiting for their rename are kept for the next run to finish.
@@ -341,10 +345,22 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     try {
       if (!keepStaged) fs.rmSync(tmpDir, { recursive: true, force: true });
       release();
+      if (refused && !dstExists) removeMadeDestination(dst);
     } catch {
       // the destination went away (unplugged): the next run cleans up
     }
   }
+}
+
+/** Refusals that come before anything is copied (the pre-flight, the delete limit). */
+const REFUSALS = new Set<ErrorCode>(['DST_TOO_SMALL', 'DST_NO_HARDLINKS', 'DELETE_TOO_MANY']);
+
+/**
+ * A destination this run made and then refused to copy into goes again, when it holds nothing
+ * but the state folder: a user who picks another drive finds no empty mirror left behind.
+ */
+function removeMadeDestination(dst: string): void {
+  if (fs.readdirSync(dst).every((name) => name === STATE_DIR)) fs.rmSync(dst, { recursive: true, force: true });
 }
 
 /** Scan into a throw-away index outside the destination and report the plan; nothing is written. */

@@ -86,7 +86,7 @@ describe('a destination too small', () => {
 
     const err = await copy(src, dst).then(() => undefined, (e: unknown) => e);
     expect(isLinkmirrorError(err, 'DST_TOO_SMALL'), String(err)).toBe(true);
-    expect(fs.readdirSync(dst).filter((n) => n !== '.linkmirror')).toEqual([]);
+    expect(fs.existsSync(dst)).toBe(false); // made by the run, removed with its refusal
 
     // With the room the estimate asks for, the same copy goes through.
     const big = useLoopMount(ctx, 'ext4', 64);
@@ -105,13 +105,19 @@ describe('a destination too small', () => {
     expect(isLinkmirrorError(err, 'DST_TOO_SMALL'), String(err)).toBe(true);
     expect(exitCodeFor(err)).toBe(ExitCode.fatal);
     expect((err as Error).message).toMatch(/--force/);
-    expect(fs.readdirSync(dst).filter((n) => n !== '.linkmirror')).toEqual([]);
+    // The destination the run made is gone again: no empty mirror is left on the small drive.
+    expect(fs.existsSync(dst)).toBe(false);
 
     const r = runCli(['copy', src, dst]);
     expectExit(r, ExitCode.fatal);
     expect(r.stdout).toBe('');
     expect(lines(r.stderr)).toHaveLength(1);
     expect(r.stderr).toMatch(/^linkmirror: destination has .* free; the copy needs .*--force/);
+    expect(fs.existsSync(dst)).toBe(false);
+
+    // A destination folder that was there before the refusal stays, as it was (empty).
+    fs.mkdirSync(dst);
+    expectExit(runCli(['copy', src, dst]), ExitCode.fatal);
     expect(fs.readdirSync(dst).filter((n) => n !== '.linkmirror')).toEqual([]);
   });
 

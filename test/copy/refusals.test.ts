@@ -189,13 +189,15 @@ describe('a destination that cannot hold hard links', () => {
       expect(e.message).toContain(formatBytes(15_000));
       expect(e.message).toMatch(/cannot hold hard links/);
       expect(e.message).not.toMatch(/\n/);
-      // No data was written: nothing in DST but the state folder, no content copied from SRC.
-      expect(fs.readdirSync(dst).filter((n) => n !== '.linkmirror')).toEqual([]);
+      // No data was written, no content copied from SRC, and the destination this run made
+      // (its probe link included) is gone with the refusal.
       expect(copied.filter((p) => p.startsWith(fs.realpathSync(src)))).toEqual([]);
-      const leftovers = fs.existsSync(path.join(dst, '.linkmirror'))
-        ? fs.readdirSync(path.join(dst, '.linkmirror')).filter((n) => n.startsWith('probe'))
-        : [];
-      expect(leftovers).toEqual([]);
+      expect(fs.existsSync(dst)).toBe(false);
+      // Into a folder that was there already: it stays, with no probe left in its state folder.
+      fs.mkdirSync(dst);
+      await expect(copy(src, dst, { ops })).rejects.toMatchObject({ code: 'DST_NO_HARDLINKS' });
+      expect(fs.readdirSync(dst).filter((n) => n !== '.linkmirror')).toEqual([]);
+      expect(fs.readdirSync(path.join(dst, '.linkmirror')).filter((n) => n.startsWith('probe'))).toEqual([]);
     });
   }
 });
