@@ -17,11 +17,19 @@ export function isStateDir(rel: Buffer): boolean {
 }
 
 /**
- * What to tell the user when a source has an entry of the state folder's name at its top: it is
- * left out like a mirror's own (a mirror copied to a second drive has one), so a user's folder
- * of that name is never copied; said rather than dropped unseen. Undefined when there is none.
+ * What to tell the user when a source has an entry of the state folder's name at its top that
+ * is not a mirror's state: it is left out like a mirror's own, so a user's file or folder of
+ * that name is never copied; said rather than dropped unseen. Undefined when there is none, or
+ * when it is a mirror's state folder (a mirror copied on to a second drive: nothing to say).
  */
 export function stateDirInSource(src: string): string | undefined {
   const p = path.join(src, STATE_DIR);
-  return fs.existsSync(p) ? `left out ${p}: linkmirror keeps a mirror's state under that name, at the top of a tree` : undefined;
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(p);
+  } catch {
+    return undefined;
+  }
+  if (st.isDirectory() && fs.existsSync(path.join(p, INDEX_FILE))) return undefined;
+  return `left out ${p}: linkmirror keeps a mirror's state under that name, at the top of a tree`;
 }

@@ -32,9 +32,13 @@ export function verifyLines(r: VerifyReport): string[] {
   const lines = [
     r.match
       ? `verified ${what} in ${formatDuration(r.elapsedMs)}: they match`
-      : `verified ${what} in ${formatDuration(r.elapsedMs)}: ${formatCount(r.differenceCount)} difference${r.differenceCount === 1 ? '' : 's'}${r.problemCount ? `, ${formatCount(r.problemCount)} problem${r.problemCount === 1 ? '' : 's'}` : ''}`,
+      : r.differenceCount === 0 && r.problemCount === 0
+        ? `verified ${what} in ${formatDuration(r.elapsedMs)}: not vouched for (see the note)`
+        : `verified ${what} in ${formatDuration(r.elapsedMs)}: ${formatCount(r.differenceCount)} difference${r.differenceCount === 1 ? '' : 's'}${r.problemCount ? `, ${formatCount(r.problemCount)} problem${r.problemCount === 1 ? '' : 's'}` : ''}`,
   ];
-  if (r.manifest?.state === 'complete-with-errors') {
+  if (r.manifest?.state === 'scanned') {
+    lines.push('note           the last copy into this mirror scanned a changed source and stopped before copying (refused, or killed): the manifest describes that source, not the mirror; run the copy again, then verify');
+  } else if (r.manifest?.state === 'complete-with-errors') {
     lines.push('note           the last copy into this mirror finished, but some paths could not be copied: see its summary, run it again, then verify');
   } else if (r.manifest && r.manifest.state !== 'complete') {
     lines.push(`note           the last copy into this mirror did not finish${r.manifest.state ? ` (state: ${r.manifest.state})` : ''}: run it again, then verify`);

@@ -15,7 +15,7 @@ export interface CheckedPaths {
 }
 
 /** realpath of the longest existing prefix, with the missing tail appended. */
-function resolveMaybeMissing(p: string): string {
+export function resolveMaybeMissing(p: string): string {
   const abs = path.resolve(p);
   let head = abs;
   const tail: string[] = [];
@@ -74,16 +74,22 @@ export function checkPaths(srcArg: string, dstArg: string): CheckedPaths {
   return { src, dst, dstExists };
 }
 
+/** `p` itself when it exists, else its nearest existing ancestor (the folder it would be made in). */
+export function nearestExisting(p: string): string {
+  let at = p;
+  while (!fs.existsSync(at) && path.dirname(at) !== at) at = path.dirname(at);
+  return at;
+}
+
 /**
- * The destination, or the folder it is to be made in, takes writes: else one line before
+ * The destination (its state folder when it has one), or the folder it is to be made in, takes writes: else one line before
  * anything is written. (A recursive mkdir on a read-only filesystem fails with ENOENT, not
  * EROFS, and the lock file's EACCES would say nothing about whose folder it is.)
  */
-export function checkWritable(dst: string): void {
-  let probe = dst;
-  while (!fs.existsSync(probe) && path.dirname(probe) !== probe) probe = path.dirname(probe);
+export function checkWritable(dst: string, stateDir: string): void {
+  const probe = fs.existsSync(stateDir) ? stateDir : nearestExisting(dst);
   try {
-    fs.accessSync(probe, fs.constants.W_OK);
+    fs.accessSync(probe, fs.constants.W_OK | (probe === stateDir ? fs.constants.X_OK : 0));
   } catch (err) {
     if (isErrno(err, 'EROFS')) {
       throw new LinkmirrorError('DST_READ_ONLY', `destination ${dst} is on a read-only filesystem: remount it read-write, or choose another destination`, { cause: err });

@@ -18,19 +18,19 @@ import { Problems, type Problem } from '../problems.js';
 import { noProgress, type Progress } from '../progress.js';
 import { scan } from '../scan/scan.js';
 import { INDEX_FILE, INDEX_FILES, STATE_DIR, stateDirInSource } from '../state-dir.js';
-import { COPIED_AT, Index, type ScanTotals } from '../store/index-db.js';
+import { COPIED_AT, Index, SCANNED, type ScanTotals } from '../store/index-db.js';
 import { useSqliteTempDir } from '../store/temp-dir.js';
 import { recordManifest } from '../verify/record-manifest.js';
-import { checkPaths, checkWritable } from './check-paths.js';
+import { checkPaths, checkWritable, nearestExisting } from './check-paths.js';
 import { finishDirs } from './finish-dirs.js';
 import { acquireLock } from './lock.js';
 import { makeDirs } from './make-dirs.js';
 import { emptyPlaceCounts, placeFiles, renameStaged, syncOrStop, type PlaceCounts } from './place-files.js';
 import { adoptExisting } from './adopt.js';
-import { deleteExtras } from './delete-extras.js';
+import { countExtrasByWalk, deleteExtras } from './delete-extras.js';
 import { makePlan, pathsVisited, type Plan } from './plan.js';
 import { checkCapacity, probeHardLinks } from './preflight.js';
-import { DEFAULT_DELETE_LIMIT, deleteRefusal, type DeleteLimit } from './delete-limit.js';
+import { DEFAULT_DELETE_LIMIT, deleteRefusal, unlimited, type DeleteLimit } from './delete-limit.js';
 
 export interface CopyOptions {
   ops?: FsOps;
@@ -109,6 +109,9 @@ function inspectDestination(dst: string, exists: boolean, adopt: boolean): { mir
     try {
       f = fs.lstatSync(p);
     } catch (err) {
+      if (isErrno(err, 'EACCES', 'EPERM')) {
+        throw new LinkmirrorError('DST_NO_ACCESS', `cannot read ${stateDir}: permission denied; run as the user who made the copy`, { cause: err });
+      }
       if (!isErrno(err, 'ENOENT')) throw err;
     }
     if (f && !f.isFile()) throw new LinkmirrorError('DST_UNUSABLE', `${p} is not a regular file (a symlink or other entry is in its place); remove it`);
@@ -195,7 +198,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
 
   if (options.dryRun) return dryRun(src, dst, dstExists, mirror, ops, progress, started, options);
 
-  checkWritable(dst);
+  checkWritable(dst, path.join(dst, STATE_DIR));
   fs.mkdirSync(dst, { recursive: true });
   const stateDir = path.join(dst, STATE_DIR);
   fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
@@ -234,6 +237,10 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     const scanned = await scan(src, index, { ops, progress, shouldStop, walkThread: true });
     for (const p of scanned.problems) problems.kept.push(p);
     const trustUnrecorded = unrecordedTrust(index, resuming, scanned.rowsWritten);
+    // The index's record of the source now runs ahead of the mirror: until this run completes,
+    // verify DST must not take it for the mirror's manifest (a run refused below, or killed
+    // before it places anything, leaves it so).
+    if (scanned.rowsWritten > 0 && !resuming) index.setMeta('state', SCANNED);
     problems.count += scanned.problemCount;
 
     const srcBytes = Buffer.from(src);
@@ -245,12 +252,16 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     if (adopt) index.setMeta('adopting', 'yes');
     // Source lookups by path: only --delete needs them (its list of extras, and its walk); the
     // rest of an incremental run looks paths up through the mirror's own key.
+    // --delete lists the extras from the index, or walks the destination when the index cannot
+    // vouch for it (see delete-extras.ts).
+    const deleteWalks = (options.recheck ?? false) || adopt || index.getMeta(TRACKED) !== 'all';
     let extras = 0;
     if (options.delete) {
       index.indexSrcPaths();
-      // Before anything is written: an unmounted source would otherwise empty the mirror.
-      extras = index.mirrorNotInSrcCount();
-      const refusal = deleteRefusal(extras, scanned.totals.paths, options.maxDelete ?? DEFAULT_DELETE_LIMIT, src);
+      // Before the mirror is changed: an unmounted source would otherwise empty it.
+      const limit = options.maxDelete ?? DEFAULT_DELETE_LIMIT;
+      extras = deleteWalks && !unlimited(limit) ? await countExtrasByWalk(ops, index, dstBytes) : index.mirrorNotInSrcCount();
+      const refusal = deleteRefusal(extras, scanned.totals.paths, limit, src);
       if (refusal) throw refusal;
     }
     let adopted = 0;
@@ -305,7 +316,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
       await recordManifest(index, dstBytes, { ops, progress, problems, owner, shouldStop, hashThreads: ops === realFsOps ? 2 : undefined });
       if (options.delete) {
         progress.start('delete', {});
-        const walk = (options.recheck ?? false) || adopt || index.getMeta(TRACKED) !== 'all';
+        const walk = deleteWalks;
         const before = problems.count;
         deleted = await deleteExtras(ops, index, dstBytes, progress, problems, walk);
         index.settleGone();
@@ -344,8 +355,8 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     restoreTempDir();
     try {
       if (!keepStaged) fs.rmSync(tmpDir, { recursive: true, force: true });
-      release();
       if (refused && !dstExists) removeMadeDestination(dst);
+      release();
     } catch {
       // the destination went away (unplugged): the next run cleans up
     }
@@ -375,11 +386,15 @@ async function dryRun(
     if (mirror) index.copyMirrorFrom(path.join(dst, STATE_DIR, INDEX_FILE));
     const scanned = await scan(src, index, { ops, progress, walkThread: true });
     // The facts of the filesystem the destination will be on: its nearest existing folder.
-    let probe = dst;
-    while (!dstExists && !fs.existsSync(probe)) probe = path.dirname(probe);
+    const probe = nearestExisting(dst);
     // A first copy's scan writes its rows on the destination too: as much as this index holds now.
     const plan = makePlan(index, fsFacts(ops, probe), true, mirror ? 0n : BigInt(fs.statSync(path.join(dir, INDEX_FILE)).size));
-    const extras = mirror ? index.mirrorNotInSrcCount() : 0;
+    // What --delete would remove: by the walk it would make (an adoption, --recheck), or from the index.
+    let extras = mirror ? index.mirrorNotInSrcCount() : 0;
+    if (options.delete && dstExists && (options.adopt || options.recheck)) {
+      index.indexSrcPaths();
+      extras = await countExtrasByWalk(ops, index, Buffer.from(dst));
+    }
     const refusal = options.delete ? deleteRefusal(extras, scanned.totals.paths, options.maxDelete ?? DEFAULT_DELETE_LIMIT, src) : undefined;
     return {
       src, dst, dryRun: true, resumed: mirror, interrupted: false, scan: scanned.totals, plan, placed: emptyPlaceCounts(), dirsMade: 0,

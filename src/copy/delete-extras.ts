@@ -9,13 +9,13 @@
 // its pass did (links it made just before a kill may not have reached the index).
 import type { FsOps } from '../fs/ops.js';
 import { childPath, joinPath } from '../fs/paths.js';
-import type { Problems } from '../problems.js';
-import type { Progress } from '../progress.js';
+import { Problems } from '../problems.js';
+import { noProgress, type Progress } from '../progress.js';
 import { isStateDir } from '../state-dir.js';
 import { EntryType } from '../store/entry.js';
 import type { Index } from '../store/index-db.js';
 import { Pacer, yieldNow } from '../yield.js';
-import { removeTree } from './remove-tree.js';
+import { countTree, removeTree } from './remove-tree.js';
 
 const S_IFMT = 0o170000n;
 const S_IFDIR = 0o040000n;
@@ -79,8 +79,20 @@ function topmostExtra(index: Index, rel: Buffer): Buffer | undefined {
   return rel;
 }
 
-/** Every entry of the destination, from the top: a whole subtree goes at its first path the source lacks. */
-async function deleteByWalk(ops: FsOps, index: Index, dst: Buffer, progress: Progress, problems: Problems): Promise<number> {
+/**
+ * What deleteByWalk would remove, counted by the same walk without removing anything: the
+ * --max-delete check of a run that deletes by walking (an adoption, --recheck, after an
+ * interrupted run), whose extras the index cannot count. Folders it cannot list count nothing.
+ */
+export async function countExtrasByWalk(ops: FsOps, index: Index, dst: Buffer): Promise<number> {
+  return deleteByWalk(ops, index, dst, noProgress, new Problems(noProgress), false);
+}
+
+/**
+ * Every entry of the destination, from the top: a whole subtree goes at its first path the
+ * source lacks (with `remove` false, it is only counted).
+ */
+async function deleteByWalk(ops: FsOps, index: Index, dst: Buffer, progress: Progress, problems: Problems, remove = true): Promise<number> {
   let deleted = 0;
   const pacer = new Pacer();
   const stack: Buffer[] = [Buffer.alloc(0)];
@@ -111,12 +123,12 @@ async function deleteByWalk(ops: FsOps, index: Index, dst: Buffer, progress: Pro
         continue;
       }
       try {
-        deleted += removeTree(ops, p);
+        deleted += remove ? removeTree(ops, p) : countTree(ops, p);
       } catch (err) {
         problems.add(rel, 'cannot delete', err);
       }
     }
   }
-  index.dropMirrorNotInSrc();
+  if (remove) index.dropMirrorNotInSrc();
   return deleted;
 }

@@ -23,35 +23,43 @@ export function parseDeleteLimit(text: string): DeleteLimit | undefined {
   return Number.isSafeInteger(n) ? { count: n } : undefined;
 }
 
+/** Whether the limit lets any removal through (--max-delete 100%). */
+export function unlimited(limit: DeleteLimit): boolean {
+  return 'share' in limit && limit.share >= 1;
+}
+
 export function formatDeleteLimit(limit: DeleteLimit): string {
   return 'count' in limit ? String(limit.count) : `${Math.round(limit.share * 1000) / 10}%`;
 }
 
 /**
- * Whether removing `extras` paths passes `limit`, for a mirror that holds them and `kept` more
- * (the source's paths stand in for those: counting the mirror's rows would read its whole table).
+ * Whether removing `extras` paths passes `limit`, for a mirror that holds them and about as many
+ * more as the source has paths (`srcPaths`, its top folder included; counting the mirror's rows
+ * would read its whole table). An empty source passes any share below 100%, however small the
+ * mirror: it is what an unmounted drive looks like.
  */
-export function overDeleteLimit(extras: number, kept: number, limit: DeleteLimit): boolean {
+export function overDeleteLimit(extras: number, srcPaths: number, limit: DeleteLimit): boolean {
   if (extras === 0) return false;
   if ('count' in limit) return extras > limit.count;
-  return extras > limit.share * (extras + kept);
+  if (srcPaths <= 1) return limit.share < 1;
+  return extras > limit.share * (extras + srcPaths);
 }
 
 /**
- * The error a --delete run stops with before it writes anything, when removing `extras` paths
+ * The error a --delete run stops with before it changes the mirror, when removing `extras` paths
  * passes `limit`; undefined when it does not.
  */
-export function deleteRefusal(extras: number, kept: number, limit: DeleteLimit, src: string): LinkmirrorError | undefined {
-  if (!overDeleteLimit(extras, kept, limit)) return undefined;
+export function deleteRefusal(extras: number, srcPaths: number, limit: DeleteLimit, src: string): LinkmirrorError | undefined {
+  if (!overDeleteLimit(extras, srcPaths, limit)) return undefined;
   const fix = 'to remove them anyway, run again with --max-delete 100%';
   // The scan counts the source's top folder as one path: nothing else in it.
-  if (kept <= 1) {
+  if (srcPaths <= 1) {
     return new LinkmirrorError('DELETE_TOO_MANY', `--delete would empty the mirror (${formatCount(extras)} paths): the source ${src} is empty; is its drive mounted? ${fix}`);
   }
-  const share = Math.round((100 * extras) / (extras + kept));
+  const share = Math.round((100 * extras) / (extras + srcPaths));
   return new LinkmirrorError(
     'DELETE_TOO_MANY',
-    `--delete would remove ${formatCount(extras)} paths, ${share} % of the mirror, more than --max-delete ${formatDeleteLimit(limit)} allows: ` +
+    `--delete would remove ${formatCount(extras)} paths, ${share}% of the mirror, more than --max-delete ${formatDeleteLimit(limit)} allows: ` +
       `check that ${src} is the right folder and its drive is mounted (--dry-run shows the plan); ${fix}`,
   );
 }

@@ -188,6 +188,9 @@ function metaDrifted(st: { mode: bigint; uid: bigint; gid: bigint }, e: Pick<Sto
   return owner && (Number(st.uid) !== e.uid || Number(st.gid) !== e.gid);
 }
 
+/** Stable: the code of the per-path problem of a folder of someone else's in the way of a file. */
+export const IN_THE_WAY = 'EINTHEWAY';
+
 /** Paths of one destination inode tried as an anchor before its content is copied anew. */
 const ANCHOR_TRIES = 16;
 
@@ -468,7 +471,12 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     if (!hasher || e.type !== EntryType.file) return true;
     let ok = intactInodes.get(dstIno);
     if (ok === undefined) {
-      const want = index.hashOf(e) ?? hasher.hash(joinPath(ctx.src, e.path)).hash;
+      let want = index.hashOf(e);
+      try {
+        want ??= hasher.hash(joinPath(ctx.src, e.path)).hash;
+      } catch {
+        return true; // the source cannot be read: nothing to judge the mirror's copy by, it stays
+      }
       try {
         ok = hasher.hash(p).hash.equals(want);
       } catch {
@@ -555,11 +563,14 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     } else if (ctx.adopt && st.ino !== anchorIno && Number(st.nlink) === 1) {
       return 'duplicate'; // the group's content on an inode of its own: --adopt makes it a link
     }
-    // The source's mode or owner changed, or the mirror's (a chmod or chown there).
-    if (m.mode !== e.mode || (ctx.owner && (m.uid !== e.uid || m.gid !== e.gid)) || metaDrifted(st, e, ctx.owner)) {
+    // The source's mode or owner changed, or the mirror's (a chmod or chown there). Counted
+    // only when it took: a filesystem that keeps no modes (ntfs-3g without permissions) would
+    // otherwise be "fixed" on every run.
+    const sourceChanged = m.mode !== e.mode || (ctx.owner && (m.uid !== e.uid || m.gid !== e.gid));
+    if (sourceChanged || metaDrifted(st, e, ctx.owner)) {
       applyMeta(ops, to, e, ctx.owner);
       placed.push(e.id, st.ino, m.written);
-      counts.metadataFixed++;
+      if (sourceChanged || !metaDrifted(ops.lstat(to), e, ctx.owner)) counts.metadataFixed++;
     }
     counts.alreadyPresent++;
     return 'kept';
@@ -642,7 +653,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     }
     if (groupFailed) {
       counts.failedPaths++;
-      problems.add(e.path, 'not copied', new Error('the content of its inode could not be read (see its first path)'));
+      problems.add(e.path, 'not copied', new Error('the content of its inode could not be copied (see the problem of its first path)'));
       return;
     }
     const kept = ctx.mirrorHasRows ? keepIfPlaced(full(e), to) : 'no';
@@ -841,10 +852,10 @@ export function renameStaged(ctx: Pick<PlaceContext, 'ops' | 'index' | 'dst' | '
             // put there. Anything else in it (a folder of the destination's own, under --adopt,
             // or a file added by hand) goes only with --delete; else the path waits, reported,
             // until it is moved.
-            const stranger = ctx.deleteExtras ? undefined : firstUnknownBelow(ops, to, item.row.path, (rel) => index.mirrorHolds(rel));
+            const stranger = ctx.deleteExtras ? undefined : firstUnknownBelow(ops, to, item.row.path, (rel, st) => index.mirrorHolds(rel, st.ino, st.isDirectory()));
             if (stranger) {
               const why = `a folder is in its way that holds ${showPath(stranger)}, which linkmirror did not copy; move that folder away, then run again`;
-              throw Object.assign(new Error(why), { code: 'ENOTEMPTY' });
+              throw Object.assign(new Error(why), { code: IN_THE_WAY });
             }
             removeTree(ops, to);
             index.dropMirror([item.row.path]);

@@ -30,12 +30,27 @@ export function removeTree(ops: FsOps, p: Buffer): number {
   return removed;
 }
 
+/** What removeTree(ops, p) would remove, counted: `p` and every entry below it (0 when nothing is there). */
+export function countTree(ops: FsOps, p: Buffer): number {
+  let st;
+  try {
+    st = ops.lstat(p);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return 0;
+    throw err;
+  }
+  if ((st.mode & S_IFMT) !== S_IFDIR) return 1;
+  let n = 1;
+  for (const name of ops.readdir(p)) n += countTree(ops, Buffer.concat([p, Buffer.from('/'), name]));
+  return n;
+}
+
 /**
  * The first path below the directory `p` (`rel` in the destination) that `known` does not vouch
- * for, or undefined when every entry is known (or there is none). Depth first; a path that is no
- * directory any more ends the look there.
+ * for, given the entry's lstat, or undefined when every entry is known (or there is none).
+ * Depth first; a path that is no directory any more ends the look there.
  */
-export function firstUnknownBelow(ops: FsOps, p: Buffer, rel: Buffer, known: (rel: Buffer) => boolean): Buffer | undefined {
+export function firstUnknownBelow(ops: FsOps, p: Buffer, rel: Buffer, known: (rel: Buffer, st: { ino: bigint; isDirectory(): boolean }) => boolean): Buffer | undefined {
   let names: Buffer[];
   try {
     names = ops.readdir(p);
@@ -45,8 +60,17 @@ export function firstUnknownBelow(ops: FsOps, p: Buffer, rel: Buffer, known: (re
   }
   for (const name of names) {
     const childRel = Buffer.concat([rel, Buffer.from('/'), name]);
-    if (!known(childRel)) return childRel;
-    const found = firstUnknownBelow(ops, Buffer.concat([p, Buffer.from('/'), name]), childRel, known);
+    const child = Buffer.concat([p, Buffer.from('/'), name]);
+    let st;
+    try {
+      st = ops.lstat(child);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) continue;
+      throw err;
+    }
+    if (!known(childRel, st)) return childRel;
+    if (!st.isDirectory()) continue;
+    const found = firstUnknownBelow(ops, child, childRel, known);
     if (found) return found;
   }
   return undefined;

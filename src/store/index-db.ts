@@ -71,6 +71,13 @@ const PLACED_PER_INSERT = 256;
 export const COPIED_AT = 'copied_at';
 
 /**
+ * Meta 'state' of a mirror whose index holds a newer scan of the source than the mirror was
+ * copied from: the run that scanned stopped before its pass (refused, or killed). Verify DST
+ * then vouches for nothing (see verify.ts).
+ */
+export const SCANNED = 'scanned';
+
+/**
  * The journal for a run. An index with rows in it gets the WAL, which copies each changed page
  * into the file once per checkpoint however often the run changes it: a rescan's and a
  * rotation's updates land at random pages (1M-path rotations wrote 390 MiB through the WAL and
@@ -1424,9 +1431,13 @@ export class Index {
     return r?.hash as Buffer | undefined;
   }
 
-  /** Whether the copies put `p` in the destination (a file, link or symlink row, or a folder made). */
-  mirrorHolds(p: Buffer): boolean {
-    return this.guard(() => this.stmt('SELECT 1 FROM mirror WHERE path = ? UNION ALL SELECT 1 FROM mirror_dirs WHERE path = ? LIMIT 1').get(p, p)) !== undefined;
+  /**
+   * Whether the copies put what is at `p` in the destination: a folder they made, or a file,
+   * link or symlink row of that destination inode (another inode there was put by someone else).
+   */
+  mirrorHolds(p: Buffer, dstIno: bigint, dir: boolean): boolean {
+    const sql = dir ? 'SELECT 1 FROM mirror_dirs WHERE path = ?' : 'SELECT 1 FROM mirror WHERE path = ? AND dst_ino = ?';
+    return this.guard(() => this.stmt(sql).get(...(dir ? [p] : [p, toDb(dstIno)]))) !== undefined;
   }
 
   mirrorByPath(p: Buffer): MirrorRow | undefined {

@@ -250,13 +250,13 @@ export class VerifyStore {
    * Paths of e that a lacks, and paths of a that e lacks. Each anti-join runs only when the
    * counts say there is something to find: on a clean mirror every path is in a pair.
    */
-  findMissingAndExtra(): void {
+  findMissingAndExtra(options: { kept: boolean }): void {
     const matched = Number(this.get('SELECT TOTAL(n) AS n FROM pairs')!.n);
     const t = this.totals();
     if (t.expectedPaths > matched) this.findMissing();
     if (t.actualPaths > matched) {
       this.indexPaths('e');
-      this.findExtra();
+      this.findExtra(options.kept);
     }
   }
 
@@ -269,9 +269,14 @@ export class VerifyStore {
     );
   }
 
-  private findExtra(): void {
+  /**
+   * `keptAllowed`: e is the manifest (verify DST), so a path the mirror's index holds and e lacks
+   * is one a copy kept when the source lost it. Against a scan of SRC that is not known (the
+   * source may have lost it since the last copy): there it is extra.
+   */
+  private findExtra(keptAllowed: boolean): void {
     const madeByCopy = (table: string) => `EXISTS (SELECT 1 FROM m.${table} k WHERE k.path = a.path)`;
-    const kept = !this.hasManifest()
+    const kept = !this.hasManifest() || !keptAllowed
       ? '0'
       : this.all(`SELECT 1 FROM m.sqlite_master WHERE type = 'table' AND name = 'mirror_dirs'`).length > 0
         ? `${madeByCopy('mirror')} OR ${madeByCopy('mirror_dirs')}`

@@ -35,7 +35,7 @@ import { MAX_KEPT_PROBLEMS, Problems, type Problem } from '../problems.js';
 import { noProgress, type Progress } from '../progress.js';
 import { scan } from '../scan/scan.js';
 import { STATE_DIR } from '../state-dir.js';
-import { COPIED_AT, Index, SCAN_STATE } from '../store/index-db.js';
+import { COPIED_AT, Index, SCANNED, SCAN_STATE } from '../store/index-db.js';
 import { useSqliteTempDir } from '../store/temp-dir.js';
 import { CATEGORIES, KEPT, RECORDED_SPLIT, VerifyStore, type Category, type HashResult } from '../store/verify-store.js';
 import { differenceFrom, type Difference } from './differences.js';
@@ -170,6 +170,15 @@ function makeWorkDir(tempDir: string | undefined): string {
     const why = isErrno(err, 'ENOENT', 'ENOTDIR') ? 'no such folder' : isErrno(err, 'EROFS') ? 'a read-only filesystem' : 'permission denied';
     throw new LinkmirrorError('BAD_OPTION', `--temp-dir ${tempDir}: ${why}; give a folder verify may write its work files in`, { cause: err });
   }
+}
+
+/**
+ * Whether the manifest's record of the source is a scan the mirror was not copied from: cut
+ * off while it ran ('scanning'), or complete but followed by no copy ('scanned': the run was
+ * refused, or killed before its pass).
+ */
+function aheadOfMirror(state: string | undefined): boolean {
+  return state === 'scanning' || state === SCANNED;
 }
 
 /** The mirror's lock, so that no copy changes it under the comparison; none on a read-only mirror. */
@@ -386,7 +395,7 @@ async function run(r: Run): Promise<VerifyReport> {
     progress.start('verify', {});
     store.indexPaths();
     store.buildPairs();
-    store.findMissingAndExtra();
+    store.findMissingAndExtra({ kept: r.mode === 'manifest' });
     store.findAttributeDiffs({ owner });
     store.findTopologyDiffs();
     progress.end();
@@ -421,7 +430,8 @@ async function run(r: Run): Promise<VerifyReport> {
       mode: r.mode,
       src,
       dst: r.dst,
-      match: differenceCount === 0 && problems.count === 0,
+      // A manifest that is a newer scan than the mirror was copied from vouches for nothing.
+      match: differenceCount === 0 && problems.count === 0 && !aheadOfMirror(manifest?.state),
       categories,
       differenceCount,
       differences,

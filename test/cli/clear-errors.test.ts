@@ -109,6 +109,10 @@ describe('what is said rather than done silently', () => {
     const s = runCli(['scan', src]);
     expectExit(s, ExitCode.ok);
     expect(lines(s.stderr)).toContain(warning);
+    // A mirror copied on to a second drive: its own state folder is left out without a word.
+    const second = runCli(['copy', dst, path.join(temp(), 'second')]);
+    expectExit(second, ExitCode.ok);
+    expect(second.stderr).toBe('');
   });
 
   it('verify --json piped into head: no EPIPE stack, and the exit code is still verify’s own', () => {

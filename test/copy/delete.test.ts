@@ -11,7 +11,7 @@ import { copy } from '../../src/copy/copy.js';
 import { realFsOps } from '../../src/fs/ops.js';
 import { INDEX_FILE, STATE_DIR } from '../../src/state-dir.js';
 import { faultyOps } from '../helpers/faulty-ops.js';
-import { expectExit, runCli } from '../helpers/cli.js';
+import { expectExit, lines, runCli } from '../helpers/cli.js';
 import { indexRows } from '../helpers/mirror-state.js';
 import { buildTree, dir, expectSameTopology, file, link, readTree, symlink, tempDirs, type TreeSpec } from '../helpers/tree.js';
 
@@ -288,6 +288,13 @@ describe('--max-delete', () => {
       expect.stringMatching(/^linkmirror: --delete would empty the mirror \(\d+ paths\): the source .* is empty; is its drive mounted\? to remove them anyway, run again with --max-delete 100%$/),
     ]);
     expect(readTree(dst)).toEqual(before);
+    // The index now holds the empty scan: verify DST does not take it for the mirror's manifest.
+    const v = runCli(['verify', dst]);
+    expectExit(v, ExitCode.problems);
+    expect(lines(v.stdout).slice(0, 2)).toEqual([
+      expect.stringMatching(/^verified .* against its manifest .*: (not vouched for \(see the note\)|\d+ differences?)$/),
+      expect.stringMatching(/^note +the last copy into this mirror scanned a changed source and stopped before copying/),
+    ]);
     // The dry run says what --delete would remove, and that the copy would stop.
     const plan = runCli(['copy', '-n', '--delete', src, dst]);
     expectExit(plan, ExitCode.ok);
@@ -301,6 +308,20 @@ describe('--max-delete', () => {
     expect(back).toMatchObject({ deleted: 0, problemCount: 0 });
     expect(back.placed).toMatchObject({ inodesCopied: 0, linksMade: 0 });
     expectSameTopology(src, dst);
+    expectExit(runCli(['verify', dst]), ExitCode.ok);
+  });
+
+  it('a run that deletes by walking (an adoption) counts by the same walk: an empty source is refused, nothing removed', async () => {
+    const { src, dst, before } = await mirrored();
+    fs.rmSync(path.join(dst, '.linkmirror'), { recursive: true }); // a copy made by another tool, to adopt
+    const away = path.join(path.dirname(src), 'unmounted');
+    fs.renameSync(src, away);
+    fs.mkdirSync(src);
+    await expect(copy(src, dst, { adopt: true, delete: true })).rejects.toMatchObject({ code: 'DELETE_TOO_MANY' });
+    const dry = await copy(src, dst, { dryRun: true, adopt: true, delete: true });
+    expect(dry.deleteRefusal).toMatch(/would empty the mirror/);
+    const after = readTree(dst);
+    for (const [key, n] of before) if (n.type !== 'dir') expect(after.get(key)?.ino, key).toBe(n.ino);
   });
 
   it('a share or a number of paths: more than it is refused, up to it is removed; 100% removes everything', async () => {

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { checkPaths } from '../../copy/check-paths.js';
+import { checkPaths, resolveMaybeMissing } from '../../copy/check-paths.js';
 import { scan } from '../../scan/scan.js';
 import { STATE_DIR, stateDirInSource } from '../../state-dir.js';
 import { Index } from '../../store/index-db.js';
@@ -34,7 +34,7 @@ export function registerScan(program: Command, setExit: (code: number) => void):
       const tmp = flags.index ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'linkmirror-scan-'));
       const file = flags.index || path.join(tmp!, 'index.db');
       // A mirror's own index holds its record of the copy and the manifest verify DST reads.
-      if (flags.index && path.basename(path.dirname(path.resolve(flags.index))) === STATE_DIR) {
+      if (flags.index && path.basename(path.dirname(resolveMaybeMissing(flags.index))) === STATE_DIR) {
         throw new LinkmirrorError('BAD_OPTION', `--index ${flags.index} is inside a mirror's state folder (${STATE_DIR}); a scan there would replace its record of the copy: give another file`);
       }
       const index = Index.open(file, { scratch: !flags.index });
