@@ -6,18 +6,23 @@ import { isErrno } from '../fs/errno.js';
 const S_IFMT = 0o170000n;
 const S_IFDIR = 0o040000n;
 
+/** The lstat of `p`; undefined when nothing is there (or a parent of it is no directory any more). */
+function lstatOrNone(ops: FsOps, p: Buffer) {
+  try {
+    return ops.lstat(p);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return undefined;
+    throw err;
+  }
+}
+
 /**
  * How many entries it removed: `p` and everything below it, each counted (0 when there was
  * nothing at `p`, or a parent of it is no directory any more).
  */
 export function removeTree(ops: FsOps, p: Buffer): number {
-  let st;
-  try {
-    st = ops.lstat(p);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return 0;
-    throw err;
-  }
+  const st = lstatOrNone(ops, p);
+  if (!st) return 0;
   if ((st.mode & S_IFMT) !== S_IFDIR) {
     ops.unlink(p);
     return 1;
@@ -32,13 +37,8 @@ export function removeTree(ops: FsOps, p: Buffer): number {
 
 /** What removeTree(ops, p) would remove, counted: `p` and every entry below it (0 when nothing is there). */
 export function countTree(ops: FsOps, p: Buffer): number {
-  let st;
-  try {
-    st = ops.lstat(p);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return 0;
-    throw err;
-  }
+  const st = lstatOrNone(ops, p);
+  if (!st) return 0;
   if ((st.mode & S_IFMT) !== S_IFDIR) return 1;
   let n = 1;
   for (const name of ops.readdir(p)) n += countTree(ops, Buffer.concat([p, Buffer.from('/'), name]));
@@ -61,13 +61,8 @@ export function firstUnknownBelow(ops: FsOps, p: Buffer, rel: Buffer, known: (re
   for (const name of names) {
     const childRel = Buffer.concat([rel, Buffer.from('/'), name]);
     const child = Buffer.concat([p, Buffer.from('/'), name]);
-    let st;
-    try {
-      st = ops.lstat(child);
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) continue;
-      throw err;
-    }
+    const st = lstatOrNone(ops, child);
+    if (!st) continue;
     if (!known(childRel, st)) return childRel;
     if (!st.isDirectory()) continue;
     const found = firstUnknownBelow(ops, child, childRel, known);

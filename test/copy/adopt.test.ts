@@ -178,14 +178,7 @@ describe('--adopt', () => {
   });
 
   it('paths of the wrong type, missing paths and extras: the source wins, extras are kept or, with --delete, removed', async () => {
-    const base = temp();
-    const src = path.join(base, 'src');
-    const dst = path.join(base, 'dst');
-    source(src);
-    rsyncCopy(src, dst);
-    fs.rmSync(path.join(dst, 'snap.1/new'));
-    fs.mkdirSync(path.join(dst, 'snap.1/new'));
-    fs.writeFileSync(path.join(dst, 'snap.1/new/inside'), 'x');
+    const { src, dst } = rsyncedWithFolderOnFile('inside', 'x');
     fs.rmSync(path.join(dst, 'snap.2'), { recursive: true });
     fs.writeFileSync(path.join(dst, 'snap.1/stray'), 'not in the source');
 
@@ -196,16 +189,22 @@ describe('--adopt', () => {
   });
 });
 
+/** An rsync -a copy of the source in which the file snap.1/new is a folder holding `name`. */
+function rsyncedWithFolderOnFile(name: string, content: string): { src: string; dst: string } {
+  const base = temp();
+  const src = path.join(base, 'src');
+  const dst = path.join(base, 'dst');
+  source(src);
+  rsyncCopy(src, dst);
+  fs.rmSync(path.join(dst, 'snap.1/new'));
+  fs.mkdirSync(path.join(dst, 'snap.1/new'));
+  fs.writeFileSync(path.join(dst, 'snap.1/new', name), content);
+  return { src, dst };
+}
+
 describe('a folder of the destination where the source has a file', () => {
   it('without --delete it is kept with what it holds, and the path reported (exit 1); with --delete the source wins', async () => {
-    const base = temp();
-    const src = path.join(base, 'src');
-    const dst = path.join(base, 'dst');
-    source(src);
-    rsyncCopy(src, dst);
-    fs.rmSync(path.join(dst, 'snap.1/new'));
-    fs.mkdirSync(path.join(dst, 'snap.1/new'));
-    fs.writeFileSync(path.join(dst, 'snap.1/new/precious'), 'a file the user keeps here');
+    const { src, dst } = rsyncedWithFolderOnFile('precious', 'a file the user keeps here');
 
     const r = runCli(['copy', '--adopt', src, dst]);
     expectExit(r, ExitCode.problems);
