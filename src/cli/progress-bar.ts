@@ -1,5 +1,6 @@
 // The terminal side of the core's Progress interface: a cli-progress bar on a TTY (phase, items,
-// bytes, rate, ETA), warnings printed above it; off a TTY, warnings go to stderr and nothing else.
+// bytes, rate, ETA), warnings printed above it; with --progress off a TTY, the same line every few
+// seconds; without it off a TTY, warnings go to stderr and nothing else.
 import cliProgress from 'cli-progress';
 import { formatBytes, formatCount } from '../format.js';
 import type { Phase, Progress } from '../progress.js';
@@ -16,6 +17,9 @@ const LABEL: Record<Phase, string> = {
 };
 
 export type TerminalProgress = Progress & { close(): void };
+
+/** Off a terminal, how often a progress line is written (cli-progress's own default is 2 s). */
+const NOT_TTY_MS = Number(process.env.LINKMIRROR_PROGRESS_MS) || 5000;
 
 export function progressBar(enabled: boolean, quiet: boolean): TerminalProgress {
   if (!enabled) {
@@ -38,6 +42,10 @@ export function progressBar(enabled: boolean, quiet: boolean): TerminalProgress 
       etaBuffer: 50,
       fps: 5,
       barsize: 25,
+      // --progress with stderr not a terminal (a log file, a pipe): a line of progress every
+      // few seconds, where cli-progress would otherwise draw nothing at all.
+      noTTYOutput: true,
+      notTTYSchedule: NOT_TTY_MS,
     },
     cliProgress.Presets.shades_classic,
   );

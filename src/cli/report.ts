@@ -47,7 +47,11 @@ export function copyLines(s: CopySummary): string[] {
   if (c.replaced) lines.push(`replaced       ${formatCount(c.replaced)} paths that held older content`);
   if (s.adopted) lines.push(`adopted        ${formatCount(s.adopted)} existing files; ${formatCount(c.deduplicated)} duplicates linked, ${formatBytes(c.bytesReclaimed)} reclaimed`);
   if (s.deleted) lines.push(`deleted        ${formatCount(s.deleted)} paths no longer in the source`);
-  if (s.extrasKept) lines.push(`kept           ${formatCount(s.extrasKept)} paths no longer in the source (use --delete to remove them)`);
+  if (s.deleteSkipped) {
+    lines.push(`deleted        nothing: --delete skipped, the scan could not read every path (see the problems)${s.extrasKept ? `; ${formatCount(s.extrasKept)} paths kept` : ''}`);
+  } else if (s.extrasKept) {
+    lines.push(`kept           ${formatCount(s.extrasKept)} paths no longer in the source (use --delete to remove them)`);
+  }
   if (c.skippedSockets) lines.push(`skipped        ${formatCount(c.skippedSockets)} sockets`);
   lines.push(`problems       ${formatCount(s.problemCount)}`);
   for (const p of s.problems.slice(0, 10)) lines.push(`  ${p.message}`);

@@ -78,6 +78,8 @@ export interface CopySummary {
   extrasKept: number;
   /** --delete was given. */
   delete: boolean;
+  /** --delete was given, and nothing deleted: the scan could not read every path (see copy()). */
+  deleteSkipped?: boolean;
   /** The paths the mirror held that the source lacks, before any was removed (what --delete removes). */
   extras: number;
   /** A dry run with --delete: why the copy would stop before deleting (see delete-limit.ts). */
@@ -255,8 +257,13 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     // --delete lists the extras from the index, or walks the destination when the index cannot
     // vouch for it (see delete-extras.ts).
     const deleteWalks = (options.recheck ?? false) || adopt || index.getMeta(TRACKED) !== 'all';
+    // A folder the scan could not read looks empty, so its copy would look gone from the source:
+    // after any scan problem nothing is deleted this run (as rsync's "IO error encountered").
+    const deleteSkipped = (options.delete ?? false) && scanned.problemCount > 0;
+    if (deleteSkipped) progress.warn(`--delete skipped: the scan could not read ${scanned.problemCount} path(s), whose copies would look gone from the source; fix them and run again`);
+    const deleting = (options.delete ?? false) && !deleteSkipped;
     let extras = 0;
-    if (options.delete) {
+    if (deleting) {
       index.indexSrcPaths();
       // Before the mirror is changed: an unmounted source would otherwise empty it.
       const limit = options.maxDelete ?? DEFAULT_DELETE_LIMIT;
@@ -314,7 +321,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
       // RSS under the bin's V8 flags of the time (--optimize-for-size: 116 against 114 MB), and
       // cost 8-10 MB without them. Verify, reading a cold drive, uses four.
       await recordManifest(index, dstBytes, { ops, progress, problems, owner, shouldStop, hashThreads: ops === realFsOps ? 2 : undefined });
-      if (options.delete) {
+      if (deleting) {
         progress.start('delete', {});
         const walk = deleteWalks;
         const before = problems.count;
@@ -337,7 +344,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     }
     return {
       src, dst, dryRun: false, resumed: mirror, interrupted: placed.stopped, scan: scanned.totals, plan, placed, dirsMade,
-      adopted, deleted, extrasKept, delete: options.delete ?? false, extras: options.delete ? extras : extrasKept, problems: problems.kept, problemCount: problems.count, elapsedMs: Date.now() - started,
+      adopted, deleted, extrasKept, delete: options.delete ?? false, deleteSkipped, extras: deleting ? extras : extrasKept, problems: problems.kept, problemCount: problems.count, elapsedMs: Date.now() - started,
     };
   } catch (err) {
     refused = isLinkmirrorError(err) && REFUSALS.has(err.code);

@@ -226,6 +226,18 @@ describe('linkmirror copy (the built CLI)', () => {
     expect(s.dst).toBe(path.join(fs.realpathSync(path.dirname(dst)), 'dst'));
   });
 
+  it('--progress off a terminal writes a progress line now and then on stderr; the summary stays on stdout', () => {
+    const { src, dst } = setup();
+    for (let i = 0; i < 3000; i++) fs.writeFileSync(path.join(src, `daily.0/many-${i}`), `file ${i}`);
+    const r = runCli(['copy', '--progress', src, dst], { env: { LINKMIRROR_PROGRESS_MS: '1' } });
+    expectExit(r, ExitCode.ok);
+    expect(r.stderr).toMatch(/^ (scanning|copying) +\|.*\| \d+% /m);
+    expect(r.stdout).toMatch(/^copied .* -> /);
+    // Without --progress, nothing but the summary.
+    const quietDst = path.join(path.dirname(dst), 'plain');
+    expect(runCli(['copy', src, quietDst]).stderr).toBe('');
+  });
+
   it('--quiet prints nothing at all on success', () => {
     const { src, dst } = setup();
     const r = runCli(['copy', '--quiet', src, dst]);

@@ -266,6 +266,29 @@ describe('without --delete', () => {
   });
 });
 
+// A folder the scan cannot read looks empty: its copy must not be deleted as gone.
+describe('--delete after a scan that could not read every path', () => {
+  it('deletes nothing that run, says so, and the mirror keeps the unreadable folder; the next clean run deletes as usual', async () => {
+    const { src, dst, before } = await mirrored();
+    const locked = path.join(src, 'snap.1');
+    const ops = faultyOps(realFsOps, [
+      { op: 'readdir', path: locked, code: 'EACCES' },
+      { op: 'readdirInodes', path: locked, code: 'EACCES' },
+    ]);
+    fs.rmSync(path.join(src, 'snap.0/c')); // a real loss beside it, which waits too
+    const summary = await copy(src, dst, { delete: true, ops });
+    expect(summary.problemCount).toBeGreaterThan(0);
+    expect(summary).toMatchObject({ deleteSkipped: true, deleted: 0 });
+    const after = readTree(dst);
+    for (const key of ['snap.1/a', 'snap.1/b', 'snap.1/empty', 'snap.0/c']) expect(after.get(key)?.ino, key).toBe(before.get(key)!.ino);
+
+    const clean = await copy(src, dst, { delete: true });
+    expect(clean).toMatchObject({ problemCount: 0, deleted: 1 });
+    expect(clean.deleteSkipped).toBe(false);
+    expectSameTopology(src, dst);
+  });
+});
+
 // An empty source, as an unmounted drive's mount point is, would otherwise empty the mirror.
 describe('--max-delete', () => {
   /** The source's folder, emptied: its drive not mounted. */

@@ -34,7 +34,7 @@ export function registerCopy(program: Command, setExit: (code: number) => void):
     .option('--recheck', 'look at every path of the mirror, not only what changed: puts back files removed or replaced in the mirror by hand (and with --delete removes files added by hand)')
     .option('-q, --quiet', 'print nothing but errors')
     .option('--json', 'print the summary as JSON')
-    .option('--progress', 'draw the progress bar even when stdout is not a terminal')
+    .option('--progress', 'draw the progress bar even when stdout is not a terminal (off a terminal: a progress line every 5 s on stderr)')
     .addHelpText(
       'after',
       `

@@ -26,7 +26,7 @@ export function registerScan(program: Command, setExit: (code: number) => void):
     .option('--index <file>', 'keep the index in this file (default: a temporary file, removed afterwards)')
     .option('-q, --quiet', 'print nothing but errors')
     .option('--json', 'print the summary as JSON')
-    .option('--progress', 'draw the progress bar even when stdout is not a terminal')
+    .option('--progress', 'draw the progress bar even when stdout is not a terminal (off a terminal: a progress line every 5 s on stderr)')
     .action(async (src: string, flags: ScanFlags) => {
       const out = outputMode(flags);
       // The same checks as copy, against a destination that cannot clash.

@@ -30,7 +30,7 @@ export function registerVerify(program: Command, setExit: (code: number) => void
     .option('--temp-dir <dir>', 'where the work files go (about two indexes of the tree; default the system temp folder)')
     .option('-q, --quiet', 'print nothing but errors; the exit code tells the result')
     .option('--json', 'print the report as JSON, with every difference')
-    .option('--progress', 'draw the progress bar even when stdout is not a terminal')
+    .option('--progress', 'draw the progress bar even when stdout is not a terminal (off a terminal: a progress line every 5 s on stderr)')
     .addHelpText(
       'after',
       `
