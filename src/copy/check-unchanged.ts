@@ -13,6 +13,7 @@
 import type { FsOps, Path } from '../fs/ops.js';
 import { isErrno } from '../fs/errno.js';
 import type { Entry } from '../store/entry.js';
+import { CLAMP_NS_JS, clampNs } from '../fs/time-ns.js';
 
 /** The scan's facts of a file that a copy compares with the source's lstat after it. */
 export type ScanFacts = Pick<Entry, 'dev' | 'ino' | 'size' | 'mtimeNs' | 'birthNs'>;
@@ -34,7 +35,7 @@ export function checkUnchanged(ops: FsOps, p: Path, e: ScanFacts): void {
 }
 
 function sameFile(e: ScanFacts, st: { dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint; birthtimeNs: bigint }): boolean {
-  return st.dev === e.dev && st.ino === e.ino && st.size === e.size && st.mtimeNs === e.mtimeNs && (e.birthNs === 0n || st.birthtimeNs === e.birthNs);
+  return st.dev === e.dev && st.ino === e.ino && st.size === e.size && clampNs(st.mtimeNs) === e.mtimeNs && (e.birthNs === 0n || clampNs(st.birthtimeNs) === e.birthNs);
 }
 
 function changedWhileCopied(cause?: unknown): Error {
@@ -45,14 +46,14 @@ function changedWhileCopied(cause?: unknown): Error {
  * Source text of `checkUnchanged(p, e)` for the copy thread, which runs code given as text (see
  * copy-thread.ts): the same test through `fs` directly, `e` holding the ScanFacts as bigints.
  */
-export const CHECK_UNCHANGED_JS = `
+export const CHECK_UNCHANGED_JS = `${CLAMP_NS_JS}
 function checkUnchanged(p, e) {
   let st;
   try { st = fs.lstatSync(p, { bigint: true }); } catch (err) {
     if (err.code !== 'ENOENT' && err.code !== 'ENOTDIR') throw err;
   }
-  const same = st !== undefined && st.dev === e.dev && st.ino === e.ino && st.size === e.size && st.mtimeNs === e.mtimeNs &&
-    (e.birthNs === 0n || st.birthtimeNs === e.birthNs);
+  const same = st !== undefined && st.dev === e.dev && st.ino === e.ino && st.size === e.size && clampNs(st.mtimeNs) === e.mtimeNs &&
+    (e.birthNs === 0n || clampNs(st.birthtimeNs) === e.birthNs);
   if (!same) throw Object.assign(new Error(${JSON.stringify(CHANGED_MESSAGE)}), { code: ${JSON.stringify(CHANGED_CODE)} });
 }
 `;

@@ -15,6 +15,7 @@ import type { FsOps } from './ops.js';
 import { joinPath } from './paths.js';
 import { packPaths, READ_PATH_JS } from './path-wire.js';
 import { fromWire, TO_WIRE_JS, type WireError } from './wire-error.js';
+import { CLAMP_NS_JS, clampNs } from './time-ns.js';
 
 // Paths travel as one transferred buffer (see path-wire.ts), relative to the root the thread
 // was started with; answers as FIELDS numbers a path in a transferred BigUint64Array (signed
@@ -29,6 +30,7 @@ const root = Buffer.from(workerData.root);
 const slash = Buffer.from('/');
 ${READ_PATH_JS}
 ${TO_WIRE_JS}
+${CLAMP_NS_JS}
 parentPort.on('message', ({ id, buf, count }) => {
   const b = Buffer.from(buf);
   const facts = new BigUint64Array(count * ${FIELDS});
@@ -46,8 +48,8 @@ parentPort.on('message', ({ id, buf, count }) => {
       facts[f + 3] = st.dev;
       facts[f + 4] = st.uid;
       facts[f + 5] = st.gid;
-      facts[f + 6] = BigInt.asUintN(64, st.mtimeNs);
-      facts[f + 7] = BigInt.asUintN(64, st.birthtimeNs);
+      facts[f + 6] = BigInt.asUintN(64, clampNs(st.mtimeNs));
+      facts[f + 7] = BigInt.asUintN(64, clampNs(st.birthtimeNs));
       facts[f + 8] = st.rdev;
     } catch (err) {
       failed.push({ i, ...toWire(err) });
@@ -222,8 +224,8 @@ export function lstatHere(ops: FsOps, root: Buffer, rels: readonly Buffer[]): Pa
     dev: (i) => field(i, 'dev'),
     uid: (i) => field(i, 'uid'),
     gid: (i) => field(i, 'gid'),
-    mtimeNs: (i) => field(i, 'mtimeNs'),
-    birthNs: (i) => field(i, 'birthtimeNs'),
+    mtimeNs: (i) => clampNs(field(i, 'mtimeNs')),
+    birthNs: (i) => clampNs(field(i, 'birthtimeNs')),
     rdev: (i) => field(i, 'rdev'),
   };
 }

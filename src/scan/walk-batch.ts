@@ -4,6 +4,7 @@
 // the main thread more than the lstat it saves.
 import { EntryType, TYPE_BITS, typeFromMode, type Entry } from '../store/entry.js';
 import type { StatFields } from './walk.js';
+import { clampNs } from '../fs/time-ns.js';
 
 /** Entries per batch: large enough that a message is rare, small enough to keep memory flat. */
 export const BATCH_ENTRIES = 4096;
@@ -40,8 +41,8 @@ export function entryOf(rel: Buffer, s: StatFields, target: Buffer | null): Entr
   const type = typeFromMode(mode);
   return {
     path: rel, type, dev: s.dev, ino: s.ino, nlink: Number(s.nlink), size: type === EntryType.dir ? 0n : s.size,
-    mode: mode & 0o7777, uid: Number(s.uid), gid: Number(s.gid), mtimeNs: s.mtimeNs, atimeNs: s.atimeNs,
-    birthNs: s.birthtimeNs, target, rdev: s.rdev,
+    mode: mode & 0o7777, uid: Number(s.uid), gid: Number(s.gid), mtimeNs: clampNs(s.mtimeNs), atimeNs: clampNs(s.atimeNs),
+    birthNs: clampNs(s.birthtimeNs), target, rdev: s.rdev,
   };
 }
 
@@ -72,9 +73,9 @@ export function writeStat(u64: BigUint64Array, i64: BigInt64Array, u32: Uint32Ar
   u64[u + 1] = s.ino;
   u64[u + 2] = s.size;
   u64[u + 3] = s.rdev;
-  i64[t] = s.mtimeNs;
-  i64[t + 1] = s.atimeNs;
-  i64[t + 2] = s.birthtimeNs;
+  i64[t] = clampNs(s.mtimeNs);
+  i64[t + 1] = clampNs(s.atimeNs);
+  i64[t + 2] = clampNs(s.birthtimeNs);
   u32[w] = Number(s.mode);
   u32[w + 1] = Number(s.nlink);
   u32[w + 2] = Number(s.uid);
