@@ -29,6 +29,8 @@ export function planLines(s: CopySummary): string[] {
   if (s.delete) lines.push(`  to delete        ${formatCount(s.extras)} paths no longer in the source`);
   else if (s.extras) lines.push(`  to keep          ${formatCount(s.extras)} paths no longer in the source (--delete would remove them)`);
   if (s.deleteRefusal) lines.push(`the copy would stop before writing anything: ${s.deleteRefusal}`);
+  if (s.capacityRefusal) lines.push(`the copy would stop before writing anything: ${s.capacityRefusal}`);
+  for (const note of s.notes ?? []) lines.push(`note: ${note}`);
   return lines;
 }
 

@@ -84,6 +84,10 @@ export interface CopySummary {
   extras: number;
   /** A dry run with --delete: why the copy would stop before deleting (see delete-limit.ts). */
   deleteRefusal?: string;
+  /** A dry run: why the copy would stop at its pre-flight (the destination too small). */
+  capacityRefusal?: string;
+  /** A dry run: what its plan does not foresee (see dryRun). */
+  notes?: string[];
   problems: Problem[];
   problemCount: number;
   elapsedMs: number;
@@ -395,7 +399,17 @@ async function dryRun(
     // The facts of the filesystem the destination will be on: its nearest existing folder.
     const probe = nearestExisting(dst);
     // A first copy's scan writes its rows on the destination too: as much as this index holds now.
-    const plan = makePlan(index, fsFacts(ops, probe), true, mirror ? 0n : BigInt(fs.statSync(path.join(dir, INDEX_FILE)).size));
+    const facts = fsFacts(ops, probe);
+    const plan = makePlan(index, facts, true, mirror ? 0n : BigInt(fs.statSync(path.join(dir, INDEX_FILE)).size));
+    let capacityRefusal: string | undefined;
+    try {
+      checkCapacity(facts, plan, options.force ?? false);
+    } catch (err) {
+      if (!isLinkmirrorError(err, 'DST_TOO_SMALL')) throw err;
+      capacityRefusal = err.message;
+    }
+    // An adoption keeps what already matches, which only its own look at the destination finds.
+    const notes = options.adopt ? ['--adopt: the files already in the destination are not looked at by a dry run; the real run copies only those that do not match'] : [];
     // What --delete would remove: by the walk it would make (an adoption, --recheck), or from the index.
     let extras = mirror ? index.mirrorNotInSrcCount() : 0;
     if (options.delete && dstExists && (options.adopt || options.recheck)) {
@@ -405,7 +419,7 @@ async function dryRun(
     const refusal = options.delete ? deleteRefusal(extras, scanned.totals.paths, options.maxDelete ?? DEFAULT_DELETE_LIMIT, src) : undefined;
     return {
       src, dst, dryRun: true, resumed: mirror, interrupted: false, scan: scanned.totals, plan, placed: emptyPlaceCounts(), dirsMade: 0,
-      adopted: 0, deleted: 0, extrasKept: 0, delete: options.delete ?? false, extras, deleteRefusal: refusal?.message,
+      adopted: 0, deleted: 0, extrasKept: 0, delete: options.delete ?? false, extras, deleteRefusal: refusal?.message, capacityRefusal, notes,
       problems: scanned.problems, problemCount: scanned.problemCount, elapsedMs: Date.now() - started,
     };
   } finally {

@@ -798,8 +798,9 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
   await flush();
   await settle();
   index.foldPlaced();
-  // Staged files are complete: put them in place even when stopping, so no work is lost.
-  renameStaged(ctx);
+  // Staged files are complete: put them in place even when stopping, so no work is lost. Those
+  // that could not be (reported) replaced nothing.
+  counts.replaced -= renameStaged(ctx);
   return counts;
 }
 
@@ -830,8 +831,9 @@ async function leaveAlone(ctx: PlaceContext): Promise<number> {
 /** Two lstats waiting on the disk side by side, as in the scan (see fs/lstat-threads.ts). */
 const LSTAT_THREADS = 2;
 
-/** Rename every staged file over its path; a stale directory in the way is removed first. */
-export function renameStaged(ctx: Pick<PlaceContext, 'ops' | 'index' | 'dst' | 'problems' | 'deleteExtras'>, recovering = false): void {
+/** Rename every staged file over its path (a stale directory in the way is removed first); how many could not be. */
+export function renameStaged(ctx: Pick<PlaceContext, 'ops' | 'index' | 'dst' | 'problems' | 'deleteExtras'>, recovering = false): number {
+  let notPlaced = 0;
   const { ops, index } = ctx;
   for (const page of index.pendingPages()) {
     const done: typeof page = [];
@@ -866,6 +868,7 @@ export function renameStaged(ctx: Pick<PlaceContext, 'ops' | 'index' | 'dst' | '
           const fatal = fatalFor(err, showPath(item.row.path), folderAlive(ops, path.dirname(item.tmp)));
           if (fatal) throw fatal;
           failed.push(item.tmp);
+          notPlaced++;
           ctx.problems.add(item.row.path, 'cannot put in place', err);
         }
       }
@@ -874,6 +877,7 @@ export function renameStaged(ctx: Pick<PlaceContext, 'ops' | 'index' | 'dst' | '
       index.settlePending(done, failed);
     }
   }
+  return notPlaced;
 }
 
 function exists(ops: FsOps, p: string): boolean {

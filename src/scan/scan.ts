@@ -121,7 +121,7 @@ async function scanOnce(root: Buffer | string, index: Index, options: ScanOption
       }
       if (pacer.due()) {
         await yieldNow();
-        if (options.shouldStop?.()) throw new LinkmirrorError('INTERRUPTED', 'interrupted while scanning the source; nothing was copied yet');
+        if (options.shouldStop?.()) throw new LinkmirrorError('INTERRUPTED', 'interrupted while scanning the source, before this run copied anything; run the same command again to continue');
       }
     }
   } catch (err) {

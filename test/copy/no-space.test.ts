@@ -79,6 +79,8 @@ describe('a destination too small', () => {
 
     const dry = runCli(['copy', '--dry-run', src, dst]);
     expectExit(dry, 0);
+    // The plan says the copy would stop, as the real run then does.
+    expect(dry.stdout).toMatch(/^the copy would stop before writing anything: destination has .* free; the copy needs /m);
     const needed = /space needed +(.+), .* inodes \((.+) of it for the index\)/.exec(dry.stdout);
     expect(needed, dry.stdout).not.toBeNull();
     expect(needed![2]).toMatch(/MiB$/);

@@ -59,7 +59,7 @@ Examples:
       if (flags.fast && sample !== undefined) throw new LinkmirrorError('BAD_OPTION', '--fast reads no content; --sample chooses which content to read: give one of them');
       const out = outputMode(flags);
       const progress = progressBar(out.bar, out.quiet);
-      const signals = stopOnSignals(() => progress.warn('stopping (Ctrl-C again to quit at once)'));
+      const signals = stopOnSignals(() => progress.warn('stopping (a second Ctrl-C or SIGTERM quits at once)'));
       // --json streams the differences: the document is opened before the first and closed with the summary.
       let listed = 0;
       const onDifference = flags.json
