@@ -210,7 +210,6 @@ describe('a folder of the destination where the source has a file', () => {
     expectExit(r, ExitCode.problems);
     expect(r.stdout).toMatch(/^ {2}cannot put in place snap\.1\/new: a folder is in its way that holds snap\.1\/new\/precious, which linkmirror did not copy; move that folder away, then run again$/m);
     expect(fs.readFileSync(path.join(dst, 'snap.1/new/precious'), 'utf8')).toBe('a file the user keeps here');
-    expect(r.stdout).not.toMatch(/^replaced/m); // nothing was replaced there
 
     const deleting = await copy(src, dst, { delete: true });
     expect(deleting.problemCount).toBe(0);

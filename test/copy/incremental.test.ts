@@ -603,6 +603,21 @@ describe('--recheck repairs what was done to the mirror by hand', () => {
     expect((await copy(src, dst, { recheck: true, checksum: true })).placed).toMatchObject({ inodesCopied: 0, replaced: 0 });
   });
 
+  it('a replacement that cannot be put in place (EPERM: an immutable file) is reported, and not counted as replaced', async () => {
+    const { src, dst } = await mirrored(spec());
+    fs.writeFileSync(path.join(src, 'snap.0/solo'), 'new solo content');
+    const ops = faultyOps(realFsOps, { op: 'rename', dest: /snap\.0\/solo$/, code: 'EPERM' });
+    const summary = await copy(src, dst, { ops });
+    expect(summary.problemCount).toBe(1);
+    expect(summary.problems[0].message).toMatch(/^cannot put in place snap\.0\/solo: /);
+    expect(summary.placed.replaced).toBe(0);
+    expect(fs.readFileSync(path.join(dst, 'snap.0/solo'), 'utf8')).toBe('solo content');
+    const again = await copy(src, dst);
+    expect(again).toMatchObject({ problemCount: 0 });
+    expect(again.placed.replaced).toBe(1);
+    expectSameTopology(src, dst);
+  });
+
   it('an mtime the destination rounded (under two seconds off) is not taken for an edit', async () => {
     const { src, dst } = await mirrored(spec());
     const before = readTree(dst);
