@@ -256,8 +256,6 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     // `copy`) does not say --adopt: its duplicates are not linked yet.
     const adopt = (options.adopt ?? false) || index.getMeta('adopting') === 'yes';
     if (adopt) index.setMeta('adopting', 'yes');
-    // Source lookups by path: only --delete needs them (its list of extras, and its walk); the
-    // rest of an incremental run looks paths up through the mirror's own key.
     // --delete lists the extras from the index, or walks the destination when the index cannot
     // vouch for it (see delete-extras.ts).
     const deleteWalks = (options.recheck ?? false) || adopt || index.getMeta(TRACKED) !== 'all';
@@ -268,6 +266,8 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     const deleting = (options.delete ?? false) && !deleteSkipped;
     let extras = 0;
     if (deleting) {
+      // Source lookups by path: only --delete needs them (its list of extras, and its walk); the
+      // rest of an incremental run looks paths up through the mirror's own key.
       index.indexSrcPaths();
       // Before the mirror is changed: an unmounted source would otherwise empty it.
       const limit = options.maxDelete ?? DEFAULT_DELETE_LIMIT;
