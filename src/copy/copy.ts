@@ -30,6 +30,7 @@ import { adoptExisting } from './adopt.js';
 import { countExtrasByWalk, deleteExtras } from './delete-extras.js';
 import { makePlan, pathsVisited, type Plan } from './plan.js';
 import { checkCapacity, probeHardLinks } from './preflight.js';
+import { followSourceDevice } from './source-device.js';
 import { DEFAULT_DELETE_LIMIT, deleteRefusal, unlimited, type DeleteLimit } from './delete-limit.js';
 
 export interface CopyOptions {
@@ -240,6 +241,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     fs.rmSync(tmpDir, { recursive: true, force: true });
     fs.mkdirSync(tmpDir, { mode: 0o700 });
     index.clearPending();
+    if (mirror) followSourceDevice(index, src, progress);
     const scanned = await scan(src, index, { ops, progress, shouldStop, walkThread: true });
     for (const p of scanned.problems) problems.kept.push(p);
     const trustUnrecorded = unrecordedTrust(index, resuming, scanned.rowsWritten);

@@ -1253,6 +1253,32 @@ export class Index {
     return Number(r.n);
   }
 
+  /** The source's top folder as the last scan recorded it (its row's path is empty); undefined before any scan. */
+  srcRoot(): StoredEntry | undefined {
+    const r = this.guard(() => this.srcQuery('WHERE path = ?').get(Buffer.alloc(0))) as unknown[] | undefined;
+    return r ? Index.entryFrom(r) : undefined;
+  }
+
+  /**
+   * The source's filesystem came back under another device number: every record of its inodes
+   * takes the new one (src, groups, mirror, hashes, the dirty and staged lists). Rows of other
+   * filesystems (mounts inside the source) keep theirs. The number of src rows moved.
+   */
+  remapSourceDevice(from: bigint, to: bigint): number {
+    const [a, b] = [toDb(to), toDb(from)];
+    return this.transaction(() => {
+      const n = this.stmt('UPDATE src SET dev = ? WHERE dev = ?').run(a, b).changes;
+      for (const sql of [
+        'UPDATE groups SET dev = ? WHERE dev = ?',
+        'UPDATE mirror SET src_dev = ? WHERE src_dev = ?',
+        'UPDATE hashes SET dev = ? WHERE dev = ?',
+        'UPDATE dirty_groups SET dev = ? WHERE dev = ?',
+        'UPDATE pending SET src_dev = ? WHERE src_dev = ?',
+      ]) this.stmt(sql).run(a, b);
+      return n;
+    });
+  }
+
   clearPending(): void {
     this.guard(() => this.db.exec('DELETE FROM pending'));
   }
