@@ -18,5 +18,6 @@ export function followSourceDevice(index: Index, src: string, progress: Progress
   if (now.dev === was.dev) return;
   if (was.birthNs === 0n || now.birthtimeNs !== was.birthNs || now.ino !== was.ino) return;
   const moved = index.remapSourceDevice(was.dev, now.dev);
+  if (moved === 0) return;
   progress.warn(`the source's filesystem is back as device ${now.dev} (it was ${was.dev}): its ${moved} recorded paths keep their copies`);
 }

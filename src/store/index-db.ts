@@ -1262,11 +1262,14 @@ export class Index {
   /**
    * The source's filesystem came back under another device number: every record of its inodes
    * takes the new one (src, groups, mirror, hashes, the dirty and staged lists). Rows of other
-   * filesystems (mounts inside the source) keep theirs. The number of src rows moved.
+   * filesystems (mounts inside the source) keep theirs. The number of src rows moved: 0, and
+   * nothing changed, when rows of the new number are there already (a filesystem mounted inside
+   * the source had it), whose keys the move would collide with.
    */
   remapSourceDevice(from: bigint, to: bigint): number {
     const [a, b] = [toDb(to), toDb(from)];
     return this.transaction(() => {
+      if (this.stmt('SELECT 1 FROM src WHERE dev = ? LIMIT 1').get(a) !== undefined) return 0;
       const n = this.stmt('UPDATE src SET dev = ? WHERE dev = ?').run(a, b).changes;
       for (const sql of [
         'UPDATE groups SET dev = ? WHERE dev = ?',

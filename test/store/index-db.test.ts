@@ -246,6 +246,27 @@ describe('Index', () => {
     }
   });
 
+  it('moves the records of a source device to a new number, unless that number has rows already (a mount inside the source)', () => {
+    const dir = temp();
+    const index = Index.open(path.join(dir, 'index.db'));
+    try {
+      index.insertSrc([entry('', EntryType.dir, 1n, 2n), entry('a', EntryType.file, 1n, 10n), entry('m', EntryType.dir, 7n, 2n), entry('m/b', EntryType.file, 7n, 10n)]);
+      index.finishScan();
+      const [a] = all(index.srcByInode());
+      index.putPlaced([{ srcId: a.id, dstIno: 500n, written: true }]);
+      index.foldPlaced();
+      expect(index.remapSourceDevice(1n, 7n)).toBe(0); // 7 is the mount's: the keys would collide
+      expect(index.srcRoot()?.dev).toBe(1n);
+      expect(index.remapSourceDevice(1n, 2n ** 64n - 5n)).toBe(2);
+      expect(index.srcRoot()?.dev).toBe(2n ** 64n - 5n);
+      expect(index.mirrorByPath(Buffer.from('a'))).toMatchObject({ srcDev: 2n ** 64n - 5n, srcIno: 10n, dstIno: 500n });
+      expect(index.mirrorInodesOf(2n ** 64n - 5n, 10n)).toHaveLength(1);
+      expect(all(index.srcByInode()).map((e) => `${e.path} ${e.dev}`)).toContain('m/b 7');
+    } finally {
+      index.close();
+    }
+  });
+
   it("copies a mirror's rows for a dry run, its rows not folded yet included, a path's last row winning", () => {
     const dir = temp();
     const index = Index.open(path.join(dir, 'index.db'));
