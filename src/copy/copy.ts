@@ -10,16 +10,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { isLinkmirrorError, LinkmirrorError, type ErrorCode } from '../errors.js';
 import { bootId } from '../fs/boot-id.js';
-import { isErrno } from '../fs/errno.js';
 import { fsFacts } from '../fs/link-limit.js';
 import { realFsOps, type FsOps } from '../fs/ops.js';
 import { readAhead, worthReadingAhead, type ReadAhead } from '../fs/read-ahead.js';
 import { Problems, type Problem } from '../problems.js';
 import { noProgress, type Progress } from '../progress.js';
 import { scan } from '../scan/scan.js';
-import { INDEX_FILE, INDEX_FILES, STATE_DIR, stateDirInSource } from '../state-dir.js';
+import { INDEX_FILE, STATE_DIR, stateDirInSource } from '../state-dir.js';
 import { COPIED_AT, Index, SCANNED, type ScanTotals } from '../store/index-db.js';
 import { useSqliteTempDir } from '../store/temp-dir.js';
+import { findManifest } from '../verify/manifest-file.js';
 import { recordManifest } from '../verify/record-manifest.js';
 import { checkPaths, checkWritable, nearestExisting } from './check-paths.js';
 import { finishDirs } from './finish-dirs.js';
@@ -98,32 +98,9 @@ export interface CopySummary {
 /** What the destination is: a fresh folder, our mirror, or something we must not touch. */
 function inspectDestination(dst: string, exists: boolean, adopt: boolean): { mirror: boolean } {
   if (!exists) return { mirror: false };
-  const stateDir = path.join(dst, STATE_DIR);
-  let st: fs.Stats | undefined;
-  try {
-    st = fs.lstatSync(stateDir);
-  } catch (err) {
-    if (!isErrno(err, 'ENOENT')) throw err;
-  }
-  if (st && !st.isDirectory()) {
-    throw new LinkmirrorError('DST_UNUSABLE', `${stateDir} is not a directory (a symlink or file is in its place); remove it`);
-  }
-  // SQLite opens these by name, following symlinks: one planted there would have it write
-  // wherever it points, outside the destination (or read a planted journal back into the index).
-  for (const name of st ? INDEX_FILES : []) {
-    const p = path.join(stateDir, name);
-    let f: fs.Stats | undefined;
-    try {
-      f = fs.lstatSync(p);
-    } catch (err) {
-      if (isErrno(err, 'EACCES', 'EPERM')) {
-        throw new LinkmirrorError('DST_NO_ACCESS', `cannot read ${stateDir}: permission denied; run as the user who made the copy`, { cause: err });
-      }
-      if (!isErrno(err, 'ENOENT')) throw err;
-    }
-    if (f && !f.isFile()) throw new LinkmirrorError('DST_UNUSABLE', `${p} is not a regular file (a symlink or other entry is in its place); remove it`);
-  }
-  if (st && fs.existsSync(path.join(stateDir, INDEX_FILE))) return { mirror: true };
+  // The state folder a real folder and the index's files regular files (SQLite opens them by
+  // name, following symlinks), as verify checks them.
+  if (findManifest(dst, 'run as the user who made the copy')) return { mirror: true };
   const others = fs.readdirSync(dst).filter((n) => n !== STATE_DIR);
   if (others.length > 0 && !adopt) {
     throw new LinkmirrorError(
@@ -329,12 +306,11 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
       await recordManifest(index, dstBytes, { ops, progress, problems, owner, shouldStop, hashThreads: ops === realFsOps ? 2 : undefined });
       if (deleting) {
         progress.start('delete', {});
-        const walk = deleteWalks;
         const before = problems.count;
-        deleted = await deleteExtras(ops, index, dstBytes, progress, problems, walk);
+        deleted = await deleteExtras(ops, index, dstBytes, progress, problems, deleteWalks);
         index.settleGone();
         progress.end();
-        if (walk && problems.count === before) index.setMeta(TRACKED, 'all');
+        if (deleteWalks && problems.count === before) index.setMeta(TRACKED, 'all');
         // A path it could not remove stays on the destination, and its row goes.
         else if (problems.count > before) index.setMeta(TRACKED, 'unsure');
       } else if (incremental) {
@@ -413,10 +389,12 @@ async function dryRun(
     // An adoption keeps what already matches, which only its own look at the destination finds.
     const notes = options.adopt ? ['--adopt: the files already in the destination are not looked at by a dry run; the real run copies only those that do not match'] : [];
     // What --delete would remove: by the walk it would make (an adoption, --recheck), or from the index.
-    let extras = mirror ? index.mirrorNotInSrcCount() : 0;
+    let extras = 0;
     if (options.delete && dstExists && (options.adopt || options.recheck)) {
       index.indexSrcPaths();
       extras = await countExtrasByWalk(ops, index, Buffer.from(dst));
+    } else if (mirror) {
+      extras = index.mirrorNotInSrcCount();
     }
     const refusal = options.delete ? deleteRefusal(extras, scanned.totals.paths, options.maxDelete ?? DEFAULT_DELETE_LIMIT, src) : undefined;
     return {

@@ -7,7 +7,7 @@ import { LinkmirrorError } from '../errors.js';
 import { isErrno } from '../fs/errno.js';
 import { INDEX_FILE, INDEX_FILES, STATE_DIR } from '../state-dir.js';
 
-function lstatOrNone(p: string): fs.Stats | undefined {
+function lstatOrNone(p: string, advice: string): fs.Stats | undefined {
   try {
     return fs.lstatSync(p);
   } catch (err) {
@@ -15,22 +15,26 @@ function lstatOrNone(p: string): fs.Stats | undefined {
     // The state folder is made 0700 by the user who copied (often root); its split records and
     // manifest are needed to judge the mirror, so another user is told, not shown false differences.
     if (isErrno(err, 'EACCES', 'EPERM')) {
-      throw new LinkmirrorError('DST_NO_ACCESS', `cannot read ${path.dirname(p)}: permission denied; run verify as the user who made the copy`, { cause: err });
+      throw new LinkmirrorError('DST_NO_ACCESS', `cannot read ${path.dirname(p)}: permission denied; ${advice}`, { cause: err });
     }
     throw err;
   }
 }
 
-/** The index file of the mirror at dst, or undefined when dst is not a linkmirror mirror. */
-export function findManifest(dst: string): string | undefined {
+/**
+ * The index file of the mirror at dst, or undefined when dst is not a linkmirror mirror (copy
+ * asks too, before it opens the index). `advice`: what a user who may not read the state folder
+ * is told to do.
+ */
+export function findManifest(dst: string, advice = 'run verify as the user who made the copy'): string | undefined {
   const stateDir = path.join(dst, STATE_DIR);
-  const st = lstatOrNone(stateDir);
+  const st = lstatOrNone(stateDir, advice);
   if (!st) return undefined;
   if (!st.isDirectory()) {
     throw new LinkmirrorError('DST_UNUSABLE', `${stateDir} is not a directory (a symlink or file is in its place); remove it`);
   }
   for (const name of INDEX_FILES) {
-    const f = lstatOrNone(path.join(stateDir, name));
+    const f = lstatOrNone(path.join(stateDir, name), advice);
     if (f && !f.isFile()) {
       throw new LinkmirrorError('DST_UNUSABLE', `${path.join(stateDir, name)} is not a regular file (a symlink or other entry is in its place); remove it`);
     }
