@@ -1,9 +1,10 @@
 // The terminal side of the core's Progress interface: a cli-progress bar on a TTY (phase, items,
-// bytes, rate, ETA), warnings printed above it; with --progress off a TTY, the same line every few
-// seconds; without it off a TTY, warnings go to stderr and nothing else.
+// bytes, rate, ETA), warnings printed above it; with --progress off a TTY, a plain line every few
+// seconds (progress-lines.ts); without it off a TTY, warnings go to stderr and nothing else.
 import cliProgress from 'cli-progress';
 import { formatBytes, formatCount } from '../format.js';
 import type { Phase, Progress } from '../progress.js';
+import { progressLines } from './progress-lines.js';
 
 const LABEL: Record<Phase, string> = {
   scan: 'scanning',
@@ -33,6 +34,7 @@ export function progressBar(enabled: boolean, quiet: boolean): TerminalProgress 
       close() {},
     };
   }
+  if (!process.stderr.isTTY) return progressLines(LABEL, NOT_TTY_MS, (line) => process.stderr.write(`${line}\n`), quiet);
   const multi = new cliProgress.MultiBar(
     {
       format: ' {phase} |{bar}| {percentage}% {items} {bytes} {rate} ETA {eta_formatted}',
@@ -42,10 +44,6 @@ export function progressBar(enabled: boolean, quiet: boolean): TerminalProgress 
       etaBuffer: 50,
       fps: 5,
       barsize: 25,
-      // --progress with stderr not a terminal (a log file, a pipe): a line of progress every
-      // few seconds, where cli-progress would otherwise draw nothing at all.
-      noTTYOutput: true,
-      notTTYSchedule: NOT_TTY_MS,
     },
     cliProgress.Presets.shades_classic,
   );

@@ -231,7 +231,10 @@ describe('linkmirror copy (the built CLI)', () => {
     for (let i = 0; i < 3000; i++) fs.writeFileSync(path.join(src, `daily.0/many-${i}`), `file ${i}`);
     const r = runCli(['copy', '--progress', src, dst], { env: { LINKMIRROR_PROGRESS_MS: '1' } });
     expectExit(r, ExitCode.ok);
-    expect(r.stderr).toMatch(/^ (scanning|copying) +\|.*\| \d+% /m);
+    // Plain timestamped lines, one per tick: no bar glyphs, no blank lines between them.
+    expect(r.stderr).toMatch(/^\d\d:\d\d:\d\d (scanning|copying) [\d,]+/m);
+    expect(r.stderr).toMatch(/^\d\d:\d\d:\d\d copying [\d,]+\/3,0\d\d \(\d+%\)/m);
+    expect(r.stderr).not.toMatch(/\n\n|[|\u2588\u2591]/);
     expect(r.stdout).toMatch(/^copied .* -> /);
     // Without --progress, nothing but the summary.
     const quietDst = path.join(path.dirname(dst), 'plain');
