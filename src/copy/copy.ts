@@ -294,7 +294,8 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     if (problems.count > problemsBefore) index.markMirrorUnsynced();
     else if (!placed.stopped) index.markMirrorSynced(owner);
 
-    let deleted = 0;
+    // Paths removed with a folder that a file of the source replaced (only with --delete).
+    let deleted = placed.cleared;
     let extrasKept = 0;
     if (!placed.stopped) {
       if (adopt) index.setMeta('adopting', 'no');
@@ -307,7 +308,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
       if (deleting) {
         progress.start('delete', {});
         const before = problems.count;
-        deleted = await deleteExtras(ops, index, dstBytes, progress, problems, deleteWalks);
+        deleted += await deleteExtras(ops, index, dstBytes, progress, problems, deleteWalks);
         index.settleGone();
         progress.end();
         if (deleteWalks && problems.count === before) index.setMeta(TRACKED, 'all');

@@ -36,6 +36,7 @@ import type { Problems } from '../problems.js';
 import type { Progress } from '../progress.js';
 import { EntryType, typeFromMode, type StoredEntry } from '../store/entry.js';
 import { sameContent, type Index, type InodeEntry, type MirrorRow, type SampleRow, type StagedRow } from '../store/index-db.js';
+import { formatCount } from '../format.js';
 import { Pacer, yieldNow } from '../yield.js';
 import { FileHasher } from '../verify/hash-file.js';
 import { applyMeta } from './apply-meta.js';
@@ -44,7 +45,7 @@ import { LinkThread } from './link-thread.js';
 import { PlacedRows } from './placed-rows.js';
 import { CopyThread, type Prefetched } from './copy-thread.js';
 import { HASH_ALGORITHM } from '../verify/hash-file.js';
-import { firstUnknownBelow, removeTree } from './remove-tree.js';
+import { countTree, firstUnknownBelow, removeTree } from './remove-tree.js';
 
 export interface PlaceContext {
   ops: FsOps;
@@ -96,6 +97,8 @@ export interface PlaceCounts {
   leftAlone: number;
   /** Paths that held other (older) content and were replaced. */
   replaced: number;
+  /** --delete: paths removed with a folder that stood where the source now has a file. */
+  cleared: number;
   /** Inodes an interrupted run had written in full after its last flush: taken, not copied again. */
   foundComplete: number;
   /** Their bytes (the plan counted them as bytes to copy). */
@@ -207,7 +210,7 @@ const FLUSH_BYTES = 256n * 1024n * 1024n;
 
 export function emptyPlaceCounts(): PlaceCounts {
   return {
-    stopped: false, inodesCopied: 0, bytesCopied: 0n, linksMade: 0, splits: 0, alreadyPresent: 0, leftAlone: 0, replaced: 0, foundComplete: 0, bytesFound: 0n,
+    stopped: false, inodesCopied: 0, bytesCopied: 0n, linksMade: 0, splits: 0, alreadyPresent: 0, leftAlone: 0, replaced: 0, cleared: 0, foundComplete: 0, bytesFound: 0n,
     deduplicated: 0, bytesReclaimed: 0n, metadataFixed: 0, skippedSockets: 0, failedPaths: 0,
   };
 }
@@ -800,7 +803,9 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
   index.foldPlaced();
   // Staged files are complete: put them in place even when stopping, so no work is lost. Those
   // that could not be (reported) replaced nothing.
-  counts.replaced -= renameStaged(ctx);
+  const renamed = renameStaged(ctx);
+  counts.replaced -= renamed.notPlaced;
+  counts.cleared += renamed.cleared;
   return counts;
 }
 
@@ -831,9 +836,16 @@ async function leaveAlone(ctx: PlaceContext): Promise<number> {
 /** Two lstats waiting on the disk side by side, as in the scan (see fs/lstat-threads.ts). */
 const LSTAT_THREADS = 2;
 
-/** Rename every staged file over its path (a stale directory in the way is removed first); how many could not be. */
-export function renameStaged(ctx: Pick<PlaceContext, 'ops' | 'index' | 'dst' | 'problems' | 'deleteExtras'>, recovering = false): number {
+/**
+ * Rename every staged file over its path (a directory in the way is removed first, see blockedBy).
+ * Returns how many could not be, and how many paths below such directories were removed.
+ */
+export function renameStaged(
+  ctx: Pick<PlaceContext, 'ops' | 'index' | 'dst' | 'problems' | 'deleteExtras'>,
+  recovering = false,
+): { notPlaced: number; cleared: number } {
   let notPlaced = 0;
+  let cleared = 0;
   const { ops, index } = ctx;
   for (const page of index.pendingPages()) {
     const done: typeof page = [];
@@ -850,16 +862,14 @@ export function renameStaged(ctx: Pick<PlaceContext, 'ops' | 'index' | 'dst' | '
             ops.rename(item.tmp, to);
           } catch (err) {
             if (!isErrno(err, 'EISDIR', 'ENOTEMPTY', 'EEXIST', 'ENOTDIR')) throw err;
-            // A directory where the source now has a file: the source wins, over what the copies
-            // put there. Anything else in it (a folder of the destination's own, under --adopt,
-            // or a file added by hand) goes only with --delete; else the path waits, reported,
-            // until it is moved.
-            const stranger = ctx.deleteExtras ? undefined : firstUnknownBelow(ops, to, item.row.path, (rel, st) => index.mirrorHolds(rel, st.ino, st.isDirectory()));
-            if (stranger) {
-              const why = `a folder is in its way that holds ${showPath(stranger)}, which linkmirror did not copy; move that folder away, then run again`;
-              throw Object.assign(new Error(why), { code: IN_THE_WAY });
-            }
-            removeTree(ops, to);
+            // A directory where the source now has a file. An empty one goes (as rsync's would).
+            // What is in it goes only with --delete: paths the source no longer has are kept
+            // without it (rsync, likewise, will not delete a non-empty directory to make way
+            // for a file without --delete or --force), and a folder of the destination's own
+            // (under --adopt) or a file added by hand never goes without it. Else the path
+            // waits, reported, until the folder is moved or --delete given.
+            if (!ctx.deleteExtras) blockedBy(ops, index, to, item.row.path);
+            cleared += removeTree(ops, to) - 1; // the folder's own path now holds the file
             index.dropMirror([item.row.path]);
             ops.rename(item.tmp, to);
           }
@@ -877,7 +887,21 @@ export function renameStaged(ctx: Pick<PlaceContext, 'ops' | 'index' | 'dst' | '
       index.settlePending(done, failed);
     }
   }
-  return notPlaced;
+  return { notPlaced, cleared };
+}
+
+/**
+ * Throws IN_THE_WAY when the directory at `to` (`rel` in the mirror) holds anything: with what
+ * it holds when linkmirror did not copy that, else with how many kept paths it holds.
+ */
+function blockedBy(ops: FsOps, index: Index, to: Buffer, rel: Buffer): void {
+  const stranger = firstUnknownBelow(ops, to, rel, (r, st) => index.mirrorHolds(r, st.ino, st.isDirectory()));
+  const below = stranger ? 0 : countTree(ops, to) - 1;
+  if (!stranger && below <= 0) return;
+  const why = stranger
+    ? `a folder is in its way that holds ${showPath(stranger)}, which linkmirror did not copy; move that folder away, then run again`
+    : `a folder is in its way that holds ${formatCount(below)} paths the source no longer has, kept because --delete was not given; run with --delete to replace it`;
+  throw Object.assign(new Error(why), { code: IN_THE_WAY });
 }
 
 function exists(ops: FsOps, p: string): boolean {

@@ -166,8 +166,31 @@ describe('--delete finds the extras', () => {
     fs.writeFileSync(path.join(src, 'snap.2/sub'), 'now a file');
     const summary = await copy(src, dst, { delete: true });
     expect(summary.problemCount).toBe(0);
+    expect(summary.deleted).toBe(2); // sub/deep and sub/s, removed with the folder
     expect(fs.readFileSync(path.join(dst, 'snap.2/sub'), 'utf8')).toBe('now a file');
     expect([...indexRows(dst).keys()].filter((k) => k.startsWith('snap.2/sub/'))).toEqual([]);
+    expectSameTopology(src, dst);
+  });
+
+  it('without --delete, a folder that became a file keeps what it holds and the path is reported; an empty one is replaced', async () => {
+    const { src, dst } = await mirrored();
+    const deepIno = fs.lstatSync(path.join(dst, 'snap.2/sub/deep')).ino;
+    fs.rmSync(path.join(src, 'snap.2/sub'), { recursive: true });
+    fs.writeFileSync(path.join(src, 'snap.2/sub'), 'now a file');
+    fs.rmdirSync(path.join(src, 'snap.1/empty'));
+    fs.writeFileSync(path.join(src, 'snap.1/empty'), 'was an empty folder');
+    const kept = await copy(src, dst);
+    expect(kept.problemCount).toBe(1);
+    expect(kept.problems[0].message).toMatch(/^cannot put in place snap\.2\/sub: a folder is in its way that holds 2 paths the source no longer has, kept because --delete was not given; run with --delete to replace it$/);
+    expect(kept.deleted).toBe(0);
+    expect(fs.lstatSync(path.join(dst, 'snap.2/sub/deep')).ino).toBe(deepIno);
+    expect(fs.readlinkSync(path.join(dst, 'snap.2/sub/s'))).toBe('deep');
+    expect(fs.readFileSync(path.join(dst, 'snap.1/empty'), 'utf8')).toBe('was an empty folder');
+    // The next run reports it again, and --delete then replaces it.
+    expect((await copy(src, dst)).problemCount).toBe(1);
+    const replaced = await copy(src, dst, { delete: true });
+    expect(replaced.problemCount).toBe(0);
+    expect(fs.readFileSync(path.join(dst, 'snap.2/sub'), 'utf8')).toBe('now a file');
     expectSameTopology(src, dst);
   });
 });
