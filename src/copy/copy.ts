@@ -17,6 +17,7 @@ import { Problems, type Problem } from '../problems.js';
 import { noProgress, type Progress } from '../progress.js';
 import { scan } from '../scan/scan.js';
 import { INDEX_FILE, STATE_DIR, stateDirInSource } from '../state-dir.js';
+import { emptyLostFoundAtRoot, LOST_FOUND } from '../fs/lost-found.js';
 import { COPIED_AT, Index, SCANNED, type ScanTotals } from '../store/index-db.js';
 import { useSqliteTempDir } from '../store/temp-dir.js';
 import { findManifest } from '../verify/manifest-file.js';
@@ -101,7 +102,7 @@ function inspectDestination(dst: string, exists: boolean, adopt: boolean): { mir
   // The state folder a real folder and the index's files regular files (SQLite opens them by
   // name, following symlinks), as verify checks them.
   if (findManifest(dst, 'run as the user who made the copy')) return { mirror: true };
-  const others = fs.readdirSync(dst).filter((n) => n !== STATE_DIR);
+  const others = fs.readdirSync(dst).filter((n) => n !== STATE_DIR && !(n === LOST_FOUND && emptyLostFoundAtRoot(dst)));
   if (others.length > 0 && !adopt) {
     throw new LinkmirrorError(
       'DST_NOT_EMPTY',

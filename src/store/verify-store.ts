@@ -204,6 +204,18 @@ export class VerifyStore {
     );
   }
 
+  /**
+   * Leave the mirror's top-level `name` out of the comparison when the expected side has no such
+   * path (the destination filesystem's own lost+found, see fs/lost-found.ts): its row in a goes.
+   * Only for an empty directory, which has no rows below it and no inode group.
+   */
+  leaveOutTop(name: Buffer): void {
+    this.guard(() => {
+      if (this.db.prepare('SELECT 1 FROM e.src WHERE path = ?').get(name) !== undefined) return;
+      this.db.prepare(`DELETE FROM a.src WHERE path = ? AND type = ${EntryType.dir}`).run(name);
+    });
+  }
+
   /** Path lookups in a, for the join from e; e gets its own only when there are extra paths to find. */
   indexPaths(side: Side = 'a'): void {
     this.guard(() => this.db.exec(`CREATE INDEX IF NOT EXISTS ${side}.src_by_path ON src (path)`));

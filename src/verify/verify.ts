@@ -35,6 +35,7 @@ import { MAX_KEPT_PROBLEMS, Problems, type Problem } from '../problems.js';
 import { noProgress, type Progress } from '../progress.js';
 import { scan } from '../scan/scan.js';
 import { STATE_DIR } from '../state-dir.js';
+import { emptyLostFoundAtRoot, LOST_FOUND_BYTES } from '../fs/lost-found.js';
 import { COPIED_AT, Index, SCANNED, SCAN_STATE } from '../store/index-db.js';
 import { useSqliteTempDir } from '../store/temp-dir.js';
 import { CATEGORIES, KEPT, RECORDED_SPLIT, VerifyStore, type Category, type HashResult } from '../store/verify-store.js';
@@ -393,6 +394,7 @@ async function run(r: Run): Promise<VerifyReport> {
     }
 
     progress.start('verify', {});
+    if (emptyLostFoundAtRoot(r.dst)) store.leaveOutTop(LOST_FOUND_BYTES);
     store.indexPaths();
     store.buildPairs();
     store.findMissingAndExtra({ kept: r.mode === 'manifest' });
