@@ -869,7 +869,7 @@ export function renameStaged(
             // (under --adopt) or a file added by hand never goes without it. Else the path
             // waits, reported, until the folder is moved or --delete given.
             if (!ctx.deleteExtras) blockedBy(ops, index, to, item.row.path);
-            cleared += removeTree(ops, to) - 1; // the folder's own path now holds the file
+            cleared += Math.max(0, removeTree(ops, to) - 1); // the folder's own path now holds the file
             index.dropMirror([item.row.path]);
             ops.rename(item.tmp, to);
           }
