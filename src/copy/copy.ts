@@ -18,7 +18,7 @@ import { noProgress, type Progress } from '../progress.js';
 import { scan } from '../scan/scan.js';
 import { INDEX_FILE, STATE_DIR, stateDirInSource } from '../state-dir.js';
 import { emptyLostFoundAtRoot, LOST_FOUND } from '../fs/lost-found.js';
-import { COPIED_AT, Index, SCANNED, type ScanTotals } from '../store/index-db.js';
+import { COPIED_AT, DST_TIME_NS, Index, SCANNED, type ScanTotals } from '../store/index-db.js';
 import { useSqliteTempDir } from '../store/temp-dir.js';
 import { findManifest } from '../verify/manifest-file.js';
 import { recordManifest } from '../verify/record-manifest.js';
@@ -266,7 +266,8 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     progress.start('plan', {});
     let plan = makePlan(index, facts, !incremental);
     progress.end();
-    probeHardLinks(ops, stateDir, facts, plan);
+    // The manifest's record of how exactly the destination keeps times, for verify.
+    index.setMeta(DST_TIME_NS, String(probeHardLinks(ops, stateDir, facts, plan)));
     checkCapacity(facts, plan, options.force ?? false);
     index.setMeta('src', src);
     index.setMeta('state', 'copying');

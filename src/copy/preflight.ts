@@ -9,8 +9,11 @@ import type { FsOps } from '../fs/ops.js';
 import { formatBytes } from '../format.js';
 import type { Plan } from './plan.js';
 
-/** Make a file and a hard link to it in `dir`; remove both. Throws DST_NO_HARDLINKS when refused. */
-export function probeHardLinks(ops: FsOps, dir: string, facts: FsFacts, plan: Plan): void {
+/**
+ * Make a file and a hard link to it in `dir`; remove both. Throws DST_NO_HARDLINKS when refused.
+ * Returns the destination's time granularity as timeGranularity() measures it on that file.
+ */
+export function probeHardLinks(ops: FsOps, dir: string, facts: FsFacts, plan: Plan): bigint {
   const a = path.join(dir, `probe-${process.pid}`);
   const b = `${a}-link`;
   const cleanup = () => {
@@ -45,7 +48,32 @@ export function probeHardLinks(ops: FsOps, dir: string, facts: FsFacts, plan: Pl
     if (isErrno(err, ...NO_LINK_CODES)) throw refuse(err);
     throw new LinkmirrorError('DST_UNUSABLE', `cannot make a hard link in the destination: ${(err as Error).message}`, { cause: err });
   }
+  let granularity = 0n;
+  try {
+    granularity = timeGranularity(ops, a);
+  } catch {
+    // a destination that takes files and links but not times is told by the copy itself
+  }
   cleanup();
+  return granularity;
+}
+
+/**
+ * How far a time set on file `p` can come back from the destination: 0 when it keeps what
+ * utimes(2) can carry (microseconds, see fs/ops.ts), else the largest difference of two probe
+ * times, one just past a whole second and one just before the next (whole seconds: ext2/3 with
+ * 128-byte inodes, HFS+, ReiserFS; two seconds: FAT). verify allows that much (see the manifest's
+ * 'dst_time_ns'), as copy --recheck allows two seconds.
+ */
+export function timeGranularity(ops: FsOps, p: string): bigint {
+  let most = 0n;
+  for (const ns of [1_700_000_001_000_001_000n, 1_700_000_002_999_999_000n]) {
+    ops.lutimes(p, ns, ns);
+    const back = ops.lstat(p).mtimeNs;
+    const off = back > ns ? back - ns : ns - back;
+    if (off > most) most = off;
+  }
+  return most < 1000n ? 0n : most;
 }
 
 /** An empty regular file, made through the same ops as the copy so tests can fail it too. */

@@ -71,6 +71,12 @@ const PLACED_PER_INSERT = 256;
 export const COPIED_AT = 'copied_at';
 
 /**
+ * Meta key: how far (ns) a time set on the destination can come back, '0' for microseconds (see
+ * copy/preflight.ts timeGranularity). Written by each copy; verify allows that much in mtimes.
+ */
+export const DST_TIME_NS = 'dst_time_ns';
+
+/**
  * Meta 'state' of a mirror whose index holds a newer scan of the source than the mirror was
  * copied from: the run that scanned stopped before its pass (refused, or killed). Verify DST
  * then vouches for nothing (see verify.ts).

@@ -36,7 +36,7 @@ import { noProgress, type Progress } from '../progress.js';
 import { scan } from '../scan/scan.js';
 import { STATE_DIR } from '../state-dir.js';
 import { emptyLostFoundAtRoot, LOST_FOUND_BYTES } from '../fs/lost-found.js';
-import { COPIED_AT, Index, SCANNED, SCAN_STATE } from '../store/index-db.js';
+import { COPIED_AT, DST_TIME_NS, Index, SCANNED, SCAN_STATE } from '../store/index-db.js';
 import { useSqliteTempDir } from '../store/temp-dir.js';
 import { CATEGORIES, KEPT, RECORDED_SPLIT, VerifyStore, type Category, type HashResult } from '../store/verify-store.js';
 import { differenceFrom, type Difference } from './differences.js';
@@ -398,7 +398,10 @@ async function run(r: Run): Promise<VerifyReport> {
     store.indexPaths();
     store.buildPairs();
     store.findMissingAndExtra({ kept: r.mode === 'manifest' });
-    store.findAttributeDiffs({ owner });
+    // A mirror on a drive that keeps whole seconds (say) differs from its source by that much in
+    // every mtime: its copies recorded how much (none recorded: compared to the microsecond).
+    const timeSlack = r.manifestFile ? BigInt(store.manifestMeta(DST_TIME_NS) ?? '0') : 0n;
+    store.findAttributeDiffs({ owner, timeSlack });
     store.findTopologyDiffs();
     progress.end();
 

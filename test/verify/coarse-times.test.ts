@@ -1,0 +1,45 @@
+// A mirror on a drive that keeps whole seconds (ext2/3/4 made with 128-byte inodes; HFS+,
+// ReiserFS) holds every mtime rounded down. Each copy measures that on the destination and
+// records it in the manifest; verify allows that much and no more.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { copy } from '../../src/copy/copy.js';
+import { timeGranularity } from '../../src/copy/preflight.js';
+import { realFsOps } from '../../src/fs/ops.js';
+import { verifyAgainstSource, verifyMirror } from '../../src/verify/verify.js';
+import { useLoopMount } from '../helpers/loop-mount.js';
+import { buildTree, dir, file, link, tempDirs } from '../helpers/tree.js';
+
+const temp = tempDirs();
+
+describe('a destination that keeps whole seconds', () => {
+  it('verify allows the rounding the copy measured, and still finds an mtime a second or more off', async (ctx) => {
+    const m = useLoopMount(ctx, 'ext4', 16, ['-I', '128']);
+    const src = path.join(temp(), 'src');
+    // Times with a fraction of a second, as most files have.
+    buildTree(src, { 'h0': dir({ mtime: 1_700_000_000.25 }), 'h0/a': file('alpha', { mtime: 1_700_000_100.75 }), 'h1/a': link('h0/a') });
+    const dst = path.join(m.dir, 'mirror');
+    expect((await copy(src, dst)).problemCount).toBe(0);
+    expect(fs.statSync(path.join(dst, 'h0/a'), { bigint: true }).mtimeNs % 1_000_000_000n).toBe(0n); // the drive did round
+    expect((await verifyMirror(dst)).match).toBe(true);
+    expect((await verifyAgainstSource(src, dst)).match).toBe(true);
+
+    fs.utimesSync(path.join(dst, 'h0/a'), 1_700_000_102, 1_700_000_102);
+    for (const report of [await verifyMirror(dst), await verifyAgainstSource(src, dst)]) {
+      expect(report.categories.mtime).toBe(1);
+      expect(report.differences.find((d) => d.category === 'mtime')?.path).toBe('h0/a');
+    }
+  });
+
+  it('timeGranularity: 0 where microseconds are kept, a whole second where they are not', (ctx) => {
+    const plain = path.join(temp(), 'probe');
+    fs.writeFileSync(plain, '');
+    expect(timeGranularity(realFsOps, plain)).toBe(0n);
+    const m = useLoopMount(ctx, 'ext4', 16, ['-I', '128']);
+    const coarse = path.join(m.dir, 'probe');
+    fs.writeFileSync(coarse, '');
+    const g = timeGranularity(realFsOps, coarse);
+    expect(g > 990_000_000n && g < 1_000_000_000n).toBe(true);
+  });
+});
