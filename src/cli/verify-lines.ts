@@ -19,7 +19,7 @@ function describe(d: Difference, r: VerifyReport): string {
       return `${d.path}${d.actual ? ` (${d.actual})` : ''}`;
     case 'link-split':
     case 'recorded-split':
-      return `${d.path}${many}: one inode ${was}, ${d.actual} ${is}${d.other ? ` (e.g. also ${d.other})` : ''}`;
+      return `${d.path}${many}: one inode ${was}, ${d.actual} ${is}${d.other ? ` (${d.other} is on another)` : ''}`;
     case 'link-merged':
       return `${d.path}${many}: ${d.expected} ${was}, one inode ${is}${d.other ? ` (with ${d.other})` : ''}`;
     default:

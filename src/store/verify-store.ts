@@ -337,18 +337,23 @@ export class VerifyStore {
     const recorded = this.hasManifest()
       ? `MIN(EXISTS (SELECT 1 FROM m.mirror mm WHERE mm.src_dev = pairs.e_dev AND mm.src_ino = pairs.e_ino AND mm.dst_ino = pairs.a_ino))`
       : '0';
+    // Each group's pairs in path order: the first pair's path names the difference, the second
+    // pair's (a path on another inode of the other side) goes with it as `other`.
+    const ranked = (by: string) => `(SELECT *, ROW_NUMBER() OVER (PARTITION BY ${by} ORDER BY path) AS rank FROM pairs WHERE ${nonDir}) AS pairs`;
+    const firstTwo = `MIN(CASE WHEN rank = 1 THEN path END) AS path, MIN(CASE WHEN rank = 2 THEN path END) AS other`;
     this.run(
       `INSERT INTO diffs (category, path, paths, expected, actual, other)
        SELECT CASE WHEN recorded THEN '${RECORDED_SPLIT}' ELSE 'link-split' END, path, paths, 1, inodes, other FROM (
-         SELECT MIN(path) AS path, SUM(n) AS paths, COUNT(*) AS inodes, MAX(last) AS other, ${recorded} AS recorded
-         FROM pairs WHERE ${nonDir} GROUP BY e_dev, e_ino HAVING COUNT(*) > 1)
+         SELECT ${firstTwo}, SUM(n) AS paths, COUNT(*) AS inodes, ${recorded} AS recorded
+         FROM ${ranked('e_dev, e_ino')} GROUP BY e_dev, e_ino HAVING COUNT(*) > 1)
        ORDER BY path`,
     );
     this.run(
       `INSERT INTO diffs (category, path, paths, expected, actual, other)
-       SELECT 'link-merged', MIN(path), SUM(n), COUNT(*), 1, MAX(last)
-       FROM pairs WHERE ${nonDir} GROUP BY a_dev, a_ino HAVING COUNT(*) > 1
-       ORDER BY MIN(path)`,
+       SELECT 'link-merged', path, paths, inodes, 1, other FROM (
+         SELECT ${firstTwo}, SUM(n) AS paths, COUNT(*) AS inodes
+         FROM ${ranked('a_dev, a_ino')} GROUP BY a_dev, a_ino HAVING COUNT(*) > 1)
+       ORDER BY path`,
     );
   }
 

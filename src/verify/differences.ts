@@ -16,7 +16,7 @@ export interface Difference {
   /** What the source (or the manifest) has, and what the destination has. */
   expected?: string;
   actual?: string;
-  /** Another path involved: the last path of a split group, or of the other group in a merge. */
+  /** Another path involved: one on another inode of the mirror (a split), or of the source (a merge). */
   other?: string;
 }
 

@@ -84,6 +84,8 @@ interface Damage {
   paths?: number;
   expected?: string;
   actual?: string;
+  /** For a topology difference: the path named with it, on another inode of the other side. */
+  other?: string;
   rootOnly?: boolean;
 }
 
@@ -155,7 +157,8 @@ const DAMAGES: Damage[] = [
         fs.unlinkSync(p);
         execFileSync('cp', ['-p', path.join(dst, 'daily.0/docs/report.txt'), p]);
       }),
-    category: 'link-split', path: 'daily.0/docs/report.txt', paths: 3, actual: '2 inodes',
+    // daily.1/docs/report.txt stays on report.txt's inode: the path named is the one split off.
+    category: 'link-split', path: 'daily.0/docs/report.txt', paths: 3, actual: '2 inodes', other: 'daily.1/docs/report-again.txt',
   },
   {
     name: 'two unrelated identical files linked together (link-merged)',
@@ -165,7 +168,7 @@ const DAMAGES: Damage[] = [
         fs.unlinkSync(p);
         fs.linkSync(path.join(dst, 'daily.0/docs/copy-a.txt'), p);
       }),
-    category: 'link-merged', path: 'daily.0/docs/copy-a.txt', paths: 2, expected: '2 inodes',
+    category: 'link-merged', path: 'daily.0/docs/copy-a.txt', paths: 2, expected: '2 inodes', other: 'daily.0/docs/copy-b.txt',
   },
   {
     name: 'a retargeted symlink',
@@ -192,6 +195,7 @@ describe('verify finds each difference in its category, with the source and with
         expect(diff, form).toMatchObject({ category: d.category, path: d.path, paths: d.paths ?? 1 });
         if (d.expected !== undefined) expect(diff.expected, form).toBe(d.expected);
         if (d.actual !== undefined) expect(diff.actual, form).toBe(d.actual);
+        if (d.other !== undefined) expect(diff.other, form).toBe(d.other);
       });
     });
   }
