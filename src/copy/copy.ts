@@ -32,6 +32,7 @@ import { countExtrasByWalk, deleteExtras } from './delete-extras.js';
 import { makePlan, pathsVisited, type Plan } from './plan.js';
 import { checkCapacity, probeHardLinks } from './preflight.js';
 import { followSourceDevice } from './source-device.js';
+import { mirrorMoved } from './mirror-moved.js';
 import { DEFAULT_DELETE_LIMIT, deleteRefusal, unlimited, type DeleteLimit } from './delete-limit.js';
 
 export interface CopyOptions {
@@ -220,6 +221,12 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     fs.mkdirSync(tmpDir, { mode: 0o700 });
     index.clearPending();
     if (mirror) followSourceDevice(index, src, progress);
+    // Before the scan: a run cut short after this still knows, by 'adopting', to adopt.
+    const moved = mirrorMoved(index, dst) && mirror;
+    if (moved) {
+      index.setMeta('adopting', 'yes');
+      progress.warn(`this mirror was copied here from another folder or drive (its inode numbers are not the ones recorded): its files are taken as --adopt takes them, by size and mtime, not copied again`);
+    }
     const scanned = await scan(src, index, { ops, progress, shouldStop, walkThread: true });
     for (const p of scanned.problems) problems.kept.push(p);
     const trustUnrecorded = unrecordedTrust(index, resuming, scanned.rowsWritten);
