@@ -275,7 +275,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     progress.end();
     // The manifest's record of how exactly the destination keeps times, for verify.
     index.setMeta(DST_TIME_NS, String(probeHardLinks(ops, stateDir, facts, plan)));
-    checkCapacity(facts, plan, options.force ?? false);
+    checkCapacity(facts, plan, options.force ?? false, trustUnrecorded);
     index.setMeta('src', src);
     index.setMeta('state', 'copying');
 

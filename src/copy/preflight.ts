@@ -81,15 +81,22 @@ function writeEmpty(ops: FsOps, p: string): void {
   ops.copyFile('/dev/null', p);
 }
 
-/** Refuse when the plan does not fit (unless forced); returns the shortfall for the summary. */
-export function checkCapacity(facts: FsFacts, plan: Plan, force: boolean): void {
+/**
+ * Refuse when the plan does not fit (unless forced). `unrecorded`: an interrupted run may have
+ * left files the index does not count yet (written since its last commit), which this run takes
+ * without copying them again: the plan counts them as needed, so the refusal says so.
+ */
+export function checkCapacity(facts: FsFacts, plan: Plan, force: boolean, unrecorded = false): void {
   const bytesShort = plan.bytesNeeded > facts.freeBytes;
   const inodesShort = facts.inodesLimited && BigInt(plan.inodesNeeded) > facts.freeInodes;
   if ((bytesShort || inodesShort) && !force) {
     throw new LinkmirrorError(
       'DST_TOO_SMALL',
       `destination has ${formatBytes(facts.freeBytes)} and ${facts.inodesLimited ? facts.freeInodes.toString() : 'unlimited'} inodes free; ` +
-        `the copy needs ${formatBytes(plan.bytesNeeded)} and ${plan.inodesNeeded} inodes. Free some space, or pass --force to try anyway`,
+        `the copy needs ${formatBytes(plan.bytesNeeded)} and ${plan.inodesNeeded} inodes. ` +
+        (unrecorded
+          ? `Part of that may be on the drive already: the interrupted run's files written since its last commit (every 256 MiB or 10 s), which are taken, not copied again. Pass --force to go on, or free some space`
+          : `Free some space, or pass --force to try anyway`),
     );
   }
 }
