@@ -215,7 +215,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     index.foldPlaced();
     // A run that died while renaming staged files into place: finish those renames first. A
     // staged file may be the last link to an inode whose other paths were already replaced.
-    renameStaged({ ops, index, dst: Buffer.from(dst), problems, deleteExtras: options.delete ?? false }, true);
+    renameStaged({ ops, index, dst: Buffer.from(dst), problems, deleteExtras: options.delete ?? false, owner }, true);
     // Other leftovers of an interrupted run were never renamed into place, so never part of the mirror.
     fs.rmSync(tmpDir, { recursive: true, force: true });
     fs.mkdirSync(tmpDir, { mode: 0o700 });

@@ -43,6 +43,7 @@ import { applyMeta } from './apply-meta.js';
 import { checkUnchanged } from './check-unchanged.js';
 import { LinkThread } from './link-thread.js';
 import { PlacedRows } from './placed-rows.js';
+import { RenameSplits } from './rename-split.js';
 import { CopyThread, type Prefetched } from './copy-thread.js';
 import { HASH_ALGORITHM } from '../verify/hash-file.js';
 import { countTree, firstUnknownBelow, removeTree } from './remove-tree.js';
@@ -806,6 +807,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
   const renamed = renameStaged(ctx);
   counts.replaced -= renamed.notPlaced;
   counts.cleared += renamed.cleared;
+  counts.splits += renamed.splits;
   return counts;
 }
 
@@ -841,12 +843,13 @@ const LSTAT_THREADS = 2;
  * Returns how many could not be, and how many paths below such directories were removed.
  */
 export function renameStaged(
-  ctx: Pick<PlaceContext, 'ops' | 'index' | 'dst' | 'problems' | 'deleteExtras'>,
+  ctx: Pick<PlaceContext, 'ops' | 'index' | 'dst' | 'problems' | 'deleteExtras' | 'owner'>,
   recovering = false,
-): { notPlaced: number; cleared: number } {
+): { notPlaced: number; cleared: number; splits: number } {
   let notPlaced = 0;
   let cleared = 0;
   const { ops, index } = ctx;
+  const splits = new RenameSplits(ops, ctx.owner);
   for (const page of index.pendingPages()) {
     const done: typeof page = [];
     const failed: string[] = [];
@@ -861,6 +864,11 @@ export function renameStaged(
           try {
             ops.rename(item.tmp, to);
           } catch (err) {
+            if (isErrno(err, 'EMLINK') && item.row.type === EntryType.file) {
+              const { ino, written } = splits.place(item.tmp, to, item.row);
+              done.push({ tmp: item.tmp, row: { ...item.row, dstIno: ino, written } });
+              continue;
+            }
             if (!isErrno(err, 'EISDIR', 'ENOTEMPTY', 'EEXIST', 'ENOTDIR')) throw err;
             // A directory where the source now has a file. An empty one goes (as rsync's would).
             // What is in it goes only with --delete: paths the source no longer has are kept
@@ -887,7 +895,7 @@ export function renameStaged(
       index.settlePending(done, failed);
     }
   }
-  return { notPlaced, cleared };
+  return { notPlaced, cleared, splits: splits.splits };
 }
 
 /**
