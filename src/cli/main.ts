@@ -57,6 +57,8 @@ Typical use:
     }
     if (isLinkmirrorError(err)) {
       process.stderr.write(`linkmirror: ${err.message}\n`);
+      // A script reading --json's stdout gets the refusal there too, not an empty document.
+      if (argv.includes('--json')) process.stdout.write(`${JSON.stringify({ error: { code: err.code, message: err.message, exitCode: exitCodeFor(err) } })}\n`);
       return exitCodeFor(err);
     }
     // One line for the user; the stack only when asked for (it helps a bug report, not a cron mail).

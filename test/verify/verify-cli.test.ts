@@ -80,12 +80,20 @@ describe('linkmirror verify (the built CLI)', () => {
     expect(r.stdout).toBe('');
     expect(lines(r.stderr)).toHaveLength(1);
     expect(r.stderr).toMatch(/no linkmirror manifest.*give the source too: linkmirror verify SRC /);
+    // With --json the refusal is on stdout too, as a document a script can read.
+    const j = runCli(['verify', '--json', dst]);
+    expectExit(j, ExitCode.usage);
+    expect(JSON.parse(j.stdout)).toEqual({ error: { code: 'MANIFEST_MISSING', message: expect.stringMatching(/no linkmirror manifest/), exitCode: ExitCode.usage } });
   });
 
   it('exit 2 for a bad --sample, --fast with --sample, a missing mirror', async () => {
     const base = temp();
     const { src, dst } = await mirrorOf(base);
-    for (const args of [['--sample', '0%', dst], ['--sample', 'lots', dst], ['--fast', '--sample', '5%', dst], [src, path.join(base, 'nope')]]) {
+    const badArgs = [
+      ['--sample', '0%', dst], ['--sample', 'lots', dst], ['--fast', '--sample', '5%', dst], [src, path.join(base, 'nope')],
+      ['--sample', '5%', '--seed', 'x', dst], ['--sample', '5%', '--seed', '4294967296', dst], ['--seed', '7', dst],
+    ];
+    for (const args of badArgs) {
       const r = runCli(['verify', ...args]);
       expect(r.status, args.join(' ')).toBe(ExitCode.usage);
       expect(lines(r.stderr), args.join(' ')).toHaveLength(1);
@@ -93,6 +101,15 @@ describe('linkmirror verify (the built CLI)', () => {
     const ok = runCli(['verify', '--sample', '50%', dst]);
     expectExit(ok, ExitCode.ok);
     expect(ok.stdout).toMatch(/sample 50% \(seed \d+\)/);
+    // The seed a run printed chooses the same files again.
+    const seed = /seed (\d+)/.exec(ok.stdout)![1];
+    const again = runCli(['verify', '--sample', '50%', '--seed', seed, '--json', dst]);
+    const twice = runCli(['verify', '--sample', '50%', '--seed', seed, '--json', dst]);
+    expectExit(again, ExitCode.ok);
+    const read = (r: { stdout: string }) => JSON.parse(r.stdout).summary as { sampleSeed: number; inodesHashed: number };
+    expect(read(again).sampleSeed).toBe(Number(seed));
+    expect(read(again).inodesHashed).toBe(Number(/content +(\d+) inodes read/.exec(ok.stdout)![1]));
+    expect(read(twice).inodesHashed).toBe(read(again).inodesHashed);
   });
 
   it('the built library scans the source on a second thread (the tests run the sources, which scan on one)', async () => {

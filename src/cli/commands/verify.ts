@@ -14,6 +14,7 @@ import { verifyLines } from '../verify-lines.js';
 interface VerifyFlags extends OutputFlags {
   fast?: boolean;
   sample?: string;
+  seed?: string;
   owner?: boolean;
   tempDir?: string;
 }
@@ -26,6 +27,7 @@ export function registerVerify(program: Command, setExit: (code: number) => void
     .description('compare a mirror with its source (SRC DST), or with the manifest its copies recorded (DST)')
     .option('--fast', 'compare sizes and mtimes (and metadata, links) but read no content')
     .option('--sample <percent>', 'read the content of this share of the files, e.g. 5%')
+    .option('--seed <n>', 'with --sample: choose the same files as the run that printed this seed')
     .option('--no-owner', 'do not compare owners (uid:gid)')
     .option('--temp-dir <dir>', 'where the work files go (about two indexes of the tree; default the system temp folder)')
     .option('-q, --quiet', 'print nothing but errors; the exit code tells the result')
@@ -57,6 +59,12 @@ Examples:
         if (sample === undefined) throw new LinkmirrorError('BAD_OPTION', `--sample ${flags.sample}: give a share above 0% and at most 100%, e.g. 5%`);
       }
       if (flags.fast && sample !== undefined) throw new LinkmirrorError('BAD_OPTION', '--fast reads no content; --sample chooses which content to read: give one of them');
+      let sampleSeed: number | undefined;
+      if (flags.seed !== undefined) {
+        sampleSeed = /^\d+$/.test(flags.seed) ? Number(flags.seed) : NaN;
+        if (!(sampleSeed < 2 ** 31)) throw new LinkmirrorError('BAD_OPTION', `--seed ${flags.seed}: give the seed a sampled verify printed, a whole number below 2147483648`);
+        if (sample === undefined) throw new LinkmirrorError('BAD_OPTION', '--seed chooses which files --sample reads: give --sample too');
+      }
       const out = outputMode(flags);
       const progress = progressBar(out.bar, out.quiet);
       const signals = stopOnSignals(() => progress.warn('stopping (a second Ctrl-C or SIGTERM quits at once)'));
@@ -68,7 +76,7 @@ Examples:
           }
         : undefined;
       const options: VerifyOptions = {
-        progress, fast: flags.fast, sample, owner: flags.owner === false ? false : undefined, tempDir: flags.tempDir,
+        progress, fast: flags.fast, sample, sampleSeed, owner: flags.owner === false ? false : undefined, tempDir: flags.tempDir,
         onDifference, shouldStop: signals.requested,
       };
       try {
