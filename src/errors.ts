@@ -9,6 +9,8 @@ export type ErrorCode =
   | 'SRC_NOT_DIR'
   | 'DST_NOT_DIR'
   | 'DST_MISSING'
+  | 'DST_PARENT_MISSING'
+  | 'PATH_NOT_UTF8'
   | 'DST_IS_SRC'
   | 'DST_INSIDE_SRC'
   | 'SRC_INSIDE_DST'
@@ -33,6 +35,8 @@ const kinds: Record<ErrorCode, ErrorKind> = {
   SRC_NOT_DIR: 'usage',
   DST_NOT_DIR: 'usage',
   DST_MISSING: 'usage',
+  DST_PARENT_MISSING: 'usage',
+  PATH_NOT_UTF8: 'usage',
   DST_IS_SRC: 'usage',
   DST_INSIDE_SRC: 'usage',
   SRC_INSIDE_DST: 'usage',

@@ -37,7 +37,35 @@ function inside(child: string, parent: string): boolean {
   return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
 }
 
+/**
+ * Whether the folder `dir` (resolved; it or a parent may not exist yet) is the folder `tree`, or
+ * below it, by inode: a bind mount shows one folder at two paths, which realpath leaves apart.
+ */
+function insideByInode(dir: string, tree: string): boolean {
+  const t = fs.statSync(tree, { bigint: true });
+  for (let at = nearestExisting(dir); ; at = path.dirname(at)) {
+    const st = fs.statSync(at, { bigint: true });
+    if (st.dev === t.dev && st.ino === t.ino) return true;
+    if (path.dirname(at) === at) return false;
+  }
+}
+
+/**
+ * Node hands the program its arguments decoded as UTF-8: bytes that are not become U+FFFD, and
+ * the path named is another one (a mirror made beside the one meant). Refused, with what to do.
+ */
+function utf8Only(arg: string, what: string): void {
+  if (arg.includes('\uFFFD')) {
+    throw new LinkmirrorError(
+      'PATH_NOT_UTF8',
+      `${what} ${arg} has bytes that are not UTF-8, which cannot reach linkmirror intact; give it through a symlink with a UTF-8 name (names inside the tree may be any bytes)`,
+    );
+  }
+}
+
 export function checkPaths(srcArg: string, dstArg: string): CheckedPaths {
+  utf8Only(srcArg, 'source');
+  utf8Only(dstArg, 'destination');
   let src: string;
   try {
     src = fs.realpathSync(srcArg);
@@ -70,6 +98,12 @@ export function checkPaths(srcArg: string, dstArg: string): CheckedPaths {
   }
   if (inside(src, dst)) {
     throw new LinkmirrorError('SRC_INSIDE_DST', `source ${src} is inside the destination ${dst}; choose a destination outside it`);
+  }
+  if (insideByInode(dst, src)) {
+    throw new LinkmirrorError('DST_INSIDE_SRC', `destination ${dst} is inside the source ${src} (the same folder mounted twice); choose a destination outside it`);
+  }
+  if (dstExists && insideByInode(src, dst)) {
+    throw new LinkmirrorError('SRC_INSIDE_DST', `source ${src} is inside the destination ${dst} (the same folder mounted twice); choose a destination outside it`);
   }
   return { src, dst, dstExists };
 }

@@ -177,6 +177,15 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
   const owner = options.owner ?? process.getuid?.() === 0;
   const shouldStop = options.shouldStop ?? (() => false);
   const { src, dst, dstExists } = checkPaths(srcArg, dstArg);
+  // Only the destination folder itself is made, as rsync and cp do: a missing parent is most
+  // often a drive that is not mounted (its mount point gone with it), and a mirror made
+  // there would fill the wrong disk.
+  if (!dstExists && !fs.existsSync(path.dirname(dst))) {
+    throw new LinkmirrorError(
+      'DST_PARENT_MISSING',
+      `${path.dirname(dst)}, the folder the destination is to be made in, does not exist: is the drive mounted? Make the folder first if it should be there`,
+    );
+  }
   const { mirror } = inspectDestination(dst, dstExists, options.adopt ?? false);
   checkIndexPath(dst);
   const leftOut = stateDirInSource(src);

@@ -38,7 +38,7 @@ describe('one line and exit 2 for a destination that cannot be written', () => {
     const before = readTree(path.join(m.dir, 'old'));
     execFileSync('mount', ['-o', 'remount,ro', m.dir]);
     try {
-      for (const dst of [path.join(m.dir, 'new/deeper'), path.join(m.dir, 'old')]) {
+      for (const dst of [path.join(m.dir, 'new'), path.join(m.dir, 'old')]) {
         const r = runCli(['copy', src, dst]);
         expectExit(r, ExitCode.usage);
         expect(lines(r.stderr)).toEqual([`linkmirror: destination ${dst} is on a read-only filesystem: remount it read-write, or choose another destination`]);
@@ -126,5 +126,44 @@ describe('what is said rather than done silently', () => {
     const status = execFileSync('bash', ['-c', script, 'bash', errFile], { encoding: 'utf8' }).trim();
     expect(fs.readFileSync(errFile, 'utf8')).toBe('');
     expect(status).toBe(String(ExitCode.problems));
+  });
+});
+
+describe('one line and exit 2 for a destination that is not where it seems', () => {
+  it('a destination whose parent folder does not exist (a drive not mounted): nothing is made', () => {
+    const src = source();
+    const base = temp();
+    const dst = path.join(base, 'media/usb-disk/snapshots');
+    const r = runCli(['copy', src, dst]);
+    expectExit(r, ExitCode.usage);
+    expect(lines(r.stderr)).toEqual([
+      `linkmirror: ${path.join(base, 'media/usb-disk')}, the folder the destination is to be made in, does not exist: is the drive mounted? Make the folder first if it should be there`,
+    ]);
+    expect(fs.readdirSync(base)).toEqual([]);
+  });
+
+  it.skipIf(!isRoot)('a destination inside the source through a bind mount', () => {
+    const src = source();
+    const view = path.join(temp(), 'view');
+    fs.mkdirSync(view);
+    execFileSync('mount', ['--bind', src, view]);
+    try {
+      const r = runCli(['copy', src, path.join(view, 'mirror')]);
+      expectExit(r, ExitCode.usage);
+      expect(r.stderr).toMatch(/^linkmirror: destination .*\/view\/mirror is inside the source .* \(the same folder mounted twice\); choose a destination outside it\n$/);
+      expect(fs.existsSync(path.join(src, 'mirror'))).toBe(false);
+    } finally {
+      execFileSync('umount', [view]); // before the temp folders go
+    }
+  });
+
+  it('a path argument with bytes that are not UTF-8: refused, not taken for another folder', () => {
+    const base = temp();
+    const src = source();
+    // Node's own spawn passes only UTF-8 strings: bash gives the raw bytes.
+    const r = spawnSync('bash', ['-c', `cd "$1" && "$2" "$3" copy "$4" $'mirror\\xff'`, 'bash', base, process.execPath, BIN, src], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(ExitCode.usage);
+    expect(r.stderr).toMatch(/^linkmirror: destination mirror\uFFFD has bytes that are not UTF-8, which cannot reach linkmirror intact; give it through a symlink with a UTF-8 name/);
+    expect(fs.readdirSync(base)).toEqual([]);
   });
 });
