@@ -157,6 +157,7 @@ export function syncOrStop(ops: FsOps, dir: string): void {
 }
 
 function syncStop(err: unknown): LinkmirrorError {
+  if ((err as { code?: string }).code === 'ENOCMD') return new LinkmirrorError('DST_UNUSABLE', `cannot write back the destination's data: ${(err as Error).message}`, { cause: err });
   return new LinkmirrorError('DST_UNUSABLE', `destination stopped working: cannot write back its data (${(err as Error).message}); reconnect it and run the same command again`, { cause: err });
 }
 

@@ -101,6 +101,9 @@ export const realFsOps: FsOps = {
 };
 
 function syncFailed(p: string, err: unknown): Error {
+  // No sync(1) to run says nothing of the drive.
+  const missing = commandMissing(err, 'sync');
+  if (missing) return missing;
   // sync(1) failing means the filesystem could not write back what it holds.
   return Object.assign(new Error(`sync -f ${p} failed: ${(err as Error).message.split('\n')[0]}`), { code: 'EIO', syscall: 'syncfs', cause: err });
 }
@@ -150,11 +153,23 @@ function mknodViaCoreutils(p: Path, type: 'fifo' | 'char' | 'block', mode: numbe
   if (typeof p !== 'string' && !Buffer.from(path, 'utf8').equals(p)) {
     throw Object.assign(new Error('special file with a non-UTF-8 name'), { code: 'EILSEQ' });
   }
-  const modeArg = ['-m', (mode & 0o7777).toString(8)];
-  if (type === 'fifo') {
-    execFileSync('mknod', [...modeArg, path, 'p'], { stdio: 'ignore' });
-  } else {
+  // Permission bits only: coreutils' mknod refuses set-uid, set-gid and sticky bits in -m
+  // ("mode must specify only file permission bits"); the copy's chmod after it sets them.
+  const modeArg = ['-m', (mode & 0o777).toString(8)];
+  let args = [path, 'p'];
+  if (type !== 'fifo') {
     const { major, minor } = majorMinor(rdev);
-    execFileSync('mknod', [...modeArg, path, type === 'char' ? 'c' : 'b', String(major), String(minor)], { stdio: 'ignore' });
+    args = [path, type === 'char' ? 'c' : 'b', String(major), String(minor)];
   }
+  try {
+    execFileSync('mknod', [...modeArg, ...args], { stdio: 'ignore' });
+  } catch (err) {
+    throw commandMissing(err, 'mknod') ?? err;
+  }
+}
+
+/** The error to give when `command` could not be started because it is not on PATH. */
+export function commandMissing(err: unknown, command: string): Error | undefined {
+  if (!isErrno(err, 'ENOENT') || !String((err as { syscall?: string }).syscall).startsWith('spawn')) return undefined;
+  return Object.assign(new Error(`the ${command} command (coreutils) is not on PATH; run linkmirror with a PATH that has it`), { code: 'ENOCMD', cause: err });
 }

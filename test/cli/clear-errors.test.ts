@@ -167,3 +167,18 @@ describe('one line and exit 2 for a destination that is not where it seems', () 
     expect(fs.readdirSync(base)).toEqual([]);
   });
 });
+
+describe('a coreutils command linkmirror runs, missing from PATH', () => {
+  it('is named as such, not blamed on the drive', () => {
+    const base = temp();
+    const src = path.join(base, 'src');
+    buildTree(src, { 'a/f': file('f') });
+    execFileSync('mkfifo', [path.join(src, 'a/pipe')]);
+    const r = runCli(['copy', src, path.join(base, 'mirror')], { env: { PATH: path.join(base, 'no-such-bin') } });
+    expectExit(r, ExitCode.fatal);
+    expect(lines(r.stderr)).toEqual([
+      'warning: cannot copy a/pipe: the mknod command (coreutils) is not on PATH; run linkmirror with a PATH that has it',
+      "linkmirror: cannot write back the destination's data: the sync command (coreutils) is not on PATH; run linkmirror with a PATH that has it",
+    ]);
+  });
+});

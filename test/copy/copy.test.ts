@@ -221,15 +221,21 @@ describe('copy', () => {
       'pipes/p': fifo({ mode: 0o620, mtime: T(1) }),
       'pipes/p-twin': link('pipes/p'),
       'pipes/q': fifo(),
+      // Sticky and set-id bits, which coreutils' mknod refuses in its -m (the chmod after it sets them).
+      'pipes/sticky': fifo({ mode: 0o1777 }),
+      'pipes/setid': fifo({ mode: 0o6640 }),
       'pipes/regular': file('r'),
     });
     const summary = await copy(src, dst);
+    expect(summary.problemCount).toBe(0);
     expectSameTopology(src, dst);
     const d = readTree(dst);
     expect(d.get('pipes/p')).toMatchObject({ type: 'fifo', mode: 0o620, nlink: 2 });
     expect(inodeKey(d.get('pipes/p')!)).toBe(inodeKey(d.get('pipes/p-twin')!));
     expect(d.get('pipes/q')!.type).toBe('fifo');
-    expect(summary.placed).toMatchObject({ inodesCopied: 3, linksMade: 1 });
+    expect(d.get('pipes/sticky')).toMatchObject({ type: 'fifo', mode: 0o1777 });
+    expect(d.get('pipes/setid')).toMatchObject({ type: 'fifo', mode: 0o6640 });
+    expect(summary.placed).toMatchObject({ inodesCopied: 5, linksMade: 1 });
   });
 
   it.skipIf(!asRoot)('copies device nodes (as root) with their numbers, hard-linked ones as one inode', async () => {
