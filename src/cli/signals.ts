@@ -1,5 +1,8 @@
 // Ctrl-C and SIGTERM ask the running command to stop at the next file boundary; a second
 // Ctrl-C exits at once (the index is transactional, so even that loses nothing committed).
+// At once means the signal's own default action: process.exit() waits for worker threads to
+// stop, and a thread inside a system call that does not return (a read from a hung NFS server,
+// say) never does; killed by the signal, the process ends with 128 + its number as before.
 export function stopOnSignals(onFirst: () => void): { requested: () => boolean; dispose: () => void } {
   let count = 0;
   const handler = (signal: NodeJS.Signals) => {
@@ -8,7 +11,9 @@ export function stopOnSignals(onFirst: () => void): { requested: () => boolean; 
       onFirst();
       return;
     }
-    process.exit(signal === 'SIGINT' ? 130 : 143);
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+    process.kill(process.pid, signal);
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);

@@ -71,7 +71,7 @@ const answer = (a) => {
 const bytes = (u) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 parentPort.on('message', (jobs) => {
   for (const j of jobs) {
-    fs.promises.copyFile(bytes(j.src), j.tmp, FLAGS).then(() => {
+    copyRegular(bytes(j.src), j.tmp, FLAGS).then(() => {
       let ino;
       let hashed;
       try {

@@ -6,6 +6,7 @@
 // from cache in microseconds, and the libuv thread-pool hop of the async API costs more than
 // the call itself on trees of millions of small entries.
 import { execFileSync, spawn } from 'node:child_process';
+import { copyRegular, openRegular } from './open-source.js';
 import fs from 'node:fs';
 import { majorMinor } from './dev-number.js';
 import { DirentReader, readdirTypes, type Dirent } from './dirents.js';
@@ -69,8 +70,7 @@ export const realFsOps: FsOps = {
   readdirInodes: (p) => dirents.read(p),
   readlink: (p) => fs.readlinkSync(p, { encoding: 'buffer' }),
   mkdir: (p, mode) => fs.mkdirSync(p, { mode }),
-  copyFile: (src, dst) =>
-    fs.copyFileSync(src, dst, fs.constants.COPYFILE_EXCL | fs.constants.COPYFILE_FICLONE),
+  copyFile: (src, dst) => copyRegular(src, dst, fs.constants.COPYFILE_EXCL | fs.constants.COPYFILE_FICLONE),
   link: (existing, created) => fs.linkSync(existing, created),
   symlink: (target, p) => fs.symlinkSync(target, p),
   mknod: (p, type, mode, rdev) => mknodViaCoreutils(p, type, mode, rdev),
@@ -136,12 +136,12 @@ const READ = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW;
 const NOATIME = fs.constants.O_NOATIME ?? 0;
 
 function openNoAtime(p: Path): number {
-  if (NOATIME === 0) return fs.openSync(p, READ);
+  if (NOATIME === 0) return openRegular(p, READ);
   try {
-    return fs.openSync(p, READ | NOATIME);
+    return openRegular(p, READ | NOATIME);
   } catch (err) {
     if (!isErrno(err, 'EPERM')) throw err;
-    return fs.openSync(p, READ);
+    return openRegular(p, READ);
   }
 }
 

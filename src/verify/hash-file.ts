@@ -10,6 +10,7 @@
 // setup of createHash() (about 6 µs).
 import crypto from 'node:crypto';
 import type { FsOps } from '../fs/ops.js';
+import { OPEN_REGULAR_JS } from '../fs/open-source.js';
 
 export const HASH_ALGORITHM = 'sha256';
 const CHUNK = 1 << 20;
@@ -24,11 +25,12 @@ export const HASH_FILE_JS = `
 const HASH_READ = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW;
 const HASH_NOATIME = fs.constants.O_NOATIME || 0;
 const hashBuf = Buffer.allocUnsafe(${CHUNK});
+${OPEN_REGULAR_JS}
 function openToHash(p) {
-  if (!HASH_NOATIME) return fs.openSync(p, HASH_READ);
-  try { return fs.openSync(p, HASH_READ | HASH_NOATIME); } catch (err) {
+  if (!HASH_NOATIME) return openRegular(p, HASH_READ);
+  try { return openRegular(p, HASH_READ | HASH_NOATIME); } catch (err) {
     if (err.code !== 'EPERM') throw err;
-    return fs.openSync(p, HASH_READ);
+    return openRegular(p, HASH_READ);
   }
 }
 function hashFile(p, algorithm) {
