@@ -256,7 +256,7 @@ describe('Ctrl-C', () => {
     });
   }
 
-  it('a second Ctrl-C quits at once (killed by SIGINT: $? 130 in a shell); the same command still finishes the mirror', async () => {
+  it('a second Ctrl-C quits at once (exit 130); the same command still finishes the mirror', async () => {
     const { src, stats } = shared;
     const dst = path.join(temp(), 'dst');
     const at = Math.floor((stats.paths - stats.dirs) * 0.2);
@@ -266,8 +266,10 @@ describe('Ctrl-C', () => {
     run.kill('SIGINT');
     const r = await run.done;
     expect(hit).toBe(true);
-    // By the signal's default action, which no thread stuck in a system call can hold up.
-    expect({ code: r.code, signal: r.signal }, r.stderr).toEqual({ code: null, signal: 'SIGINT' });
+    // By the signal raised again with no listener (a shell's $? is 130 either way), which no
+    // thread stuck in a system call holds up as process.exit() would; or the first one's clean
+    // stop came first.
+    expect(r.code === ExitCode.interrupted || r.signal === 'SIGINT', `${r.code} ${r.signal} ${r.stderr}`).toBe(true);
     expectNoHalfFiles(src, dst);
     const rows = indexRows(dst);
     expectRowsOnDisk(dst, rows);
