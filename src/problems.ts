@@ -1,7 +1,7 @@
 // Per-path problems: reported, counted, and the run goes on. Only the first ones are kept in
 // memory (a tree where every file fails must not grow the process); the count is exact.
 import { errnoCode } from './fs/errno.js';
-import { showPath } from './fs/paths.js';
+import { printable, showPath } from './fs/paths.js';
 import type { Progress } from './progress.js';
 
 export interface Problem {
@@ -20,7 +20,8 @@ export class Problems {
   add(rel: Buffer, what: string, err: unknown): void {
     this.count++;
     const code = errnoCode(err) ?? 'EIO';
-    const message = `${what} ${showPath(rel) || '.'}: ${(err as Error)?.message ?? String(err)}`;
+    // Node's error messages hold the path as they were given it: raw, controls and all.
+    const message = `${what} ${showPath(rel) || '.'}: ${printable((err as Error)?.message ?? String(err))}`;
     if (this.kept.length < MAX_KEPT_PROBLEMS) this.kept.push({ path: showPath(rel), code, message });
     this.progress.warn(message);
   }
