@@ -10,17 +10,27 @@ import { EXIT_CODES_HELP, ExitCode, exitCodeFor } from './exit-codes.js';
 
 /**
  * A reader that went away (`linkmirror verify --json | head`) is no failure of the command: the
- * rest of its output is dropped, and it finishes and exits with its own code.
+ * rest of its output is dropped, and it finishes and exits with its own code. Output that cannot
+ * be written (a log on a full disk: ENOSPC) is said in one line on stderr and ends the run with
+ * the fatal code, not a stack trace and 1, which would mean "some paths not copied" or
+ * "differences found" to the cron job reading it.
  */
-function dropOutputToClosedPipe(): void {
+function watchOutput(): void {
+  let failed = false;
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') return;
-    throw err;
+    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED' || failed) return;
+    failed = true;
+    process.stderr.write(`linkmirror: cannot write the output: ${err.code ?? err.message}; the run went on, but what it printed is lost\n`);
+    process.exitCode = ExitCode.fatal;
+    // Past main's own exit code, which the bin sets when main returns.
+    process.once('exit', () => {
+      process.exitCode = ExitCode.fatal;
+    });
   });
 }
 
 export async function main(argv: string[]): Promise<number> {
-  dropOutputToClosedPipe();
+  watchOutput();
   let exitCode: number = ExitCode.ok;
   const setExit = (code: number) => {
     exitCode = code;

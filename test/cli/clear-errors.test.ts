@@ -127,6 +127,20 @@ describe('what is said rather than done silently', () => {
     expect(fs.readFileSync(errFile, 'utf8')).toBe('');
     expect(status).toBe(String(ExitCode.problems));
   });
+
+  it('output that cannot be written (a log on a full disk): one line, the fatal code, the copy done', () => {
+    const src = source();
+    const dst = path.join(temp(), 'mirror');
+    const full = fs.openSync('/dev/full', 'w');
+    try {
+      const r = spawnSync(process.execPath, [BIN, 'copy', src, dst], { stdio: ['ignore', full, 'pipe'], encoding: 'utf8' });
+      expect(r.status).toBe(ExitCode.fatal);
+      expect(lines(r.stderr)).toEqual(['linkmirror: cannot write the output: ENOSPC; the run went on, but what it printed is lost']);
+    } finally {
+      fs.closeSync(full);
+    }
+    expectExit(runCli(['verify', src, dst]), ExitCode.ok);
+  });
 });
 
 describe('one line and exit 2 for a destination that is not where it seems', () => {
