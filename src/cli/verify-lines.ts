@@ -64,7 +64,8 @@ export function verifyLines(r: VerifyReport): string[] {
     if (n > shown.length) lines.push(`  … and ${formatCount(n - shown.length)} more (--json lists every one)`);
   }
   if (r.recordedSplits) {
-    lines.push(`splits         ${formatCount(r.recordedSplits)} made by the copy at the link limit (allowed)`);
+    // Counted by source inode: the copy's summary counts the inodes each split added.
+    lines.push(`splits         ${formatCount(r.recordedSplits)} inode group${r.recordedSplits === 1 ? '' : 's'} split by the copy at the link limit (allowed)`);
     for (const d of r.recordedSplitExamples.slice(0, SHOWN_PER_CATEGORY)) lines.push(`  ${describe(d, r)}`);
   }
   if (r.kept) {

@@ -1,6 +1,7 @@
 // The differences verify reports, in words a person (and a JSON reader) can use: printable
 // paths, modes in octal, times as ISO dates to the nanosecond, hashes in hex. The store keeps
 // them as SQL values; this is the one place that turns them into strings.
+import { deviceName } from '../fs/dev-number.js';
 import { showPath } from '../fs/paths.js';
 import { typeName, type EntryType } from '../store/entry.js';
 import type { Category, DiffRow } from '../store/verify-store.js';
@@ -35,8 +36,12 @@ function words(category: DiffRow['category'], v: unknown): string | undefined {
     case 'missing':
     case 'extra':
     case 'kept':
-    case 'type':
-      return typeof v === 'string' ? v : typeName(Number(v) as EntryType);
+    case 'type': {
+      if (typeof v !== 'string') return typeName(Number(v) as EntryType);
+      // A device node's number as major:minor, as ls -l and /proc/devices have it.
+      const dev = /^device (\d+)$/.exec(v);
+      return dev ? `device ${deviceName(BigInt(dev[1]))}` : v;
+    }
     case 'size':
       return `${big(v)} bytes`;
     case 'mode':
