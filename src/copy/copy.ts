@@ -231,7 +231,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     index.clearPending();
     if (mirror) followSourceDevice(index, src, progress);
     // Before the scan: a run cut short after this still knows, by 'adopting', to adopt.
-    const moved = mirrorMoved(index, dst) && mirror;
+    const moved = mirror && index.getMeta('adopting') !== 'yes' && mirrorMoved(ops, index, Buffer.from(dst));
     if (moved) {
       index.setMeta('adopting', 'yes');
       progress.warn(`this mirror was copied here from another folder or drive (its inode numbers are not the ones recorded): its files are taken as --adopt takes them, by size and mtime, not copied again`);

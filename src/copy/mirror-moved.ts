@@ -1,35 +1,35 @@
 // A mirror copied or moved to another folder or drive (cp -a, rsync -aH, a move across drives, a
 // restore) keeps its files and its index but not its inode numbers: every mirror row then names
 // an inode that is not there, and a plain re-run copied everything again ("replaced ... older
-// content", though nothing had changed). So each run records where the mirror is: the inode
-// number and birth time of the destination's top folder and of its state folder. When they are
-// not what the last run recorded, the run takes the files that are there as --adopt does (same
-// size and mtime as the source) and records their inodes; nothing that matches is written.
-// A rename within the filesystem, or the drive mounted elsewhere, keeps both inodes: nothing
-// changes then.
-import fs from 'node:fs';
-import path from 'node:path';
-import { STATE_DIR } from '../state-dir.js';
+// content", though nothing had changed). So before each run a few of the mirror's rows are
+// looked at on the drive: when most of the paths there hold another inode than their row says,
+// the mirror was copied, and the run takes the files that are there as --adopt does (same size
+// and mtime as the source) and records their inodes; nothing that matches is written again.
+// A rename within the filesystem, the drive mounted elsewhere or a block-level clone keep the
+// inodes: nothing changes then. What is compared is the inodes the rows name, not a record of
+// the top folder: its birth time is its ctime where statx is missing (old kernels, some
+// sandboxes), and moves whenever an entry is added.
+import type { FsOps } from '../fs/ops.js';
+import { joinPath } from '../fs/paths.js';
 import type { Index } from '../store/index-db.js';
 
-/** Index meta key: where the last run found the mirror (see placeOf). */
-const DST_PLACE = 'dst_place';
+/** Rows looked at from each end of the mirror, in path order. */
+const EACH_END = 16;
 
-function placeOf(dst: string): string {
-  const id = (p: string) => {
-    const st = fs.lstatSync(p, { bigint: true });
-    return `${st.ino}:${st.birthtimeNs}`;
-  };
-  return `${id(dst)}/${id(path.join(dst, STATE_DIR))}`;
-}
-
-/**
- * Whether the mirror at `dst` is not where the last run recorded it (an index without a record
- * says no); either way, records where it is now.
- */
-export function mirrorMoved(index: Index, dst: string): boolean {
-  const was = index.getMeta(DST_PLACE);
-  const now = placeOf(dst);
-  if (was !== now) index.setMeta(DST_PLACE, now);
-  return was !== undefined && was !== now;
+/** Whether most of the sampled mirror paths hold another inode than their rows record. */
+export function mirrorMoved(ops: FsOps, index: Index, dst: Buffer): boolean {
+  let found = 0;
+  let other = 0;
+  for (const row of index.mirrorEnds(EACH_END)) {
+    let ino: bigint;
+    try {
+      ino = ops.lstat(joinPath(dst, row.path)).ino;
+    } catch {
+      continue; // gone: the pass finds it, moved or not
+    }
+    found++;
+    if (ino !== row.dstIno) other++;
+  }
+  // Most, not all: a file replaced by hand among the sample is no move.
+  return found > 0 && other * 4 >= found * 3;
 }

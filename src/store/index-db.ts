@@ -1504,6 +1504,20 @@ export class Index {
     return rows.map(Index.mirrorFrom);
   }
 
+  /**
+   * Up to 2 × `each` mirror rows (path and destination inode): the first and the last in path
+   * order, two ends of the tree (see copy/mirror-moved.ts). Two descents of the B-tree.
+   */
+  mirrorEnds(each: number): { path: Buffer; dstIno: bigint }[] {
+    const read = (order: string) =>
+      this.guard(() => this.stmt(`SELECT path, dst_ino FROM mirror ORDER BY path ${order} LIMIT ?`).safeIntegers(true).all(each)) as Row[];
+    const rows = [...read('ASC'), ...read('DESC')];
+    const seen = new Set<string>();
+    return rows
+      .filter((r) => !seen.has((r.path as Buffer).toString('latin1')) && seen.add((r.path as Buffer).toString('latin1')))
+      .map((r) => ({ path: r.path as Buffer, dstIno: fromDb(r.dst_ino) }));
+  }
+
   mirrorCount(): number {
     const r = this.guard(() => this.stmt('SELECT COUNT(*) AS n FROM mirror').get()) as Row;
     return Number(r.n);
