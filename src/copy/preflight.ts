@@ -59,11 +59,13 @@ export function probeHardLinks(ops: FsOps, dir: string, facts: FsFacts, plan: Pl
 }
 
 /**
- * How far a time set on file `p` can come back from the destination: 0 when it keeps what
- * utimes(2) can carry (microseconds, see fs/ops.ts), else the largest difference of two probe
- * times, one just past a whole second and one just before the next (whole seconds: ext2/3 with
- * 128-byte inodes, HFS+, ReiserFS; two seconds: FAT). verify allows that much (see the manifest's
- * 'dst_time_ns'), as copy --recheck allows two seconds.
+ * The unit a destination keeps times in, when it keeps less than what utimes(2) can carry
+ * (microseconds, see fs/ops.ts): 0 then, else the largest difference of two probe times (one
+ * just past a whole second, one just before the next) rounded up to its unit: a power of ten
+ * below a second (exFAT's 10 ms), whole seconds above (ext2/3 with 128-byte inodes, HFS+,
+ * ReiserFS: 1 s; FAT: 2 s). A time comes back less than one unit off, whichever way the
+ * filesystem rounds; verify allows that (see the manifest's 'dst_time_ns'), as copy --recheck
+ * allows two seconds.
  */
 export function timeGranularity(ops: FsOps, p: string): bigint {
   let most = 0n;
@@ -73,8 +75,14 @@ export function timeGranularity(ops: FsOps, p: string): bigint {
     const off = back > ns ? back - ns : ns - back;
     if (off > most) most = off;
   }
-  return most < 1000n ? 0n : most;
+  if (most < 1000n) return 0n;
+  if (most >= SECOND) return ((most + SECOND - 1n) / SECOND) * SECOND;
+  let unit = 1000n;
+  while (unit < most) unit *= 10n;
+  return unit;
 }
+
+const SECOND = 1_000_000_000n;
 
 /** An empty regular file, made through the same ops as the copy so tests can fail it too. */
 function writeEmpty(ops: FsOps, p: string): void {

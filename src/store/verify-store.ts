@@ -303,8 +303,8 @@ export class VerifyStore {
 
   /**
    * Everything about a pair of inodes but content: type (and device numbers), size, mode,
-   * owner, mtime (in microseconds: all that a copy through utimes(2) can carry; or within
-   * `timeSlack` ns, where the destination keeps times less exactly), symlink target.
+   * owner, mtime (in microseconds: all that a copy through utimes(2) can carry; or less than
+   * `timeSlack` ns apart, the unit of a destination that keeps times less exactly), symlink target.
    */
   findAttributeDiffs(options: { owner: boolean; timeSlack?: bigint }): void {
     const insert = (category: string, expected: string, actual: string, where: string) =>
@@ -323,7 +323,8 @@ export class VerifyStore {
       insert('owner', `e_uid || ':' || e_gid`, `a_uid || ':' || a_gid`, `${sameType} AND (e_uid <> a_uid OR e_gid <> a_gid)`);
     }
     const slack = options.timeSlack ?? 0n;
-    insert('mtime', 'e_mtime', 'a_mtime', `${sameType} AND ${slack > 0n ? `abs(e_mtime - a_mtime) > ${slack}` : 'e_mtime / 1000 <> a_mtime / 1000'}`);
+    // A destination's unit: a time comes back less than one unit off (see copy/preflight.ts).
+    insert('mtime', 'e_mtime', 'a_mtime', `${sameType} AND ${slack > 0n ? `abs(e_mtime - a_mtime) >= ${slack}` : 'e_mtime / 1000 <> a_mtime / 1000'}`);
     insert('symlink', 'e_target', 'a_target', `${sameType} AND e_type = ${SYMLINK} AND e_target IS NOT a_target`);
   }
 
