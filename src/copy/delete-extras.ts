@@ -12,7 +12,7 @@ import { childPath, joinPath } from '../fs/paths.js';
 import { Problems } from '../problems.js';
 import { noProgress, type Progress } from '../progress.js';
 import { isStateDir } from '../state-dir.js';
-import { emptyLostFoundAtRoot, LOST_FOUND_BYTES } from '../fs/lost-found.js';
+import { lostFoundAtRoot, LOST_FOUND_BYTES } from '../fs/lost-found.js';
 import { EntryType } from '../store/entry.js';
 import type { Index } from '../store/index-db.js';
 import { Pacer, yieldNow } from '../yield.js';
@@ -97,8 +97,9 @@ async function deleteByWalk(ops: FsOps, index: Index, dst: Buffer, progress: Pro
   let deleted = 0;
   const pacer = new Pacer();
   const stack: Buffer[] = [Buffer.alloc(0)];
-  // The destination filesystem's own empty lost+found is no extra (see fs/lost-found.ts).
-  const ownLostFound = emptyLostFoundAtRoot(dst);
+  // The destination filesystem's lost+found is never removed (see fs/lost-found.ts): what
+  // e2fsck put in it stays for the user to look at, and verify shows it.
+  const ownLostFound = lostFoundAtRoot(dst);
   while (stack.length > 0) {
     const dir = stack.pop()!;
     let entries: { name: Buffer; isDir: boolean | undefined }[];
@@ -111,7 +112,7 @@ async function deleteByWalk(ops: FsOps, index: Index, dst: Buffer, progress: Pro
     for (const { name, isDir } of entries) {
       if (pacer.due()) await yieldNow();
       const rel = childPath(dir, name);
-      if (isStateDir(rel) || (ownLostFound && rel.equals(LOST_FOUND_BYTES))) continue;
+      if (isStateDir(rel) || (ownLostFound && rel.equals(LOST_FOUND_BYTES) && !index.srcHasPath(rel))) continue;
       progress.advance(1);
       const p = joinPath(dst, rel);
       if (index.srcHasPath(rel)) {

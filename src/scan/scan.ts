@@ -35,6 +35,11 @@ export interface ScanOptions {
    * Default true; false lstats every path.
    */
   stubs?: boolean;
+  /**
+   * A name at the top of the tree to leave out besides the state folder (verify: a mirror
+   * drive's lost+found that this user may not list, see fs/lost-found.ts). Walks on this thread.
+   */
+  leaveOut?: Buffer;
 }
 
 export interface ScanResult {
@@ -105,9 +110,11 @@ async function scanOnce(root: Buffer | string, index: Index, options: ScanOption
   const onError = (rel: Buffer, err: unknown) => problems.add(rel, 'cannot read', err);
   let rootSeen = false;
   const pacer = new Pacer();
-  const source = options.walkThread && ops === realFsOps && fs.existsSync(fileURLToPath(LIST_THREAD))
+  const leaveOut = options.leaveOut;
+  const skip = leaveOut ? (rel: Buffer) => isStateDir(rel) || rel.equals(leaveOut) : isStateDir;
+  const source = options.walkThread && !leaveOut && ops === realFsOps && fs.existsSync(fileURLToPath(LIST_THREAD))
     ? walkOnThreads(rootBytes, onError, stubs)
-    : walkHere(rootBytes, ops, onError, stubs);
+    : walkHere(rootBytes, ops, onError, stubs, skip);
   try {
     for await (const run of source) {
       if (run.count > 0) {
@@ -268,9 +275,9 @@ function* tallied(runs: readonly EntryRun[], tally: { bytes: bigint }, devs: Dir
 }
 
 /** Entries a few hundred at a time, walked on this thread through `ops`. */
-function* walkHere(root: Buffer, ops: FsOps, onError: (rel: Buffer, err: unknown) => void, stubs: () => boolean): Generator<EntryRun> {
+function* walkHere(root: Buffer, ops: FsOps, onError: (rel: Buffer, err: unknown) => void, stubs: () => boolean, skip: (rel: Buffer) => boolean): Generator<EntryRun> {
   let items: Entry[] = [];
-  for (const item of walkWithTargets(root, { ops, onError, skip: isStateDir, stubs })) {
+  for (const item of walkWithTargets(root, { ops, onError, skip, stubs })) {
     items.push(item.stub ? stubOf(item.rel, item.stub.type, item.stub.ino) : entryOf(item.rel, item.stat, item.target));
     if (items.length >= 256) {
       yield runOf(items);

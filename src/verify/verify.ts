@@ -35,7 +35,7 @@ import { MAX_KEPT_PROBLEMS, Problems, type Problem } from '../problems.js';
 import { noProgress, type Progress } from '../progress.js';
 import { scan } from '../scan/scan.js';
 import { STATE_DIR } from '../state-dir.js';
-import { emptyLostFoundAtRoot, LOST_FOUND_BYTES } from '../fs/lost-found.js';
+import { emptyLostFoundAtRoot, lostFoundClosed, LOST_FOUND_BYTES } from '../fs/lost-found.js';
 import { COPIED_AT, DST_TIME_NS, Index, SCANNED, SCAN_STATE } from '../store/index-db.js';
 import { useSqliteTempDir } from '../store/temp-dir.js';
 import { CATEGORIES, KEPT, RECORDED_SPLIT, VerifyStore, type Category, type HashResult } from '../store/verify-store.js';
@@ -202,7 +202,10 @@ const interrupted = (what: string) => new LinkmirrorError('INTERRUPTED', `verify
 async function scanSide(root: string, file: string, r: Run, problems: Problems, what: string, progress: Progress = r.progress): Promise<void> {
   const index = Index.open(file, { scratch: true });
   try {
-    keepProblems(problems, await scan(root, index, { ops: r.ops, progress, shouldStop: r.options.shouldStop }));
+    // The mirror filesystem's lost+found, root's and closed to this user, is not walked (it
+    // could not be listed); readable and empty, its row is left out later (see run()).
+    const leaveOut = root === r.dst && lostFoundClosed(root) ? LOST_FOUND_BYTES : undefined;
+    keepProblems(problems, await scan(root, index, { ops: r.ops, progress, shouldStop: r.options.shouldStop, leaveOut }));
   } catch (err) {
     if (isLinkmirrorError(err, 'INTERRUPTED')) throw interrupted(what);
     throw err;

@@ -2,11 +2,13 @@
 // The mirror does not own it: copy takes the drive as empty, --delete leaves the folder, verify
 // leaves it out, all only while it is empty (files in it are what e2fsck recovered from a
 // damaged mirror). A source with its own lost+found at the top is copied into it like any folder.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { copy } from '../../src/copy/copy.js';
 import { verifyAgainstSource, verifyMirror } from '../../src/verify/verify.js';
+import { BIN } from '../helpers/cli.js';
 import { useLoopMount } from '../helpers/loop-mount.js';
 import { buildTree, file, link, tempDirs } from '../helpers/tree.js';
 
@@ -42,6 +44,25 @@ describe('the lost+found of a freshly made filesystem at the destination', () =>
     const damaged = await verifyMirror(m.dir);
     expect(damaged.match).toBe(false);
     expect(damaged.differences.filter((d) => d.category === 'extra').map((d) => d.path)).toEqual(['lost+found', 'lost+found/#12']);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('for a user given the drive but not root\'s lost+found: copied into, and verified both ways', async (ctx) => {
+    const m = useLoopMount(ctx, 'ext4', 16, [], { keepLostFound: true });
+    const src = source();
+    fs.chmodSync(path.dirname(src), 0o755);
+    fs.chmodSync(path.dirname(m.dir), 0o755);
+    fs.chownSync(m.dir, 65534, 65534);
+    const asNobody = (args: string[]) =>
+      spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, ...args], { encoding: 'utf8' });
+    const copied = asNobody(['copy', '-q', src, m.dir]);
+    expect(copied.status, copied.stderr).toBe(0);
+    // --no-owner: a copy by another user than root cannot give the files the source's owners.
+    for (const args of [['verify', '--no-owner', src, m.dir], ['verify', m.dir]]) {
+      const v = asNobody(args);
+      expect(v.status, `${args.join(' ')}: ${v.stdout}${v.stderr}`).toBe(0);
+      expect(v.stderr).toBe('');
+    }
+    expect(fs.readdirSync(path.join(m.dir, 'lost+found'))).toEqual([]);
   });
 
   it('only at a filesystem root: an empty lost+found in an ordinary folder makes it a folder that is not empty', async () => {
