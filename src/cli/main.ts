@@ -15,7 +15,15 @@ import { EXIT_CODES_HELP, ExitCode, exitCodeFor } from './exit-codes.js';
  * the fatal code, not a stack trace and 1, which would mean "some paths not copied" or
  * "differences found" to the cron job reading it.
  */
+let stdoutUsed = false;
+
 function watchOutput(): void {
+  // Whether anything went to stdout (a --json error document goes there only when nothing did).
+  const write = process.stdout.write.bind(process.stdout) as (...args: unknown[]) => boolean;
+  process.stdout.write = ((...args: unknown[]) => {
+    stdoutUsed = true;
+    return write(...args);
+  }) as typeof process.stdout.write;
   let failed = false;
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED' || failed) return;
@@ -65,16 +73,22 @@ Typical use:
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) return ExitCode.ok;
       return ExitCode.usage;
     }
+    // A script reading --json's stdout gets the failure there too, not an empty document: when
+    // nothing was written there yet (verify streams its document; one cut off stays cut off).
+    const jsonError = (code: string, message: string, exitCode: number) => {
+      if (argv.includes('--json') && !stdoutUsed) {
+        process.stdout.write(`${JSON.stringify({ error: { code, message, exitCode } })}\n`);
+      }
+      return exitCode;
+    };
     if (isLinkmirrorError(err)) {
       process.stderr.write(`linkmirror: ${err.message}\n`);
-      // A script reading --json's stdout gets the refusal there too, not an empty document.
-      if (argv.includes('--json')) process.stdout.write(`${JSON.stringify({ error: { code: err.code, message: err.message, exitCode: exitCodeFor(err) } })}\n`);
-      return exitCodeFor(err);
+      return jsonError(err.code, err.message, exitCodeFor(err));
     }
     // One line for the user; the stack only when asked for (it helps a bug report, not a cron mail).
     const debug = Boolean(process.env.LINKMIRROR_DEBUG);
     const detail = debug ? (err as Error)?.stack : (err as Error)?.message;
     process.stderr.write(`linkmirror: unexpected error: ${detail ?? String(err)}${debug ? '' : ' (set LINKMIRROR_DEBUG=1 for details)'}\n`);
-    return ExitCode.fatal;
+    return jsonError('UNEXPECTED', `unexpected error: ${(err as Error)?.message ?? String(err)}`, ExitCode.fatal);
   }
 }

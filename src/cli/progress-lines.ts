@@ -20,7 +20,8 @@ export function progressLines(labels: Record<Phase, string>, everyMs: number, wr
     else if (items > 0) parts.push(`${formatCount(Math.round((items * 1000) / ms))}/s`);
     // The ETA from this phase's rate so far: a phase's items differ too much for another.
     if (total > 0 && items > 0 && items < total) parts.push(`ETA ${formatDuration(((total - items) * ms) / items)}`);
-    return `${new Date().toISOString().slice(11, 19)} ${labels[phase!]} ${parts.join(', ')}`;
+    // Local time, as the log's other lines (cron's, syslog's) have it.
+    return `${new Date().toTimeString().slice(0, 8)} ${labels[phase!]} ${parts.join(', ')}`;
   };
   // unref(): the timer never keeps a finished run's process alive.
   const timer = setInterval(() => {

@@ -63,7 +63,7 @@ export function probeHardLinks(ops: FsOps, dir: string, facts: FsFacts, plan: Pl
  * (microseconds, see fs/ops.ts): 0 then, else the largest difference of two probe times (one
  * just past a whole second, one just before the next) rounded up to its unit: a power of ten
  * below a second (exFAT's 10 ms), whole seconds above (ext2/3 with 128-byte inodes, HFS+,
- * ReiserFS: 1 s; FAT: 2 s). A time comes back less than one unit off, whichever way the
+ * ReiserFS: 1 s). A time comes back less than one unit off, whichever way the
  * filesystem rounds; verify allows that (see the manifest's 'dst_time_ns'), as copy --recheck
  * allows two seconds.
  */

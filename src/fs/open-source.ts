@@ -3,10 +3,13 @@
 // reading waits for a writer, for ever for a cron job, in a thread no signal gets out of. So the
 // file is opened with O_NONBLOCK, which a regular file ignores and which makes a FIFO's open
 // return at once, and refused when fstat does not say regular. copyFile takes a path, not an
-// fd: it is given /proc/self/fd/N, which opens the very inode just checked.
+// fd: it is given /proc/self/fd/N, which opens the very inode just checked. Without /proc the
+// path is checked so and then copied by name: a FIFO made in between (a window of one open) is
+// still waited on.
 //
-// The twins here (TS for this thread, JS text for the threads that run code given as text: see
-// copy/copy-thread.ts, verify/hash-engine.ts) do the same.
+// The twins here (TS for this thread, JS text embedded in verify/hash-file.ts's HASH_FILE_JS for
+// the copy and hashing threads, which run code given as text) do the same, but that only this
+// thread's copyRegular() takes /dev/null (the pre-flight's empty file) for a source.
 import fs from 'node:fs';
 import type { Path } from './ops.js';
 
@@ -17,29 +20,26 @@ const MESSAGE = 'it is no longer a regular file (it was replaced since the scan)
 const O_NONBLOCK = fs.constants.O_NONBLOCK;
 const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
-const S_IFIFO = 0o010000;
-const S_IFSOCK = 0o140000;
 const FD_DIR = '/proc/self/fd';
 const viaProc = fs.existsSync(FD_DIR);
 
-/**
- * open(p, flags | O_NONBLOCK), closed and refused (ECHANGED) unless it is a regular file, or with
- * `devices` a device node too (/dev/null as an empty source). Never waits on a FIFO.
- */
-export function openRegular(p: Path, flags: number, devices = false): number {
+/** open(p, flags | O_NONBLOCK), closed and refused (ECHANGED) unless it is a regular file. Never waits on a FIFO. */
+export function openRegular(p: Path, flags: number): number {
   const fd = fs.openSync(p, flags | O_NONBLOCK);
-  const type = fs.fstatSync(fd).mode & S_IFMT;
-  if (type === S_IFREG || (devices && type !== S_IFIFO && type !== S_IFSOCK)) return fd;
+  if ((fs.fstatSync(fd).mode & S_IFMT) === S_IFREG) return fd;
   fs.closeSync(fd);
   throw Object.assign(new Error(MESSAGE), { code: CODE });
 }
 
-/** copyFileSync from `src`, opened as openRegular() opens it (device nodes allowed: /dev/null). */
+/** The empty source the pre-flight copies to make its probe file (see copy/preflight.ts). */
+const DEV_NULL = '/dev/null';
+
+/** copyFileSync from `src`, opened as openRegular() opens it (or /dev/null itself). */
 export function copyRegular(src: Path, dst: Path, mode: number): void {
-  if (!viaProc) return fs.copyFileSync(src, dst, mode);
-  const fd = openRegular(src, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW, true);
+  if (src === DEV_NULL) return fs.copyFileSync(src, dst, mode);
+  const fd = openRegular(src, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   try {
-    fs.copyFileSync(`${FD_DIR}/${fd}`, dst, mode);
+    fs.copyFileSync(viaProc ? `${FD_DIR}/${fd}` : src, dst, mode);
   } finally {
     fs.closeSync(fd);
   }
@@ -56,10 +56,9 @@ function openRegular(p, flags) {
   throw Object.assign(new Error(OPEN_CHANGED.message), { code: OPEN_CHANGED.code });
 }
 async function copyRegular(src, dst, mode) {
-  if (!viaProc) return fs.promises.copyFile(src, dst, mode);
   const fd = openRegular(src, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   try {
-    await fs.promises.copyFile(${JSON.stringify(FD_DIR)} + '/' + fd, dst, mode);
+    await fs.promises.copyFile(viaProc ? ${JSON.stringify(FD_DIR)} + '/' + fd : src, dst, mode);
   } finally {
     fs.closeSync(fd);
   }
