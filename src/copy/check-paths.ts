@@ -55,11 +55,28 @@ function insideByInode(dir: string, tree: string): boolean {
  * the path named is another one (a mirror made beside the one meant). Refused, with what to do.
  */
 function utf8Only(arg: string, what: string): void {
-  if (arg.includes('\uFFFD')) {
+  if (arg.includes('\uFFFD') && !typedAsIs(arg)) {
     throw new LinkmirrorError(
       'PATH_NOT_UTF8',
       `${what} ${arg} has bytes that are not UTF-8, which cannot reach linkmirror intact; give it through a symlink with a UTF-8 name (names inside the tree may be any bytes)`,
     );
+  }
+}
+
+/**
+ * Whether an argument holding U+FFFD was given as that very character (valid UTF-8 on the
+ * command line, per /proc/self/cmdline), not made of bytes that are not UTF-8.
+ */
+function typedAsIs(arg: string): boolean {
+  try {
+    return fs
+      .readFileSync('/proc/self/cmdline')
+      .toString('latin1')
+      .split('\0')
+      .map((a) => Buffer.from(a, 'latin1'))
+      .some((raw) => raw.toString('utf8') === arg && Buffer.from(arg, 'utf8').equals(raw));
+  } catch {
+    return false;
   }
 }
 

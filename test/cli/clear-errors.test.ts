@@ -179,6 +179,9 @@ describe('one line and exit 2 for a destination that is not where it seems', () 
     expect(r.status, r.stderr).toBe(ExitCode.usage);
     expect(r.stderr).toMatch(/^linkmirror: destination mirror\uFFFD has bytes that are not UTF-8, which cannot reach linkmirror intact; give it through a symlink with a UTF-8 name/);
     expect(fs.readdirSync(base)).toEqual([]);
+    // The character U+FFFD itself, typed as UTF-8, is a name like any other.
+    expectExit(runCli(['copy', '-q', src, path.join(base, 'mirror\uFFFD')]), ExitCode.ok);
+    expect(fs.readdirSync(base)).toEqual(['mirror\uFFFD']);
   });
 });
 
