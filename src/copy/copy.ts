@@ -322,7 +322,9 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
       // 1M-path tree's 545 MiB in 2.3 s where one takes 3.7 s. The second costs 2-3 MB of peak
       // RSS under the bin's V8 flags of the time (--optimize-for-size: 116 against 114 MB), and
       // cost 8-10 MB without them. Verify, reading a cold drive, uses four.
-      await recordManifest(index, dstBytes, { ops, progress, problems, owner, shouldStop, hashThreads: ops === realFsOps ? 2 : undefined });
+      // Files an adoption took by size and mtime alone get the source's hashes (see record-manifest.ts).
+      const fromSource = adopt && !options.checksum ? srcBytes : undefined;
+      await recordManifest(index, dstBytes, { ops, progress, problems, owner, shouldStop, hashThreads: ops === realFsOps ? 2 : undefined, fromSource });
       if (deleting) {
         progress.start('delete', {});
         const before = problems.count;

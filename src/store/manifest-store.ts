@@ -24,6 +24,8 @@ export interface ManifestTodo {
   path: Buffer;
   /** The destination inode the copy recorded at that path (signed 64-bit, as stored). */
   dstIno: bigint;
+  /** The group's first path in the source. */
+  srcPath: Buffer;
 }
 
 export interface ManifestHash {
@@ -98,14 +100,14 @@ export class ManifestStore {
   /** The same, in (dev, ino) order, a page at a time (read completely before it is handed out). */
   *todoPages(pageSize = 1024): Generator<ManifestTodo[]> {
     const s = this.db.prepare(
-      `SELECT g.dev, g.ino, s.birth_ns, s.size, s.mtime_ns, m.path, m.dst_ino ${TODO_FROM} AND (g.dev, g.ino) > (?, ?)
+      `SELECT g.dev, g.ino, s.birth_ns, s.size, s.mtime_ns, m.path, m.dst_ino, s.path AS src_path ${TODO_FROM} AND (g.dev, g.ino) > (?, ?)
        ORDER BY g.dev, g.ino LIMIT ?`,
     ).safeIntegers(true);
     const pages = keysetPages((key) => this.guard(() => s.all(...key, pageSize)) as Row[], BEFORE_ALL_INODES, (last) => [last.dev, last.ino]);
     for (const rows of pages) {
       yield rows.map((r) => ({
         dev: r.dev as bigint, ino: r.ino as bigint, birthNs: r.birth_ns as bigint, size: r.size as bigint,
-        mtimeNs: r.mtime_ns as bigint, path: r.path as Buffer, dstIno: r.dst_ino as bigint,
+        mtimeNs: r.mtime_ns as bigint, path: r.path as Buffer, dstIno: r.dst_ino as bigint, srcPath: r.src_path as Buffer,
       }));
     }
   }

@@ -13,11 +13,17 @@
 // last stopped. The hash is of what the destination holds right after the copy, read back from
 // it (through the page cache when the copy was recent), so later bit rot shows as `content`;
 // a copy error already present at that moment is what `verify SRC DST` is for.
+//
+// An adoption without --checksum is the exception (`fromSource`): it took files that only had
+// the source's size and mtime, whose bytes nobody compared. Their hashes are the source's, read
+// from the source, so that `verify DST` and `copy --recheck --checksum` find one that differs;
+// hashed from the mirror, the manifest vouched for whatever bytes the old copy held.
 import path from 'node:path';
 import { fatalFor, folderAlive } from '../copy/place-files.js';
 import type { LinkmirrorError } from '../errors.js';
 import type { FsOps } from '../fs/ops.js';
 import { joinPath, showPath } from '../fs/paths.js';
+import { clampNs } from '../fs/time-ns.js';
 import type { Problems } from '../problems.js';
 import { noProgress, type Progress } from '../progress.js';
 import { STATE_DIR } from '../state-dir.js';
@@ -38,6 +44,8 @@ export interface RecordManifestOptions {
   shouldStop?: () => boolean;
   /** Hashing threads; default 4 with the real filesystem ops, the main thread with injected ones. */
   hashThreads?: number;
+  /** Hash each inode's source file (under this root) instead of the mirror's (see above). */
+  fromSource?: Buffer;
 }
 
 export interface ManifestCounts {
@@ -66,9 +74,11 @@ export async function recordManifest(index: Index, dst: Buffer, options: RecordM
     let gone: LinkmirrorError | undefined;
     progress.start('hash', { items: todo.inodes, bytes: todo.bytes });
     let batch: ManifestHash[] = [];
+    const src = options.fromSource;
+    const pages = src ? mapPages(store.todoPages(), (t) => ({ ...t, path: t.srcPath })) : store.todoPages();
     const pass = await hashInodes(
-      dst,
-      store.todoPages(),
+      src ?? dst,
+      pages,
       (t, o) => {
         if (gone) return;
         if (!('hash' in o)) {
@@ -95,11 +105,14 @@ export async function recordManifest(index: Index, dst: Buffer, options: RecordM
         engine,
         progress,
         shouldStop: options.shouldStop,
-        // The path must still hold the inode the copy put there (compared as stored: signed).
+        // The path must still hold the inode the copy put there (compared as stored: signed),
+        // or, in the source, the inode the scan saw, as it saw it.
         accept: (t) => {
           if (gone) return false;
           try {
-            return BigInt.asIntN(64, ops.lstat(joinPath(dst, t.path)).ino) === t.dstIno;
+            if (!src) return BigInt.asIntN(64, ops.lstat(joinPath(dst, t.path)).ino) === t.dstIno;
+            const st = ops.lstat(joinPath(src, t.path));
+            return BigInt.asIntN(64, st.dev) === t.dev && BigInt.asIntN(64, st.ino) === t.ino && st.size === t.size && clampNs(st.mtimeNs) === t.mtimeNs;
           } catch {
             return false;
           }
@@ -117,4 +130,8 @@ export async function recordManifest(index: Index, dst: Buffer, options: RecordM
   } finally {
     await engine?.close();
   }
+}
+
+function* mapPages<T, U>(pages: Iterable<T[]>, f: (t: T) => U): Generator<U[]> {
+  for (const page of pages) yield page.map(f);
 }

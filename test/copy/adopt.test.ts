@@ -10,6 +10,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/cli/exit-codes.js';
 import { copy } from '../../src/copy/copy.js';
+import { verifyAgainstSource, verifyMirror } from '../../src/verify/verify.js';
 import { expectExit, runCli } from '../helpers/cli.js';
 import { freeBytes, leaveFree, useLoopMount } from '../helpers/loop-mount.js';
 import { buildTree, expectSameTopology, file, inodeClasses, link, readTree, symlink, tempDirs, utimesSeconds, type TreeNode } from '../helpers/tree.js';
@@ -127,7 +128,7 @@ describe('--adopt', () => {
     expect(fs.statSync(outside).nlink).toBe(1);
   });
 
-  it('a same-size, same-mtime file with other bytes: kept without --checksum (size and mtime agree), replaced with it', async () => {
+  it('a same-size, same-mtime file with other bytes: kept without --checksum (size and mtime agree) but hashed from the source, replaced with it', async () => {
     const base = temp();
     const src = path.join(base, 'src');
     source(src);
@@ -148,6 +149,15 @@ describe('--adopt', () => {
     const q = await copy(src, quick, { adopt: true });
     expect(q.problemCount).toBe(0);
     expect(fs.readFileSync(path.join(quick, 'snap.0/doc'), 'utf8')).toBe(wrong);
+    // But the manifest holds the source's hash of it, not the mirror's: verify DST shows the
+    // difference, and copy --recheck --checksum repairs it.
+    const found = await verifyMirror(quick);
+    expect(found.differences.map((d) => [d.category, d.path])).toEqual([['content', 'snap.0/doc']]);
+    const repaired = await copy(src, quick, { recheck: true, checksum: true });
+    expect(repaired.problemCount).toBe(0);
+    expect(fs.readFileSync(path.join(quick, 'snap.0/doc'), 'utf8')).not.toBe(wrong);
+    expect((await verifyMirror(quick)).match).toBe(true);
+    expect((await verifyAgainstSource(src, quick)).match).toBe(true);
 
     const checked = path.join(base, 'checked');
     plant(checked);
