@@ -29,12 +29,16 @@ function describe(d: Difference, r: VerifyReport): string {
 
 export function verifyLines(r: VerifyReport): string[] {
   const what = r.mode === 'source' ? `${r.dst} against ${r.src}` : `${r.dst} against its manifest${r.src ? ` (a copy of ${r.src})` : ''}`;
+  // A manifest that is a newer record of the source than the mirror was copied from (see
+  // verify.ts aheadOfMirror): what differs from it, and what it lacks, say nothing of the mirror.
+  const ahead = r.manifest?.state === 'scanned' || r.manifest?.state === 'scanning';
+  const counted = `${formatCount(r.differenceCount)} difference${r.differenceCount === 1 ? '' : 's'}${r.problemCount ? `, ${formatCount(r.problemCount)} problem${r.problemCount === 1 ? '' : 's'}` : ''}`;
   const lines = [
     r.match
       ? `verified ${what} in ${formatDuration(r.elapsedMs)}: they match`
-      : r.differenceCount === 0 && r.problemCount === 0
-        ? `verified ${what} in ${formatDuration(r.elapsedMs)}: not vouched for (see the note)`
-        : `verified ${what} in ${formatDuration(r.elapsedMs)}: ${formatCount(r.differenceCount)} difference${r.differenceCount === 1 ? '' : 's'}${r.problemCount ? `, ${formatCount(r.problemCount)} problem${r.problemCount === 1 ? '' : 's'}` : ''}`,
+      : ahead || (r.differenceCount === 0 && r.problemCount === 0)
+        ? `verified ${what} in ${formatDuration(r.elapsedMs)}: not vouched for (see the note)${r.differenceCount || r.problemCount ? `; ${counted} from that newer record` : ''}`
+        : `verified ${what} in ${formatDuration(r.elapsedMs)}: ${counted}`,
   ];
   if (r.manifest?.state === 'scanned') {
     lines.push('note           the last copy into this mirror scanned a changed source and stopped before copying (refused, or killed): the manifest describes that source, not the mirror; run the copy again, then verify');
@@ -48,7 +52,7 @@ export function verifyLines(r: VerifyReport): string[] {
     lines.push('content        not read (--fast: sizes and mtimes only)');
   } else {
     const rate = r.hashMs > 0 ? `, ${formatBytes(Number(r.bytesHashed) / (r.hashMs / 1000))}/s` : '';
-    lines.push(`content        ${formatCount(r.inodesHashed)} inodes read, ${formatBytes(r.bytesHashed)} (${r.algorithm}${rate})${r.sample < 1 ? `; sample ${+(r.sample * 100).toFixed(3)}% (seed ${r.sampleSeed})` : ''}`);
+    lines.push(`content        ${formatCount(r.inodesHashed)} inodes read${r.mode === 'source' ? ' (both trees)' : ''}, ${formatBytes(r.bytesHashed)} (${r.algorithm}${rate})${r.sample < 1 ? `; sample ${+(r.sample * 100).toFixed(3)}% (seed ${r.sampleSeed})` : ''}`);
     if (r.contentUnchecked) {
       const why = r.sample < 1 ? 'outside the sample' : r.mode === 'manifest' ? 'no hash in the manifest' : 'unreadable source';
       lines.push(`               ${formatCount(r.contentUnchecked)} files not compared (${why})`);
@@ -68,7 +72,7 @@ export function verifyLines(r: VerifyReport): string[] {
     lines.push(`splits         ${formatCount(r.recordedSplits)} inode group${r.recordedSplits === 1 ? '' : 's'} split by the copy at the link limit (allowed)`);
     for (const d of r.recordedSplitExamples.slice(0, SHOWN_PER_CATEGORY)) lines.push(`  ${describe(d, r)}`);
   }
-  if (r.kept) {
+  if (r.kept && !ahead) {
     const whose = r.mode === 'source' ? 'the source' : 'the manifest';
     lines.push(`kept           ${formatCount(r.kept)} paths ${whose} no longer has, kept by copies without --delete (allowed; not compared)`);
     for (const d of r.keptExamples.slice(0, SHOWN_PER_CATEGORY)) lines.push(`  ${describe(d, r)}`);

@@ -393,7 +393,15 @@ async function dryRun(
   let index: Index | undefined;
   try {
     index = Index.open(path.join(dir, INDEX_FILE), { scratch: true });
-    if (mirror) index.copyMirrorFrom(path.join(dst, STATE_DIR, INDEX_FILE));
+    if (mirror) {
+      try {
+        index.copyMirrorFrom(path.join(dst, STATE_DIR, INDEX_FILE));
+      } catch (err) {
+        // Said of the destination, as a real run says it, not of the plan's own scratch index.
+        if (!isLinkmirrorError(err, 'INDEX_LOCKED')) throw err;
+        throw new LinkmirrorError('INDEX_LOCKED', `another linkmirror is working on ${dst} (its index is in use); wait for it, then plan again`, { cause: err });
+      }
+    }
     const scanned = await scan(src, index, { ops, progress, walkThread: true });
     // The facts of the filesystem the destination will be on: its nearest existing folder.
     const probe = nearestExisting(dst);
