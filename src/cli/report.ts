@@ -46,7 +46,7 @@ export function copyLines(s: CopySummary): string[] {
   ];
   if (c.alreadyPresent) lines.push(`already there  ${formatCount(c.alreadyPresent)} paths${c.metadataFixed ? ` (${formatCount(c.metadataFixed)} with new mode or owner)` : ''}`);
   if (c.foundComplete) lines.push(`found complete ${formatCount(c.foundComplete)} inodes, ${formatBytes(c.bytesFound)}, that the interrupted run had written (not copied again)`);
-  if (c.replaced) lines.push(`replaced       ${formatCount(c.replaced)} paths that held older content`);
+  if (c.replaced) lines.push(`replaced       ${formatCount(c.replaced)} paths that held other content`);
   if (s.adopted) lines.push(`adopted        ${formatCount(s.adopted)} existing files; ${formatCount(c.deduplicated)} duplicates linked, ${formatBytes(c.bytesReclaimed)} reclaimed`);
   if (s.deleted) lines.push(`deleted        ${formatCount(s.deleted)} paths no longer in the source`);
   if (s.deleteSkipped) {

@@ -670,6 +670,8 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
         links.add(typeof anchor === 'string' ? Buffer.from(anchor) : anchor, to, { e, anchor, anchorIno });
       } else if (linkToFreeAnchor(e, to)) {
         if (kept === 'duplicate') {
+          // Its link was staged over the duplicate, which stage() counted as replaced content.
+          counts.replaced--;
           counts.deduplicated++;
           counts.bytesReclaimed += full(e).size;
         }

@@ -86,6 +86,7 @@ describe('--adopt', () => {
     expect(summary.placed).toMatchObject({ inodesCopied: 0, bytesCopied: 0n });
     // big has 4 paths (3 duplicates), doc 3 (2), mode 2 (1), new 2 (1).
     expect(summary.placed.deduplicated).toBe(7);
+    expect(summary.placed.replaced).toBe(0); // a duplicate linked is not counted as content replaced too
     expect(summary.placed.bytesReclaimed).toBe(3n * 256n * 1024n + 2n * 2000n + 24n + 14n);
     expectSameTopology(src, dst);
     // The group's kept copy is the one that was there: its inode did not change.
