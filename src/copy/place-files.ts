@@ -695,10 +695,11 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
   // of the others it looks at one path each (see leaveAlone).
   const todoOnly = ctx.mirrorHasRows && !ctx.adopt && !ctx.recheck;
   if (todoOnly) {
-    const left = await leaveAlone(ctx);
+    const { left, sockets } = await leaveAlone(ctx);
     counts.alreadyPresent += left;
     counts.leftAlone = left;
-    progress.advance(left);
+    counts.skippedSockets += sockets;
+    progress.advance(left + sockets);
   }
   const pages = lean ? index.srcByInodeLean() : todoOnly ? index.srcByInodeTodo() : index.srcByInode();
 
@@ -816,12 +817,12 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
 
 /**
  * Mark the work of an incremental run (Index.markTodoGroups) and return how many paths it
- * leaves alone. Those are trusted to the index, which was committed after their files were on
- * the drive; still, of each inode one path is looked at — a file found missing, of another inode
+ * leaves alone (and how many socket paths it leaves out, which are never placed). Those are
+ * trusted to the index, which was committed after their files were on the drive; still, of each inode one path is looked at — a file found missing, of another inode
  * or size (a drive pulled before its data was written, a file replaced by hand) puts its inode
  * back on the work list. `copy --recheck` looks at every path.
  */
-async function leaveAlone(ctx: PlaceContext): Promise<number> {
+async function leaveAlone(ctx: PlaceContext): Promise<{ left: number; sockets: number }> {
   const { ops, index } = ctx;
   index.markTodoGroups(ctx.owner);
   // On threads of their own when the real filesystem is in use (see fs/lstat-threads.ts); the
@@ -835,7 +836,8 @@ async function leaveAlone(ctx: PlaceContext): Promise<number> {
   } finally {
     await threads?.close();
   }
-  return index.todoTotals().cleanPaths;
+  const totals = index.todoTotals();
+  return { left: totals.cleanPaths, sockets: totals.socketsLeft };
 }
 
 /** Two lstats waiting on the disk side by side, as in the scan (see fs/lstat-threads.ts). */

@@ -978,14 +978,21 @@ export class Index {
     });
   }
 
-  /** The work list's size, and the paths it leaves alone. */
-  todoTotals(): { groups: number; cleanPaths: number } {
+  /**
+   * The work list's size, the paths it leaves alone (sockets apart: they are never placed), and
+   * the paths of the sockets it leaves out (the pass counts those it visits as skipped itself).
+   */
+  todoTotals(): { groups: number; cleanPaths: number; socketsLeft: number } {
+    const socket = EntryType.socket;
     const r = this.stmt(
       `SELECT (SELECT COUNT(*) FROM todo_groups) AS groups,
-              (SELECT COUNT(*) FROM src WHERE type <> ${EntryType.dir}) -
-              (SELECT COUNT(*) FROM todo_groups t JOIN src s INDEXED BY src_by_inode ON s.dev = t.dev AND s.ino = t.ino WHERE s.type <> ${EntryType.dir}) AS clean`,
+              (SELECT COUNT(*) FROM src WHERE type NOT IN (${EntryType.dir}, ${socket})) -
+              (SELECT COUNT(*) FROM todo_groups t JOIN src s INDEXED BY src_by_inode ON s.dev = t.dev AND s.ino = t.ino
+               WHERE s.type <> ${EntryType.dir} AND s.type <> ${socket}) AS clean,
+              (SELECT TOTAL(g.paths) FROM groups g JOIN src s ON s.id = g.first_id
+               WHERE s.type = ${socket} AND NOT EXISTS (SELECT 1 FROM todo_groups t WHERE t.dev = g.dev AND t.ino = g.ino)) AS sockets`,
     ).get() as Row;
-    return { groups: num(r.groups), cleanPaths: num(r.clean) };
+    return { groups: num(r.groups), cleanPaths: num(r.clean), socketsLeft: num(r.sockets) };
   }
 
   /**
@@ -1118,7 +1125,7 @@ export class Index {
       const dirtyOnly = this.mirrorSynced(false) ? 'EXISTS (SELECT 1 FROM dirty_groups d WHERE d.dev = g.dev AND d.ino = g.ino) AND' : '';
       const g = this.stmt(
         `WITH c AS MATERIALIZED (
-           SELECT g.size, g.paths, t.type, ${dirtyOnly} NOT EXISTS (SELECT 1 FROM mirror m WHERE ${same('m', 't')}) AS missing
+           SELECT g.size, g.paths, t.type, t.type <> ${EntryType.socket} AND ${dirtyOnly} NOT EXISTS (SELECT 1 FROM mirror m WHERE ${same('m', 't')}) AS missing
            FROM groups g JOIN src t ON t.id = g.first_id)
          SELECT COUNT(*) AS inodes,
                 SUM(CASE WHEN type = ${EntryType.file} THEN size ELSE 0 END) AS physical,
@@ -1137,7 +1144,7 @@ export class Index {
         `SELECT COUNT(*) AS paths,
                 SUM(s.type = ${EntryType.dir}) AS dirs,
                 SUM(s.type = ${EntryType.dir} AND length(s.path) > 0 AND NOT EXISTS (SELECT 1 FROM mirror_dirs d WHERE d.path = s.path)) AS dirs_to_make,
-                ${perPath ? `SUM(s.type <> ${EntryType.dir} AND NOT EXISTS (SELECT 1 FROM mirror m WHERE m.path = s.path AND ${same('m', 's')}))` : '0'} AS todo,
+                ${perPath ? `SUM(s.type NOT IN (${EntryType.dir}, ${EntryType.socket}) AND NOT EXISTS (SELECT 1 FROM mirror m WHERE m.path = s.path AND ${same('m', 's')}))` : '0'} AS todo,
                 ${perPath || resuming ? `SUM(CASE WHEN s.type <> ${EntryType.dir} THEN length(s.path) ELSE 0 END)` : '0'} AS path_bytes
          FROM src s`,
       ).safeIntegers(true).get() as Row;

@@ -271,6 +271,11 @@ describe('copy', () => {
       expect(summary.placed.skippedSockets).toBe(1);
       expect(fs.existsSync(path.join(dst, 'run/sock'))).toBe(false);
       expect(fs.readFileSync(path.join(dst, 'run/keep.txt'), 'utf8')).toBe('kept');
+      // Every run counts it as skipped, and no plan counts it as work or a run as already there.
+      const plan = await copy(src, dst, { dryRun: true });
+      expect(plan.plan).toMatchObject({ pathsToPlace: 0, inodesToCopy: 0 });
+      const again = await copy(src, dst);
+      expect(again.placed).toMatchObject({ skippedSockets: 1, alreadyPresent: 1, inodesCopied: 0 });
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
