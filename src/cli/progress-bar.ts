@@ -4,7 +4,7 @@
 import cliProgress from 'cli-progress';
 import { formatBytes, formatCount } from '../format.js';
 import type { Phase, Progress } from '../progress.js';
-import { progressLines } from './progress-lines.js';
+import { PhaseTally, progressLines } from './progress-lines.js';
 
 const LABEL: Record<Phase, string> = {
   scan: 'scanning',
@@ -48,15 +48,12 @@ export function progressBar(enabled: boolean, quiet: boolean): TerminalProgress 
     cliProgress.Presets.shades_classic,
   );
   let bar: cliProgress.SingleBar | undefined;
-  let phase: Phase = 'scan';
-  let items = 0;
-  let total = 0;
-  let bytes = 0n;
-  let startedAt = Date.now();
+  const t = new PhaseTally();
   const payload = () => {
-    const secs = Math.max((Date.now() - startedAt) / 1000, 0.001);
+    const { items, total, bytes } = t;
+    const secs = Math.max((Date.now() - t.startedAt) / 1000, 0.001);
     return {
-      phase: LABEL[phase].padEnd(11),
+      phase: LABEL[t.phase ?? 'scan'].padEnd(11),
       items: total > 0 ? `${formatCount(items)}/${formatCount(total)}` : formatCount(items),
       bytes: bytes > 0n ? formatBytes(bytes) : '',
       rate: bytes > 0n ? `${formatBytes(Number(bytes) / secs)}/s` : `${formatCount(Math.round(items / secs))}/s`,
@@ -64,18 +61,13 @@ export function progressBar(enabled: boolean, quiet: boolean): TerminalProgress 
   };
   return {
     start(p, totals) {
-      phase = p;
-      items = 0;
-      bytes = 0n;
-      total = totals.items ?? 0;
-      startedAt = Date.now();
-      bar = multi.create(Math.max(total, 1), 0, payload());
-      if (total === 0) bar.setTotal(0);
+      t.start(p, totals);
+      bar = multi.create(Math.max(t.total, 1), 0, payload());
+      if (t.total === 0) bar.setTotal(0);
     },
     advance(n, b = 0n) {
-      items += n;
-      bytes += b;
-      bar?.update(Math.min(items, total || items), payload());
+      t.advance(n, b);
+      bar?.update(Math.min(t.items, t.total || t.items), payload());
     },
     warn(message) {
       multi.log(`warning: ${message}\n`);
