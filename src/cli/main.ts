@@ -8,6 +8,9 @@ import { registerScan } from './commands/scan.js';
 import { registerVerify } from './commands/verify.js';
 import { EXIT_CODES_HELP, ExitCode, exitCodeFor } from './exit-codes.js';
 
+let stdoutUsed = false;
+let watching = false;
+
 /**
  * A reader that went away (`linkmirror verify --json | head`) is no failure of the command: the
  * rest of its output is dropped, and it finishes and exits with its own code. Output that cannot
@@ -15,10 +18,12 @@ import { EXIT_CODES_HELP, ExitCode, exitCodeFor } from './exit-codes.js';
  * the fatal code, not a stack trace and 1, which would mean "some paths not copied" or
  * "differences found" to the cron job reading it.
  */
-let stdoutUsed = false;
-
 function watchOutput(): void {
-  // Whether anything went to stdout (a --json error document goes there only when nothing did).
+  // Whether anything went to stdout (a --json error document goes there only when nothing did);
+  // the wrapper and the error listener are put once, should main() run twice in one process.
+  stdoutUsed = false;
+  if (watching) return;
+  watching = true;
   const write = process.stdout.write.bind(process.stdout) as (...args: unknown[]) => boolean;
   process.stdout.write = ((...args: unknown[]) => {
     stdoutUsed = true;

@@ -37,7 +37,7 @@ export function verifyLines(r: VerifyReport): string[] {
     r.match
       ? `verified ${what} in ${formatDuration(r.elapsedMs)}: they match`
       : ahead || (r.differenceCount === 0 && r.problemCount === 0)
-        ? `verified ${what} in ${formatDuration(r.elapsedMs)}: not vouched for (see the note)${r.differenceCount || r.problemCount ? `; ${counted} from that newer record` : ''}`
+        ? `verified ${what} in ${formatDuration(r.elapsedMs)}: not vouched for (see the note)${r.differenceCount || r.problemCount ? `; ${counted} against that record` : ''}`
         : `verified ${what} in ${formatDuration(r.elapsedMs)}: ${counted}`,
   ];
   if (r.manifest?.state === 'scanned') {

@@ -69,12 +69,13 @@ function utf8Only(arg: string, what: string): void {
  */
 function typedAsIs(arg: string): boolean {
   try {
-    return fs
-      .readFileSync('/proc/self/cmdline')
-      .toString('latin1')
-      .split('\0')
-      .map((a) => Buffer.from(a, 'latin1'))
-      .some((raw) => raw.toString('utf8') === arg && Buffer.from(arg, 'utf8').equals(raw));
+    // The program's own arguments are the last of the command line's (node's options and the
+    // script come first), in process.argv's order.
+    const raw = fs.readFileSync('/proc/self/cmdline').toString('latin1').split('\0');
+    if (raw[raw.length - 1] === '') raw.pop();
+    const own = process.argv.slice(2);
+    const mine = raw.slice(raw.length - own.length).map((a) => Buffer.from(a, 'latin1'));
+    return own.some((a, i) => a === arg && Buffer.from(arg, 'utf8').equals(mine[i]));
   } catch {
     return false;
   }

@@ -113,6 +113,9 @@ function inspectDestination(dst: string, exists: boolean, adopt: boolean): { mir
   return { mirror: false };
 }
 
+/** Index meta key: 'yes' while inodes an adoption took by size and mtime may lack their hash (see recordManifest's fromSource). */
+const HASH_FROM_SOURCE = 'hash_from_source';
+
 /** Index meta key: 'all' when every path made in the destination has its row (see deleteExtras). */
 const TRACKED = 'tracked';
 
@@ -298,6 +301,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
       ops, index, src: srcBytes, dst: dstBytes, tmpDir, owner, adopt, deleteExtras: options.delete ?? false,
       checkContent: (options.recheck ?? false) && (options.checksum ?? false),
       mirrorHasRows: incremental || adopted > 0, recheck: options.recheck ?? false, progress, problems, shouldStop, trustUnrecorded,
+      specials: scanned.totals.specials > 0,
       // Copies run ahead through libuv's own fs calls, links on a thread of their own and
       // syncs in a child process: none goes through an injected ops object, so tests that
       // inject faults get none of them.
@@ -306,7 +310,8 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
       backgroundSync: ops === realFsOps,
     });
     progress.end();
-    if (incremental) plan = pathsVisited(plan, plan.paths - plan.dirs - placed.leftAlone);
+    // Sockets are never placed: skipped, whether the pass visited them or left them out.
+    if (incremental) plan = pathsVisited(plan, plan.paths - plan.dirs - placed.leftAlone - placed.skippedSockets);
     // Every path placed as src says: the next run's pass needs to look only at what its scan
     // changes. After a failure, the next pass compares every path again.
     if (problems.count > problemsBefore) index.markMirrorUnsynced();
@@ -318,13 +323,18 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     if (!placed.stopped) {
       if (adopt) index.setMeta('adopting', 'no');
       // The manifest for `verify DST`: a hash of each destination inode that has none yet.
-      // Two hashing threads: what the copy just wrote is in the page cache, and two hash a
+      // Two hashing threads: what the copy just wrote is in the page cache (an adoption's source
+      // files are not: they are read from the source drive), and two hash a
       // 1M-path tree's 545 MiB in 2.3 s where one takes 3.7 s. The second costs 2-3 MB of peak
       // RSS under the bin's V8 flags of the time (--optimize-for-size: 116 against 114 MB), and
       // cost 8-10 MB without them. Verify, reading a cold drive, uses four.
-      // Files an adoption took by size and mtime alone get the source's hashes (see record-manifest.ts).
-      const fromSource = adopt && !options.checksum ? srcBytes : undefined;
-      await recordManifest(index, dstBytes, { ops, progress, problems, owner, shouldStop, hashThreads: ops === realFsOps ? 2 : undefined, fromSource });
+      // Files an adoption took by size and mtime alone get the source's hashes (see
+      // record-manifest.ts), until every inode has one: a hash pass that stopped or skipped some
+      // leaves them to later runs, which must not hash them from the mirror.
+      if (adopt && !options.checksum) index.setMeta(HASH_FROM_SOURCE, 'yes');
+      const fromSource = index.getMeta(HASH_FROM_SOURCE) === 'yes' ? srcBytes : undefined;
+      const hashed = await recordManifest(index, dstBytes, { ops, progress, problems, owner, shouldStop, hashThreads: ops === realFsOps ? 2 : undefined, fromSource });
+      if (fromSource && !hashed.stopped && hashed.skipped === 0) index.setMeta(HASH_FROM_SOURCE, 'no');
       if (deleting) {
         progress.start('delete', {});
         const before = problems.count;

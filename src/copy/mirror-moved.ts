@@ -30,6 +30,10 @@ export function mirrorMoved(ops: FsOps, index: Index, dst: Buffer): boolean {
     found++;
     if (ino !== row.dstIno) other++;
   }
-  // Most, not all: a file replaced by hand among the sample is no move.
-  return found > 0 && other * 4 >= found * 3;
+  // Most, not all: a file replaced by hand among the sample is no move. Of a small mirror, all
+  // (three of four files edited by hand are no move either).
+  return found >= FEW ? other * 4 >= found * 3 : found > 0 && other === found;
 }
+
+/** Below this many paths looked at, every one must hold another inode. */
+const FEW = 8;

@@ -78,6 +78,8 @@ export interface PlaceContext {
   progress: Progress;
   problems: Problems;
   shouldStop: () => boolean;
+  /** Whether the scan found special files: only then may sockets need counting apart (see Index.todoTotals). */
+  specials?: boolean;
   /** Copies to run ahead of the cursor on a first copy (0: none; only with the real filesystem). */
   prefetch: number;
   /** Make links on a thread of their own (only with the real filesystem). */
@@ -836,7 +838,7 @@ async function leaveAlone(ctx: PlaceContext): Promise<{ left: number; sockets: n
   } finally {
     await threads?.close();
   }
-  const totals = index.todoTotals();
+  const totals = index.todoTotals(ctx.specials ?? true);
   return { left: totals.cleanPaths, sockets: totals.socketsLeft };
 }
 

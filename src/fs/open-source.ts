@@ -8,7 +8,7 @@
 // still waited on.
 //
 // The twins here (TS for this thread, JS text embedded in verify/hash-file.ts's HASH_FILE_JS for
-// the copy and hashing threads, which run code given as text) do the same, but that only this
+// the copy and hashing threads, which run code given as text) do the same, except that only this
 // thread's copyRegular() takes /dev/null (the pre-flight's empty file) for a source.
 import fs from 'node:fs';
 import type { Path } from './ops.js';

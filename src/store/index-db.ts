@@ -981,18 +981,24 @@ export class Index {
   /**
    * The work list's size, the paths it leaves alone (sockets apart: they are never placed), and
    * the paths of the sockets it leaves out (the pass counts those it visits as skipped itself).
+   * `sockets` false (the scan found no special file) skips their count: it reads every group.
    */
-  todoTotals(): { groups: number; cleanPaths: number; socketsLeft: number } {
-    const socket = EntryType.socket;
+  todoTotals(sockets = true): { groups: number; cleanPaths: number; socketsLeft: number } {
     const r = this.stmt(
       `SELECT (SELECT COUNT(*) FROM todo_groups) AS groups,
-              (SELECT COUNT(*) FROM src WHERE type NOT IN (${EntryType.dir}, ${socket})) -
-              (SELECT COUNT(*) FROM todo_groups t JOIN src s INDEXED BY src_by_inode ON s.dev = t.dev AND s.ino = t.ino
-               WHERE s.type <> ${EntryType.dir} AND s.type <> ${socket}) AS clean,
-              (SELECT TOTAL(g.paths) FROM groups g JOIN src s ON s.id = g.first_id
-               WHERE s.type = ${socket} AND NOT EXISTS (SELECT 1 FROM todo_groups t WHERE t.dev = g.dev AND t.ino = g.ino)) AS sockets`,
+              (SELECT COUNT(*) FROM src WHERE type <> ${EntryType.dir}) -
+              (SELECT COUNT(*) FROM todo_groups t JOIN src s INDEXED BY src_by_inode ON s.dev = t.dev AND s.ino = t.ino WHERE s.type <> ${EntryType.dir}) AS clean`,
     ).get() as Row;
-    return { groups: num(r.groups), cleanPaths: num(r.clean), socketsLeft: num(r.sockets) };
+    // Left out of both terms above, the sockets off the work list are in `clean`.
+    const left = sockets
+      ? num(
+          (this.stmt(
+            `SELECT TOTAL(g.paths) AS n FROM groups g JOIN src s ON s.id = g.first_id
+             WHERE s.type = ${EntryType.socket} AND NOT EXISTS (SELECT 1 FROM todo_groups t WHERE t.dev = g.dev AND t.ino = g.ino)`,
+          ).get() as Row).n,
+        )
+      : 0;
+    return { groups: num(r.groups), cleanPaths: num(r.clean) - left, socketsLeft: left };
   }
 
   /**

@@ -7,7 +7,8 @@
 //   forget hashes of source inodes that are gone or changed since (birth time, size, mtime)
 //   for each source inode (a regular file) without a hash, in (dev, ino) order:
 //     take a mirror path holding it; if that path still holds the inode the copy recorded,
-//     hash it and store the hash under the source inode's identity
+//     hash it and store the hash under the source inode's identity (fromSource: its first
+//     source path, if that still is the inode the scan saw)
 //
 // An incremental copy thus hashes only the content it wrote; a resumed one picks up where the
 // last stopped. The hash is of what the destination holds right after the copy, read back from
@@ -83,14 +84,15 @@ export async function recordManifest(index: Index, dst: Buffer, options: RecordM
         if (gone) return;
         if (!('hash' in o)) {
           // EIO from every file is a pulled drive, not bit rot: then the copy stops, in one line.
-          gone = fatalFor(o.error, `${showPath(t.path)} (hashing it for the manifest)`, folderAlive(ops, stateDir));
+          // (Not when reading the source: its errors say nothing of the destination.)
+          gone = src ? undefined : fatalFor(o.error, `${showPath(t.path)} (hashing it for the manifest)`, folderAlive(ops, stateDir));
           if (gone) throw gone;
           counts.skipped++;
           if (options.problems) options.problems.add(t.path, 'cannot hash for the manifest', o.error);
           else progress.warn(`cannot hash ${showPath(t.path)} for the manifest: ${(o.error as Error)?.message ?? String(o.error)}`);
         } else if (o.bytes !== t.size) {
           counts.skipped++;
-          progress.warn(`not in the manifest: ${showPath(t.path)} holds ${o.bytes} bytes, the copy wrote ${t.size}`);
+          progress.warn(`not in the manifest: ${showPath(t.path)} holds ${o.bytes} bytes, ${src ? 'the scan saw' : 'the copy wrote'} ${t.size}`);
         } else {
           batch.push({ dev: t.dev, ino: t.ino, birthNs: t.birthNs, size: t.size, mtimeNs: t.mtimeNs, hash: o.hash });
           counts.inodesHashed++;
@@ -112,7 +114,8 @@ export async function recordManifest(index: Index, dst: Buffer, options: RecordM
           try {
             if (!src) return BigInt.asIntN(64, ops.lstat(joinPath(dst, t.path)).ino) === t.dstIno;
             const st = ops.lstat(joinPath(src, t.path));
-            return BigInt.asIntN(64, st.dev) === t.dev && BigInt.asIntN(64, st.ino) === t.ino && st.size === t.size && clampNs(st.mtimeNs) === t.mtimeNs;
+            return BigInt.asIntN(64, st.dev) === t.dev && BigInt.asIntN(64, st.ino) === t.ino && st.size === t.size && clampNs(st.mtimeNs) === t.mtimeNs &&
+              (t.birthNs === 0n || clampNs(st.birthtimeNs) === t.birthNs);
           } catch {
             return false;
           }

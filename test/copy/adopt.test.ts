@@ -10,6 +10,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/cli/exit-codes.js';
 import { copy } from '../../src/copy/copy.js';
+import { realFsOps } from '../../src/fs/ops.js';
+import { faultyOps } from '../helpers/faulty-ops.js';
 import { verifyAgainstSource, verifyMirror } from '../../src/verify/verify.js';
 import { expectExit, runCli } from '../helpers/cli.js';
 import { freeBytes, leaveFree, useLoopMount } from '../helpers/loop-mount.js';
@@ -159,6 +161,17 @@ describe('--adopt', () => {
     expect(fs.readFileSync(path.join(quick, 'snap.0/doc'), 'utf8')).not.toBe(wrong);
     expect((await verifyMirror(quick)).match).toBe(true);
     expect((await verifyAgainstSource(src, quick)).match).toBe(true);
+
+    // An adoption whose hash pass could not read that source file (EIO, injected): the next
+    // plain run, which adopts nothing, still hashes it from the source, not from the mirror.
+    const unread = path.join(base, 'unread');
+    plant(unread);
+    const eio = faultyOps(realFsOps, { op: 'openRead', code: 'EIO', path: /\/src\/snap\.\d\/doc$/ });
+    expect((await copy(src, unread, { adopt: true, ops: eio })).problems.map((p) => p.message)).toEqual([
+      expect.stringMatching(/^cannot hash for the manifest snap\.\d\/doc: /),
+    ]);
+    expect((await copy(src, unread)).problemCount).toBe(0);
+    expect((await verifyMirror(unread)).differences.map((d) => [d.category, d.path])).toEqual([['content', 'snap.0/doc']]);
 
     const checked = path.join(base, 'checked');
     plant(checked);

@@ -276,6 +276,7 @@ describe('copy', () => {
       expect(plan.plan).toMatchObject({ pathsToPlace: 0, inodesToCopy: 0 });
       const again = await copy(src, dst);
       expect(again.placed).toMatchObject({ skippedSockets: 1, alreadyPresent: 1, inodesCopied: 0 });
+      expect(again.plan.pathsToPlace).toBe(0);
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }

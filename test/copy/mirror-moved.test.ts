@@ -48,4 +48,22 @@ describe('a mirror copied elsewhere', () => {
     expect(again.placed.inodesCopied).toBe(0);
     expect(again.placed.leftAlone).toBe(5);
   });
+
+  it('is not taken for one when files were replaced in it by hand', async () => {
+    const base = temp();
+    const src = path.join(base, 'src');
+    buildTree(src, Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`h0/f${i}`, file(`file ${i}`)])));
+    const dst = path.join(base, 'mirror');
+    await copy(src, dst);
+    // Three of the twelve put back as copies (new inodes, the same bytes and times).
+    for (const i of [0, 5, 11]) {
+      const p = path.join(dst, `h0/f${i}`);
+      execFileSync('cp', ['-p', p, `${p}.new`]);
+      fs.renameSync(`${p}.new`, p);
+    }
+    const w = warnings();
+    const s = await copy(src, dst, { progress: w.progress });
+    expect(w.list).toEqual([]);
+    expect(s.adopted).toBe(0);
+  });
 });
