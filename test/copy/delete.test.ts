@@ -338,7 +338,7 @@ describe('--max-delete', () => {
     const v = runCli(['verify', dst]);
     expectExit(v, ExitCode.problems);
     expect(lines(v.stdout).slice(0, 2)).toEqual([
-      expect.stringMatching(/^verified .* against its manifest .*: not vouched for \(see the note\)(; \d+ differences? from that newer record)?$/),
+      expect.stringMatching(/^verified .* against its manifest .*: not vouched for \(see the note\)(; \d+ differences? against that record)?$/),
       expect.stringMatching(/^note +the last copy into this mirror scanned a changed source and stopped before copying/),
     ]);
     // What the newer record lacks is not called kept by copies without --delete.
