@@ -1,7 +1,7 @@
 // Words for verify's summary: counts per category with the first differences of each, then
 // what was read. Kept apart from report.ts (copy's words) so each command's wording is in one place.
 import { formatBytes, formatCount, formatDuration } from '../format.js';
-import { CATEGORIES, type Difference, type VerifyReport } from '../verify/verify.js';
+import { aheadOfMirror, CATEGORIES, type Difference, type VerifyReport } from '../verify/verify.js';
 
 /** How many differences of each category the summary names. */
 export const SHOWN_PER_CATEGORY = 5;
@@ -31,7 +31,7 @@ export function verifyLines(r: VerifyReport): string[] {
   const what = r.mode === 'source' ? `${r.dst} against ${r.src}` : `${r.dst} against its manifest${r.src ? ` (a copy of ${r.src})` : ''}`;
   // A manifest that is a newer record of the source than the mirror was copied from (see
   // verify.ts aheadOfMirror): what differs from it, and what it lacks, say nothing of the mirror.
-  const ahead = r.manifest?.state === 'scanned' || r.manifest?.state === 'scanning';
+  const ahead = aheadOfMirror(r.manifest?.state);
   const counted = `${formatCount(r.differenceCount)} difference${r.differenceCount === 1 ? '' : 's'}${r.problemCount ? `, ${formatCount(r.problemCount)} problem${r.problemCount === 1 ? '' : 's'}` : ''}`;
   const lines = [
     r.match

@@ -3,7 +3,7 @@
 import type { FsOps } from '../fs/ops.js';
 import { EntryType, type Entry } from '../store/entry.js';
 
-export function applyMeta(ops: FsOps, p: Buffer, e: Entry, owner: boolean): void {
+export function applyMeta(ops: FsOps, p: Buffer, e: Pick<Entry, 'type' | 'uid' | 'gid' | 'mode' | 'atimeNs' | 'mtimeNs'>, owner: boolean): void {
   if (owner) ops.lchown(p, e.uid, e.gid);
   if (e.type !== EntryType.symlink) ops.chmod(p, e.mode);
   ops.lutimes(p, e.atimeNs, e.mtimeNs);

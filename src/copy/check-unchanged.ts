@@ -34,7 +34,8 @@ export function checkUnchanged(ops: FsOps, p: Path, e: ScanFacts): void {
   if (!sameFile(e, st)) throw changedWhileCopied();
 }
 
-function sameFile(e: ScanFacts, st: { dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint; birthtimeNs: bigint }): boolean {
+/** Whether the lstat `st` is of the file the scan saw as `e` (see above for what is compared). */
+export function sameFile(e: ScanFacts, st: { dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint; birthtimeNs: bigint }): boolean {
   return st.dev === e.dev && st.ino === e.ino && st.size === e.size && clampNs(st.mtimeNs) === e.mtimeNs && (e.birthNs === 0n || clampNs(st.birthtimeNs) === e.birthNs);
 }
 

@@ -820,9 +820,10 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
 /**
  * Mark the work of an incremental run (Index.markTodoGroups) and return how many paths it
  * leaves alone (and how many socket paths it leaves out, which are never placed). Those are
- * trusted to the index, which was committed after their files were on the drive; still, of each inode one path is looked at — a file found missing, of another inode
- * or size (a drive pulled before its data was written, a file replaced by hand) puts its inode
- * back on the work list. `copy --recheck` looks at every path.
+ * trusted to the index, which was committed after their files were on the drive; still, of each
+ * inode one path is looked at — a file found missing, of another inode or size (a drive pulled
+ * before its data was written, a file replaced by hand) puts its inode back on the work list.
+ * `copy --recheck` looks at every path.
  */
 async function leaveAlone(ctx: PlaceContext): Promise<{ left: number; sockets: number }> {
   const { ops, index } = ctx;

@@ -9,7 +9,9 @@
 import path from 'node:path';
 import { isErrno } from '../fs/errno.js';
 import type { FsOps } from '../fs/ops.js';
+import { EntryType } from '../store/entry.js';
 import type { MirrorRow } from '../store/index-db.js';
+import { applyMeta } from './apply-meta.js';
 
 export class RenameSplits {
   /** New inodes made. */
@@ -46,10 +48,9 @@ export class RenameSplits {
     const fresh = `${tmp}.split`;
     try {
       ops.copyFile(tmp, fresh);
-      // Owner first (chown clears set-uid bits), then mode, then times (see apply-meta.ts).
-      if (this.owner) ops.lchown(fresh, Number(st.uid), Number(st.gid));
-      ops.chmod(fresh, Number(st.mode & 0o7777n));
-      ops.lutimes(fresh, st.atimeNs, st.mtimeNs);
+      // The staged inode's metadata, which the copy set from the source.
+      const meta = { type: EntryType.file, uid: Number(st.uid), gid: Number(st.gid), mode: Number(st.mode & 0o7777n), atimeNs: st.atimeNs, mtimeNs: st.mtimeNs };
+      applyMeta(ops, Buffer.from(fresh), meta, this.owner);
       ops.rename(fresh, to);
     } catch (err) {
       unlinkQuietly(ops, fresh);

@@ -39,14 +39,17 @@ export function emptyLostFoundAtRoot(dir: Buffer | string): boolean {
   try {
     return fs.readdirSync(under(dir, LOST_FOUND)).length === 0;
   } catch (err) {
-    return isErrno(err, 'EACCES') && lostFoundClosed(dir);
+    return isErrno(err, 'EACCES') && closedFolder(under(dir, LOST_FOUND));
   }
 }
 
 /** lostFoundAtRoot(dir), root's, and this user may not list it. */
 export function lostFoundClosed(dir: Buffer | string): boolean {
-  if (!lostFoundAtRoot(dir)) return false;
-  const at = under(dir, LOST_FOUND);
+  return lostFoundAtRoot(dir) && closedFolder(under(dir, LOST_FOUND));
+}
+
+/** Whether the folder `at` is root's and this user may not list it. */
+function closedFolder(at: Buffer): boolean {
   try {
     fs.accessSync(at, fs.constants.R_OK | fs.constants.X_OK);
     return false;

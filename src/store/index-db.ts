@@ -71,8 +71,8 @@ const PLACED_PER_INSERT = 256;
 export const COPIED_AT = 'copied_at';
 
 /**
- * Meta key: how far (ns) a time set on the destination can come back, '0' for microseconds (see
- * copy/preflight.ts timeGranularity). Written by each copy; verify allows that much in mtimes.
+ * Meta key: the unit (ns) the destination keeps times in, '0' for all that utimes(2) can carry
+ * (see copy/preflight.ts timeGranularity). Written by each copy; verify allows less than one unit.
  */
 export const DST_TIME_NS = 'dst_time_ns';
 

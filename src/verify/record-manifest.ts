@@ -20,11 +20,11 @@
 // from the source, so that `verify DST` and `copy --recheck --checksum` find one that differs;
 // hashed from the mirror, the manifest vouched for whatever bytes the old copy held.
 import path from 'node:path';
+import { sameFile } from '../copy/check-unchanged.js';
 import { fatalFor, folderAlive } from '../copy/place-files.js';
 import type { LinkmirrorError } from '../errors.js';
 import type { FsOps } from '../fs/ops.js';
 import { joinPath, showPath } from '../fs/paths.js';
-import { clampNs } from '../fs/time-ns.js';
 import type { Problems } from '../problems.js';
 import { noProgress, type Progress } from '../progress.js';
 import { STATE_DIR } from '../state-dir.js';
@@ -113,9 +113,9 @@ export async function recordManifest(index: Index, dst: Buffer, options: RecordM
           if (gone) return false;
           try {
             if (!src) return BigInt.asIntN(64, ops.lstat(joinPath(dst, t.path)).ino) === t.dstIno;
-            const st = ops.lstat(joinPath(src, t.path));
-            return BigInt.asIntN(64, st.dev) === t.dev && BigInt.asIntN(64, st.ino) === t.ino && st.size === t.size && clampNs(st.mtimeNs) === t.mtimeNs &&
-              (t.birthNs === 0n || clampNs(st.birthtimeNs) === t.birthNs);
+            // The manifest's dev and ino are as stored (signed); the scan's facts are unsigned.
+            const seen = { ...t, dev: BigInt.asUintN(64, t.dev), ino: BigInt.asUintN(64, t.ino) };
+            return sameFile(seen, ops.lstat(joinPath(src, t.path)));
           } catch {
             return false;
           }

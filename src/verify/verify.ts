@@ -178,7 +178,7 @@ function makeWorkDir(tempDir: string | undefined): string {
  * off while it ran ('scanning'), or complete but followed by no copy ('scanned': the run was
  * refused, or killed before its pass).
  */
-function aheadOfMirror(state: string | undefined): boolean {
+export function aheadOfMirror(state: string | undefined): boolean {
   return state === 'scanning' || state === SCANNED;
 }
 
