@@ -1,10 +1,13 @@
 // The refusals that come before anything is read or written: the source must be a directory,
 // and source and destination must be distinct trees, neither inside the other. Paths are
-// compared after resolving symlinks (realpath), so /a/link-to-b and /b are one place.
+// compared after resolving symlinks (realpath), so /a/link-to-b and /b are one place; then by
+// inode, and by where each lies in its filesystem (mountinfo), so a bind mount of one tree, or of
+// a folder in it, is not taken for another place.
 import fs from 'node:fs';
 import path from 'node:path';
 import { LinkmirrorError } from '../errors.js';
 import { isErrno } from '../fs/errno.js';
+import { atOrBelow, mountPlace, readMounts } from '../fs/mount-place.js';
 
 export interface CheckedPaths {
   /** Resolved absolute source. */
@@ -48,6 +51,27 @@ function insideByInode(dir: string, tree: string): boolean {
     if (st.dev === t.dev && st.ino === t.ino) return true;
     if (path.dirname(at) === at) return false;
   }
+}
+
+/**
+ * How src and dst (resolved; dst may not exist yet) overlap as places in one filesystem: a bind
+ * mount of a subfolder of one tree shows it at a path that neither realpath nor the parents'
+ * inodes lead back from. Undefined when they do not, or when mountinfo cannot be read (the
+ * checks by path and inode still stand).
+ */
+function overlapByMount(src: string, dst: string): 'same' | 'dst-inside' | 'src-inside' | undefined {
+  const mounts = readMounts();
+  if (!mounts) return undefined;
+  // A missing destination lies where its nearest existing folder does, with the missing tail.
+  const existing = nearestExisting(dst);
+  const s = mountPlace(mounts, src);
+  const at = mountPlace(mounts, existing);
+  if (!s || !at || s.device !== at.device) return undefined;
+  const d = path.posix.join(at.inFs, path.relative(existing, dst));
+  if (d === s.inFs) return 'same';
+  if (atOrBelow(d, s.inFs)) return 'dst-inside';
+  if (atOrBelow(s.inFs, d)) return 'src-inside';
+  return undefined;
 }
 
 /**
@@ -121,6 +145,16 @@ export function checkPaths(srcArg: string, dstArg: string): CheckedPaths {
     throw new LinkmirrorError('DST_INSIDE_SRC', `destination ${dst} is inside the source ${src} (the same folder mounted twice); choose a destination outside it`);
   }
   if (dstExists && insideByInode(src, dst)) {
+    throw new LinkmirrorError('SRC_INSIDE_DST', `source ${src} is inside the destination ${dst} (the same folder mounted twice); choose a destination outside it`);
+  }
+  const overlap = overlapByMount(src, dst);
+  if (overlap === 'same') {
+    throw new LinkmirrorError('DST_IS_SRC', `source ${src} and destination ${dst} are the same folder (the same folder mounted twice); give another destination`);
+  }
+  if (overlap === 'dst-inside') {
+    throw new LinkmirrorError('DST_INSIDE_SRC', `destination ${dst} is inside the source ${src} (the same folder mounted twice); choose a destination outside it`);
+  }
+  if (overlap === 'src-inside') {
     throw new LinkmirrorError('SRC_INSIDE_DST', `source ${src} is inside the destination ${dst} (the same folder mounted twice); choose a destination outside it`);
   }
   return { src, dst, dstExists };
