@@ -1,6 +1,9 @@
 // The directory pass: every source directory exists in the destination before any file is
 // placed, parents first. They are made owner-writable (0700) for now — a read-only source
 // directory must still receive its files — and get their own mode and times in finishDirs().
+// One the mirror has already, with the source's read-only mode from the last run (Back In
+// Time makes its snapshots read-only), is made owner-writable again for the same reason: a
+// user who is not root could otherwise place and remove nothing in it, run after run.
 //
 // Whatever stands where a directory belongs and is not a real directory (a symlink planted in
 // the destination, say) is removed, never followed: writes below it must stay inside DST.
@@ -17,6 +20,7 @@ import type { Index } from '../store/index-db.js';
 
 const S_IFMT = 0o170000n;
 const S_IFDIR = 0o040000n;
+const OWNER_RWX = 0o700n;
 
 /**
  * `mirrorHasRows`: a directory that has to be made anew in a mirror was removed behind our back,
@@ -32,6 +36,21 @@ const S_IFDIR = 0o040000n;
  */
 export function makeDirs(ops: FsOps, index: Index, dst: Buffer, progress: Progress, problems: Problems, mirrorHasRows = false): number {
   let made = 0;
+  const alive = folderAlive(ops, path.join(dst.toString(), STATE_DIR));
+  /** Make the directory at `p`, whose lstat gave `mode`, owner-writable for this run; false when that failed (reported). */
+  const writable = (p: Buffer, at: Buffer, mode: bigint): boolean => {
+    if ((mode & OWNER_RWX) === OWNER_RWX) return true;
+    try {
+      ops.chmod(p, Number((mode & 0o7777n) | OWNER_RWX));
+      return true;
+    } catch (err) {
+      const fatal = fatalFor(err, showPath(at), alive);
+      if (fatal) throw fatal;
+      problems.add(at, 'cannot make directory writable', err);
+      return false;
+    }
+  };
+  if (mirrorHasRows) writable(dst, Buffer.alloc(0), ops.lstat(dst).mode);
   for (const page of index.srcDirs('parents-first')) {
     const fresh: Buffer[] = [];
     const there = mirrorHasRows ? lstatHere(ops, dst, page.map((d) => d.path)) : undefined;
@@ -42,28 +61,42 @@ export function makeDirs(ops: FsOps, index: Index, dst: Buffer, progress: Progre
       const d = page[i];
       progress.advance(1);
       if (d.path.length === 0) continue; // the destination root exists already
-      if (seen && there!.error(i) === undefined && (there!.mode(i) & S_IFMT) === S_IFDIR) continue;
       const p = joinPath(dst, d.path);
+      if (seen && there!.error(i) === undefined && (there!.mode(i) & S_IFMT) === S_IFDIR) {
+        writable(p, d.path, there!.mode(i));
+        continue;
+      }
       seen = false;
       try {
         ops.mkdir(p, 0o700);
         made++;
         if (mirrorHasRows) fresh.push(d.path);
       } catch (err) {
-        const fatal = fatalFor(err, showPath(d.path), folderAlive(ops, path.join(dst.toString(), STATE_DIR)));
+        const fatal = fatalFor(err, showPath(d.path), alive);
         if (fatal) throw fatal;
         if (!isErrno(err, 'EEXIST')) {
           problems.add(d.path, 'cannot make directory', err);
           continue;
         }
-        const st = ops.lstat(p);
-        if ((st.mode & S_IFMT) === S_IFDIR) continue;
-        // Not a directory (a file, or a symlink that must not be followed): replace it, and
-        // forget what the index said was there (its inode number may be handed out again).
-        ops.unlink(p);
-        index.dropMirror([d.path]);
-        ops.mkdir(p, 0o700);
-        made++;
+        // One path's trouble (a file there that may not be removed) is that path's problem,
+        // not the end of the run.
+        try {
+          const st = ops.lstat(p);
+          if ((st.mode & S_IFMT) === S_IFDIR) {
+            writable(p, d.path, st.mode);
+            continue;
+          }
+          // Not a directory (a file, or a symlink that must not be followed): replace it, and
+          // forget what the index said was there (its inode number may be handed out again).
+          ops.unlink(p);
+          index.dropMirror([d.path]);
+          ops.mkdir(p, 0o700);
+          made++;
+        } catch (err2) {
+          const fatal2 = fatalFor(err2, showPath(d.path), alive);
+          if (fatal2) throw fatal2;
+          problems.add(d.path, 'cannot make directory', err2);
+        }
       }
     }
     index.dropMirror(fresh); // before recording this page's directories, which it would drop too
