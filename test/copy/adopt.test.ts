@@ -264,3 +264,41 @@ describe('without --adopt', () => {
     expectSameTopology(src, dst);
   });
 });
+
+describe('a destination inode shared with something else', () => {
+  const MTIME = 1_600_000_000;
+
+  it('two source files a deduplicated drive holds on one inode are not merged, and neither mode is set on the other', async () => {
+    const base = temp();
+    const src = path.join(base, 'src');
+    const dst = path.join(base, 'dst');
+    buildTree(src, { 'a': file('same bytes', { mode: 0o644, mtime: MTIME }), 'x': file('same bytes', { mode: 0o600, mtime: MTIME }) });
+    // What `hardlink` or `rdfind -makehardlinks` leaves: one inode for both.
+    buildTree(dst, { 'a': file('same bytes', { mode: 0o644, mtime: MTIME }) });
+    fs.linkSync(path.join(dst, 'a'), path.join(dst, 'x'));
+
+    const summary = await copy(src, dst, { adopt: true });
+    expect(summary.problemCount).toBe(0);
+    expectSameTopology(src, dst);
+    expect(fs.statSync(path.join(dst, 'a')).mode & 0o777).toBe(0o644);
+    expect(fs.statSync(path.join(dst, 'x')).mode & 0o777).toBe(0o600);
+    expect((await verifyAgainstSource(src, dst)).match).toBe(true);
+  });
+
+  it('a file also linked from outside the mirror is not adopted: the outside path keeps its inode as it was', async () => {
+    const base = temp();
+    const src = path.join(base, 'src');
+    const dst = path.join(base, 'dst');
+    buildTree(src, { 'f': file('content', { mode: 0o600, mtime: MTIME }) });
+    buildTree(dst, { 'f': file('content', { mode: 0o644, mtime: MTIME }) });
+    const outside = path.join(base, 'outside');
+    fs.linkSync(path.join(dst, 'f'), outside);
+
+    const summary = await copy(src, dst, { adopt: true });
+    expect(summary.problemCount).toBe(0);
+    expect(fs.statSync(outside).mode & 0o777).toBe(0o644);
+    expect(fs.statSync(outside).nlink).toBe(1);
+    expect(fs.statSync(path.join(dst, 'f')).mode & 0o777).toBe(0o600);
+    expectSameTopology(src, dst);
+  });
+});
