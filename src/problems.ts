@@ -12,6 +12,9 @@ export interface Problem {
 
 export const MAX_KEPT_PROBLEMS = 1000;
 
+const NAME_REFUSED =
+  'the filesystem cannot hold this name (EILSEQ: it takes only valid UTF-8 names); rename it in the source, or copy to a Linux filesystem (ext4, xfs, btrfs)';
+
 export class Problems {
   count = 0;
   readonly kept: Problem[] = [];
@@ -20,8 +23,11 @@ export class Problems {
   add(rel: Buffer, what: string, err: unknown): void {
     this.count++;
     const code = errnoCode(err) ?? 'EIO';
-    // Node's error messages hold the path as they were given it: raw, controls and all.
-    const message = `${what} ${showPath(rel) || '.'}: ${printable((err as Error)?.message ?? String(err))}`;
+    // Node's error messages hold the path as they were given it: raw, controls and all. A name
+    // the destination refuses (NTFS and exFAT store UTF-16: ntfs-3g answers EILSEQ for bytes that
+    // are not UTF-8) is said as such; Node's message would show it mangled, beside a temp name.
+    const why = code === 'EILSEQ' ? NAME_REFUSED : printable((err as Error)?.message ?? String(err));
+    const message = `${what} ${showPath(rel) || '.'}: ${why}`;
     if (this.kept.length < MAX_KEPT_PROBLEMS) this.kept.push({ path: showPath(rel), code, message });
     this.progress.warn(message);
   }

@@ -44,7 +44,7 @@ export function copyLines(s: CopySummary): string[] {
     `written        ${formatCount(c.inodesCopied)} inodes, ${formatBytes(c.bytesCopied)}; ${formatCount(c.linksMade)} hard links; ${formatCount(s.dirsMade)} directories`,
     `splits         ${formatCount(c.splits)} (link limit ${Number.isFinite(s.plan.linkMax) ? formatCount(s.plan.linkMax) : 'none known'} on ${s.plan.fsType})`,
   ];
-  if (c.alreadyPresent) lines.push(`already there  ${formatCount(c.alreadyPresent)} paths${c.metadataFixed ? ` (${formatCount(c.metadataFixed)} with new mode or owner)` : ''}`);
+  if (c.alreadyPresent) lines.push(`already there  ${formatCount(c.alreadyPresent)} paths${c.metadataFixed ? ` (${formatCount(c.metadataFixed)} with mode, owner or mtime set again)` : ''}`);
   if (c.foundComplete) lines.push(`found complete ${formatCount(c.foundComplete)} inodes, ${formatBytes(c.bytesFound)}, that the interrupted run had written (not copied again)`);
   if (c.replaced) lines.push(`replaced       ${formatCount(c.replaced)} paths that held other content`);
   if (s.adopted) lines.push(`adopted        ${formatCount(s.adopted)} existing files; ${formatCount(c.deduplicated)} duplicates linked, ${formatBytes(c.bytesReclaimed)} reclaimed`);
@@ -55,6 +55,10 @@ export function copyLines(s: CopySummary): string[] {
     lines.push(`kept           ${formatCount(s.extrasKept)} paths no longer in the source (use --delete to remove them)`);
   }
   if (c.skippedSockets) lines.push(`skipped        ${formatCount(c.skippedSockets)} sockets`);
+  if (s.notKept?.length) {
+    const what = s.notKept.map((k) => (k === 'modes' ? 'permission bits' : 'owners')).join(' and ');
+    lines.push(`not kept       ${what}: the destination (${s.plan.fsType}) does not hold them (see the warning)`);
+  }
   lines.push(`problems       ${formatCount(s.problemCount)}`);
   for (const p of s.problems.slice(0, 10)) lines.push(`  ${p.message}`);
   if (s.problemCount > 10) lines.push(`  … and ${formatCount(s.problemCount - 10)} more (use --json for the first ${s.problems.length})`);

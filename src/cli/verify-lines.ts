@@ -58,7 +58,9 @@ export function verifyLines(r: VerifyReport): string[] {
       lines.push(`               ${formatCount(r.contentUnchecked)} files not compared (${why})`);
     }
   }
-  if (!r.ownerCompared) lines.push('owners         not compared');
+  const notHeld = ' (the copies found the destination does not keep them)';
+  if (!r.modesCompared) lines.push(`modes          not compared${notHeld}`);
+  if (!r.ownerCompared) lines.push(`owners         not compared${r.notKept.owners ? notHeld : ''}`);
   for (const c of CATEGORIES) {
     const n = r.categories[c];
     if (n === 0) continue;

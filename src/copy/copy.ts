@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { isLinkmirrorError, LinkmirrorError, type ErrorCode } from '../errors.js';
 import { bootId } from '../fs/boot-id.js';
+import { isErrno } from '../fs/errno.js';
 import { fsFacts } from '../fs/link-limit.js';
 import { realFsOps, type FsOps } from '../fs/ops.js';
 import { readAhead, worthReadingAhead, type ReadAhead } from '../fs/read-ahead.js';
@@ -18,7 +19,7 @@ import { noProgress, type Progress } from '../progress.js';
 import { scan } from '../scan/scan.js';
 import { INDEX_FILE, STATE_DIR, stateDirInSource } from '../state-dir.js';
 import { emptyLostFoundAtRoot, LOST_FOUND } from '../fs/lost-found.js';
-import { COPIED_AT, DST_TIME_NS, Index, SCANNED, type ScanTotals } from '../store/index-db.js';
+import { COPIED_AT, DST_MODES, DST_OWNERS, DST_TIME_NS, Index, SCANNED, type ScanTotals } from '../store/index-db.js';
 import { useSqliteTempDir } from '../store/temp-dir.js';
 import { findManifest } from '../verify/manifest-file.js';
 import { recordManifest } from '../verify/record-manifest.js';
@@ -30,7 +31,7 @@ import { emptyPlaceCounts, placeFiles, renameStaged, syncOrStop, type PlaceCount
 import { adoptExisting } from './adopt.js';
 import { countExtrasByWalk, deleteExtras } from './delete-extras.js';
 import { makePlan, pathsVisited, type Plan } from './plan.js';
-import { checkCapacity, probeHardLinks } from './preflight.js';
+import { checkCapacity, keepsWarning, linksRefused, noHardLinks, PROBE_PREFIX, probeHardLinks } from './preflight.js';
 import { followSourceDevice } from './source-device.js';
 import { mirrorMoved } from './mirror-moved.js';
 import { DEFAULT_DELETE_LIMIT, deleteRefusal, unlimited, type DeleteLimit } from './delete-limit.js';
@@ -91,6 +92,8 @@ export interface CopySummary {
   capacityRefusal?: string;
   /** A dry run: what its plan does not foresee (see dryRun). */
   notes?: string[];
+  /** What the destination does not keep of what the copy sets (see preflight.ts): not copied, not verified. */
+  notKept?: ('modes' | 'owners')[];
   problems: Problem[];
   problemCount: number;
   elapsedMs: number;
@@ -103,7 +106,14 @@ function inspectDestination(dst: string, exists: boolean, adopt: boolean): { mir
   // The state folder a real folder and the index's files regular files (SQLite opens them by
   // name, following symlinks), as verify checks them.
   if (findManifest(dst, 'run as the user who made the copy')) return { mirror: true };
-  const others = fs.readdirSync(dst).filter((n) => n !== STATE_DIR && !(n === LOST_FOUND && emptyLostFoundAtRoot(dst)));
+  let names: string[];
+  try {
+    names = fs.readdirSync(dst);
+  } catch (err) {
+    if (!isErrno(err, 'EACCES', 'EPERM')) throw err;
+    throw new LinkmirrorError('DST_NO_ACCESS', `cannot read the destination ${dst}: permission denied; run as a user who may read and write it, or choose another destination`, { cause: err });
+  }
+  const others = names.filter((n) => n !== STATE_DIR && !(n === LOST_FOUND && emptyLostFoundAtRoot(dst)));
   if (others.length > 0 && !adopt) {
     throw new LinkmirrorError(
       'DST_NOT_EMPTY',
@@ -208,6 +218,14 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
   let refused = false;
   try {
     // SQLite's sorts and statement journals go beside the index, on the destination (see store/temp-dir.ts).
+    if (!mirror) {
+      const cause = linksRefused(ops, stateDir);
+      if (cause !== undefined) {
+        // What a copy without links would need, from a scan into a scratch index (as -n makes).
+        const planned = await dryRun(src, dst, dstExists, false, ops, progress, started, { ...options, delete: false, adopt: false });
+        throw noHardLinks(fsFacts(ops, dst), planned.plan, cause);
+      }
+    }
     restoreTempDir = useSqliteTempDir(stateDir);
     index = Index.open(path.join(stateDir, INDEX_FILE));
     // An existing mirror's index is read at random from the scan on: on a drive that seeks,
@@ -231,6 +249,8 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     // Other leftovers of an interrupted run were never renamed into place, so never part of the mirror.
     fs.rmSync(tmpDir, { recursive: true, force: true });
     fs.mkdirSync(tmpDir, { mode: 0o700 });
+    // So are the hard-link probe's files of a run killed during its pre-flight (see preflight.ts).
+    for (const name of fs.readdirSync(stateDir)) if (name.startsWith(PROBE_PREFIX)) fs.rmSync(path.join(stateDir, name), { force: true });
     index.clearPending();
     if (mirror) followSourceDevice(index, src, progress);
     // Before the scan: a run cut short after this still knows, by 'adopting', to adopt.
@@ -286,7 +306,17 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     let plan = makePlan(index, facts, !incremental);
     progress.end();
     // The manifest's record of how exactly the destination keeps times, for verify.
-    index.setMeta(DST_TIME_NS, String(probeHardLinks(ops, stateDir, facts, plan)));
+    const keeps = probeHardLinks(ops, stateDir, facts, plan, owner);
+    const timeUnit = keeps.timeUnit;
+    index.setMeta(DST_TIME_NS, String(timeUnit));
+    // A drive mounted again so that it keeps modes (ntfs-3g's -o permissions): the paths the
+    // runs before left with the drive's own mode are found only by looking at every one.
+    const regained = (keeps.modes && index.getMeta(DST_MODES) === 'lost') || (owner && keeps.owners && index.getMeta(DST_OWNERS) === 'lost');
+    index.setMeta(DST_MODES, keeps.modes ? 'kept' : 'lost');
+    if (owner) index.setMeta(DST_OWNERS, keeps.owners ? 'kept' : 'lost');
+    const lostWarning = keepsWarning(keeps, facts);
+    if (lostWarning) progress.warn(lostWarning);
+    if (regained) progress.warn('the destination keeps permission bits and owners now: every path of the mirror is looked at to set them');
     checkCapacity(facts, plan, options.force ?? false, trustUnrecorded);
     index.setMeta('src', src);
     index.setMeta('state', 'copying');
@@ -298,9 +328,9 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     progress.start('content', { items: plan.paths - plan.dirs, bytes: plan.bytesToCopy });
     const problemsBefore = problems.count;
     const placed = await placeFiles({
-      ops, index, src: srcBytes, dst: dstBytes, tmpDir, owner, adopt, deleteExtras: options.delete ?? false,
+      ops, index, src: srcBytes, dst: dstBytes, tmpDir, owner, timeUnit, adopt, deleteExtras: options.delete ?? false,
       checkContent: (options.recheck ?? false) && (options.checksum ?? false),
-      mirrorHasRows: incremental || adopted > 0, recheck: options.recheck ?? false, progress, problems, shouldStop, trustUnrecorded,
+      mirrorHasRows: incremental || adopted > 0, recheck: (options.recheck ?? false) || regained, progress, problems, shouldStop, trustUnrecorded,
       specials: scanned.totals.specials > 0,
       // Copies run ahead through libuv's own fs calls, links on a thread of their own and
       // syncs in a child process: none goes through an injected ops object, so tests that
@@ -358,6 +388,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     return {
       src, dst, dryRun: false, resumed: mirror, interrupted: placed.stopped, scan: scanned.totals, plan, placed, dirsMade,
       adopted, deleted, extrasKept, delete: options.delete ?? false, deleteSkipped, extras: deleting ? extras : extrasKept, problems: problems.kept, problemCount: problems.count, elapsedMs: Date.now() - started,
+      notKept: [...(keeps.modes ? [] : ['modes' as const]), ...(keeps.owners ? [] : ['owners' as const])],
     };
   } catch (err) {
     refused = isLinkmirrorError(err) && REFUSALS.has(err.code);
@@ -408,8 +439,12 @@ async function dryRun(
         index.copyMirrorFrom(path.join(dst, STATE_DIR, INDEX_FILE));
       } catch (err) {
         // Said of the destination, as a real run says it, not of the plan's own scratch index.
-        if (!isLinkmirrorError(err, 'INDEX_LOCKED')) throw err;
-        throw new LinkmirrorError('INDEX_LOCKED', `another linkmirror is working on ${dst} (its index is in use); wait for it, then plan again`, { cause: err });
+        if (isLinkmirrorError(err, 'INDEX_LOCKED')) {
+          throw new LinkmirrorError('INDEX_LOCKED', `another linkmirror is working on ${dst} (its index is in use); wait for it, then plan again`, { cause: err });
+        }
+        if (!isLinkmirrorError(err, 'INDEX_BROKEN')) throw err;
+        const own = path.join(dst, STATE_DIR, INDEX_FILE);
+        throw new LinkmirrorError('INDEX_BROKEN', `cannot read the mirror's index ${own}: ${(err.cause as Error | undefined)?.message ?? err.message}; remove it to start over`, { cause: err });
       }
     }
     const scanned = await scan(src, index, { ops, progress, walkThread: true });

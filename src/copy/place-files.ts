@@ -28,10 +28,11 @@
 // folded into `mirror` at its end.
 import path from 'node:path';
 import { LinkmirrorError } from '../errors.js';
-import { isErrno, NO_SPACE_CODES } from '../fs/errno.js';
+import { isErrno, LINK_FULL_CODES, NO_SPACE_CODES } from '../fs/errno.js';
 import { LstatThreads, lstatAhead } from '../fs/lstat-threads.js';
 import { syncfsInBackground, type FsOps } from '../fs/ops.js';
 import { joinPath, showPath } from '../fs/paths.js';
+import { clampNs } from '../fs/time-ns.js';
 import type { Problems } from '../problems.js';
 import type { Progress } from '../progress.js';
 import { EntryType, typeFromMode, type StoredEntry } from '../store/entry.js';
@@ -56,6 +57,8 @@ export interface PlaceContext {
   /** Folder for temp files, on the destination's filesystem. */
   tmpDir: string;
   owner: boolean;
+  /** The destination's time unit when it keeps times less exactly than to the microsecond (see preflight.ts); else 0. */
+  timeUnit: bigint;
   /** False on a first copy into an empty destination: no lookups of earlier state are needed. */
   mirrorHasRows: boolean;
   /** With mirrorHasRows: visit every path, not only the inodes with a path that changed. */
@@ -66,7 +69,8 @@ export interface PlaceContext {
   deleteExtras: boolean;
   /**
    * --recheck --checksum: a file the mirror holds is kept only when its bytes hash as the
-   * manifest recorded (or as the source's, when it recorded none): bit rot is copied again.
+   * source's do (or as the manifest recorded, when the source cannot be read): bit rot, and a
+   * source file rewritten keeping its size and mtime, are copied again.
    */
   checkContent: boolean;
   /**
@@ -189,10 +193,24 @@ function editedInMirror(st: { mtimeNs: bigint }, e: Pick<StoredEntry, 'type' | '
   return d >= EDITED_MTIME_NS || d <= -EDITED_MTIME_NS;
 }
 
-/** Whether the mirror's inode has another mode or owner than the source's (a chmod or chown there). */
-function metaDrifted(st: { mode: bigint; uid: bigint; gid: bigint }, e: Pick<StoredEntry, 'type' | 'mode' | 'uid' | 'gid'>, owner: boolean): boolean {
+/**
+ * Whether the mirror's inode has another mode, owner or mtime than the source's (a chmod, chown
+ * or touch there). An mtime is compared as verify compares it: to the microsecond, or within the
+ * destination's unit where it keeps less (`timeUnit`, see preflight.ts). A file's mtime moved by
+ * EDITED_MTIME_NS or more is an edit (its content is copied again); less, or a symlink's, a
+ * FIFO's or a device's, is only a time to set back.
+ */
+function metaDrifted(
+  st: { mode: bigint; uid: bigint; gid: bigint; mtimeNs: bigint },
+  e: Pick<StoredEntry, 'type' | 'mode' | 'uid' | 'gid' | 'mtimeNs'>,
+  owner: boolean,
+  timeUnit: bigint,
+): boolean {
   if (e.type !== EntryType.symlink && Number(st.mode & 0o7777n) !== (e.mode & 0o7777)) return true;
-  return owner && (Number(st.uid) !== e.uid || Number(st.gid) !== e.gid);
+  if (owner && (Number(st.uid) !== e.uid || Number(st.gid) !== e.gid)) return true;
+  const mtime = clampNs(st.mtimeNs);
+  if (timeUnit > 0n) return mtime - e.mtimeNs >= timeUnit || e.mtimeNs - mtime >= timeUnit;
+  return mtime / 1000n !== e.mtimeNs / 1000n;
 }
 
 /** Stable: the code of the per-path problem of a folder of someone else's in the way of a file. */
@@ -478,12 +496,16 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     if (!hasher || e.type !== EntryType.file) return true;
     let ok = intactInodes.get(dstIno);
     if (ok === undefined) {
-      let want = index.hashOf(e);
+      // The source's bytes, as rsync -c reads them: a source file rewritten in place with its
+      // size and mtime kept (which nothing else can see) is copied again too. The manifest's
+      // hash stands in when the source cannot be read, so bit rot is still found.
+      let want: Buffer | undefined;
       try {
-        want ??= hasher.hash(joinPath(ctx.src, e.path)).hash;
+        want = hasher.hash(joinPath(ctx.src, e.path)).hash;
       } catch {
-        return true; // the source cannot be read: nothing to judge the mirror's copy by, it stays
+        want = index.hashOf(e);
       }
+      if (want === undefined) return true; // nothing to judge the mirror's copy by: it stays
       try {
         ok = hasher.hash(p).hash.equals(want);
       } catch {
@@ -500,7 +522,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
       ops.link(anchor!, to);
       placed.push(e.id, anchorIno, false);
     } catch (err) {
-      if (isErrno(err, 'EMLINK')) return false;
+      if (isErrno(err, ...LINK_FULL_CODES)) return false;
       if (!isErrno(err, 'EEXIST')) throw err;
       const there = ops.lstat(to);
       if (there.ino === anchorIno) {
@@ -510,7 +532,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
         try {
           ops.link(anchor!, tmp);
         } catch (err2) {
-          if (isErrno(err2, 'EMLINK')) return false;
+          if (isErrno(err2, ...LINK_FULL_CODES)) return false;
           throw err2;
         }
         stage(tmp, e, anchorIno, false);
@@ -574,10 +596,10 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     // only when it took: a filesystem that keeps no modes (ntfs-3g without permissions) would
     // otherwise be "fixed" on every run.
     const sourceChanged = m.mode !== e.mode || (ctx.owner && (m.uid !== e.uid || m.gid !== e.gid));
-    if (sourceChanged || metaDrifted(st, e, ctx.owner)) {
+    if (sourceChanged || metaDrifted(st, e, ctx.owner, ctx.timeUnit)) {
       applyMeta(ops, to, e, ctx.owner);
       placed.push(e.id, st.ino, m.written);
-      if (sourceChanged || !metaDrifted(ops.lstat(to), e, ctx.owner)) counts.metadataFixed++;
+      if (sourceChanged || !metaDrifted(ops.lstat(to), e, ctx.owner, ctx.timeUnit)) counts.metadataFixed++;
     }
     counts.alreadyPresent++;
     return 'kept';
@@ -598,6 +620,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     if (fatal) throw fatal;
     counts.failedPaths++;
     problems.add(e.path, 'cannot copy', err);
+    index.mirrorPathFailed(e.path);
   };
 
   // Links go to the link thread (see link-thread.ts); each carries the anchor it was sent with.
@@ -610,7 +633,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
   const anchorKey = (a: Buffer | string) => (typeof a === 'string' ? a : a.toString('latin1'));
 
   const replayLink = (tag: LinkTag, to: Buffer, err: Error) => {
-    if (!isErrno(err, 'EMLINK', 'EEXIST')) return failed(tag.e, err);
+    if (!isErrno(err, ...LINK_FULL_CODES, 'EEXIST')) return failed(tag.e, err);
     const current = { anchor, anchorIno };
     const key = anchorKey(tag.anchor);
     const moved = splitAnchors.get(key);
@@ -814,6 +837,9 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
   counts.replaced -= renamed.notPlaced;
   counts.cleared += renamed.cleared;
   counts.splits += renamed.splits;
+  counts.linksMade -= renamed.linksUndone;
+  counts.inodesCopied += renamed.splitInodes - renamed.inodesUndone;
+  counts.bytesCopied += renamed.splitBytes - renamed.bytesUndone;
   return counts;
 }
 
@@ -846,16 +872,38 @@ async function leaveAlone(ctx: PlaceContext): Promise<{ left: number; sockets: n
 /** Two lstats waiting on the disk side by side, as in the scan (see fs/lstat-threads.ts). */
 const LSTAT_THREADS = 2;
 
+/** What renameStaged() changes in the pass's counts of what it placed. */
+export interface StagedOutcome {
+  /** Staged paths that could not be put in place: they replaced nothing. */
+  notPlaced: number;
+  /** Paths below folders in the way that were removed. */
+  cleared: number;
+  splits: number;
+  /**
+   * Staged links that are not links in the end (not placed, or placed on a copy of their own by
+   * a split), and staged copies not placed, with their bytes; plus the content the splits wrote.
+   */
+  linksUndone: number;
+  inodesUndone: number;
+  bytesUndone: bigint;
+  splitInodes: number;
+  splitBytes: bigint;
+}
+
 /**
  * Rename every staged file over its path (a directory in the way is removed first, see blockedBy).
- * Returns how many could not be, and how many paths below such directories were removed.
  */
 export function renameStaged(
   ctx: Pick<PlaceContext, 'ops' | 'index' | 'dst' | 'problems' | 'deleteExtras' | 'owner'>,
   recovering = false,
-): { notPlaced: number; cleared: number; splits: number } {
+): StagedOutcome {
   let notPlaced = 0;
   let cleared = 0;
+  let linksUndone = 0;
+  let inodesUndone = 0;
+  let bytesUndone = 0n;
+  let splitInodes = 0;
+  let splitBytes = 0n;
   const { ops, index } = ctx;
   const splits = new RenameSplits(ops, ctx.owner);
   for (const page of index.pendingPages()) {
@@ -875,6 +923,11 @@ export function renameStaged(
             if (isErrno(err, 'EMLINK') && item.row.type === EntryType.file) {
               const { ino, written } = splits.place(item.tmp, to, item.row);
               done.push({ tmp: item.tmp, row: { ...item.row, dstIno: ino, written } });
+              if (written && !item.row.written) {
+                linksUndone++;
+                splitInodes++;
+                splitBytes += item.row.size;
+              }
               continue;
             }
             if (!isErrno(err, 'EISDIR', 'ENOTEMPTY', 'EEXIST', 'ENOTDIR')) throw err;
@@ -895,7 +948,14 @@ export function renameStaged(
           if (fatal) throw fatal;
           failed.push(item.tmp);
           notPlaced++;
+          if (item.row.written) {
+            inodesUndone++;
+            if (item.row.type === EntryType.file) bytesUndone += item.row.size;
+          } else {
+            linksUndone++;
+          }
           ctx.problems.add(item.row.path, 'cannot put in place', err);
+          index.mirrorPathFailed(item.row.path);
         }
       }
     } finally {
@@ -903,7 +963,7 @@ export function renameStaged(
       index.settlePending(done, failed);
     }
   }
-  return { notPlaced, cleared, splits: splits.splits };
+  return { notPlaced, cleared, splits: splits.splits, linksUndone, inodesUndone, bytesUndone, splitInodes, splitBytes };
 }
 
 /**

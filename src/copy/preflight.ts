@@ -9,12 +9,68 @@ import type { FsOps } from '../fs/ops.js';
 import { formatBytes } from '../format.js';
 import type { Plan } from './plan.js';
 
+/** The probe's files in the state folder; a run removes any it finds (one killed mid-probe leaves them). */
+export const PROBE_PREFIX = 'probe-';
+
+/** DST_NO_HARDLINKS, with what a copy without links would need. */
+export function noHardLinks(facts: FsFacts, plan: Plan, cause?: unknown): LinkmirrorError {
+  return new LinkmirrorError(
+    'DST_NO_HARDLINKS',
+    `destination filesystem (${facts.type}) cannot hold hard links; a copy without links would need ` +
+      `${formatBytes(plan.logicalBytes)} (the source holds ${formatBytes(plan.physicalBytes)} with its links). ` +
+      `Use a filesystem with hard links (ext4, xfs, btrfs, NTFS)`,
+    { cause },
+  );
+}
+
+/**
+ * Before a new mirror's index is made on the destination: the error a probe link in `dir` got
+ * when the filesystem cannot hold links (FAT, exFAT), else undefined. The index waits for this
+ * because it may not work there at all (fusefat refuses to grow a file by truncate, so SQLite's
+ * checkpoint fails as "disk I/O error"), which would hide the reason behind a wrong one.
+ */
+export function linksRefused(ops: FsOps, dir: string): unknown {
+  const a = path.join(dir, `${PROBE_PREFIX}${process.pid}`);
+  const b = `${a}-link`;
+  try {
+    writeEmpty(ops, a);
+    ops.link(a, b);
+    return undefined;
+  } catch (err) {
+    if (isErrno(err, ...NO_LINK_CODES)) return err;
+    return undefined; // the probe after the scan says what else is wrong, as it did before
+  } finally {
+    for (const p of [a, b]) {
+      try {
+        ops.unlink(p);
+      } catch {
+        // not made
+      }
+    }
+  }
+}
+
+/** What the destination keeps of a file's metadata, as the probe found. */
+export interface DestinationKeeps {
+  /** Its time unit, when coarser than a microsecond (see timeGranularity); else 0. */
+  timeUnit: bigint;
+  /** Permission bits: false where every file reads back alike (ntfs-3g without -o permissions: 0777). */
+  modes: boolean;
+  /** Owner and group (asked only when the copy sets them): false where a chown does not take. */
+  owners: boolean;
+}
+
+/** A mode and an owner the probe file cannot have already (a new file's mode comes from the umask; root makes it). */
+const PROBE_MODE = 0o640;
+const PROBE_ID = 65534;
+
 /**
  * Make a file and a hard link to it in `dir`; remove both. Throws DST_NO_HARDLINKS when refused.
- * Returns the destination's time granularity as timeGranularity() measures it on that file.
+ * Returns what the destination keeps of the metadata set on that file: its time unit, and
+ * whether a chmod (and, when `owners`, a chown) took.
  */
-export function probeHardLinks(ops: FsOps, dir: string, facts: FsFacts, plan: Plan): bigint {
-  const a = path.join(dir, `probe-${process.pid}`);
+export function probeHardLinks(ops: FsOps, dir: string, facts: FsFacts, plan: Plan, owners = false): DestinationKeeps {
+  const a = path.join(dir, `${PROBE_PREFIX}${process.pid}`);
   const b = `${a}-link`;
   const cleanup = () => {
     for (const p of [a, b]) {
@@ -26,14 +82,7 @@ export function probeHardLinks(ops: FsOps, dir: string, facts: FsFacts, plan: Pl
     }
   };
   cleanup();
-  const refuse = (cause?: unknown) =>
-    new LinkmirrorError(
-      'DST_NO_HARDLINKS',
-      `destination filesystem (${facts.type}) cannot hold hard links; a copy without links would need ` +
-        `${formatBytes(plan.logicalBytes)} (the source holds ${formatBytes(plan.physicalBytes)} with its links). ` +
-        `Use a filesystem with hard links (ext4, xfs, btrfs, NTFS)`,
-      { cause },
-    );
+  const refuse = (cause?: unknown) => noHardLinks(facts, plan, cause);
   if (facts.linkMax === 0) throw refuse();
   try {
     writeEmpty(ops, a);
@@ -48,14 +97,40 @@ export function probeHardLinks(ops: FsOps, dir: string, facts: FsFacts, plan: Pl
     if (isErrno(err, ...NO_LINK_CODES)) throw refuse(err);
     throw new LinkmirrorError('DST_UNUSABLE', `cannot make a hard link in the destination: ${(err as Error).message}`, { cause: err });
   }
-  let granularity = 0n;
+  const keeps: DestinationKeeps = { timeUnit: 0n, modes: true, owners: true };
   try {
-    granularity = timeGranularity(ops, a);
+    keeps.timeUnit = timeGranularity(ops, a);
   } catch {
     // a destination that takes files and links but not times is told by the copy itself
   }
+  // Some filesystems take a chmod or chown and keep nothing of it (ntfs-3g mounted without
+  // `permissions`, a CIFS share, FAT): every file would differ from its source in verify, run
+  // after run. The copy says so once, and verify leaves out what the destination cannot hold.
+  try {
+    ops.chmod(a, PROBE_MODE);
+    keeps.modes = Number(ops.lstat(a).mode & 0o7777n) === PROBE_MODE;
+  } catch {
+    keeps.modes = false;
+  }
+  if (owners) {
+    try {
+      ops.lchown(a, PROBE_ID, PROBE_ID);
+      const st = ops.lstat(a);
+      keeps.owners = Number(st.uid) === PROBE_ID && Number(st.gid) === PROBE_ID;
+    } catch {
+      keeps.owners = false;
+    }
+  }
   cleanup();
-  return granularity;
+  return keeps;
+}
+
+/** The warning a copy gives when the destination keeps no modes or owners; undefined when it keeps both. */
+export function keepsWarning(keeps: DestinationKeeps, facts: FsFacts): string | undefined {
+  const lost = [...(keeps.modes ? [] : ['permission bits']), ...(keeps.owners ? [] : ['owners'])];
+  if (lost.length === 0) return undefined;
+  return `the destination (${facts.type}) does not keep ${lost.join(' or ')} (what is set on a file reads back otherwise): they are not copied, and verify does not compare them; ` +
+    `an NTFS drive keeps them when mounted with ntfs-3g's -o permissions, and the next copy then sets them`;
 }
 
 /**

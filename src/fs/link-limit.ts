@@ -1,6 +1,12 @@
 // What the destination filesystem can hold: its type (from statfs and /proc/self/mountinfo) and
-// its per-inode hard-link limit. The limit only tells us when to expect a split; EMLINK from
-// link() stays the final word, because some filesystems (btrfs, per directory) stop earlier.
+// its per-inode hard-link limit. The limit only tells the plan how many splits to expect; the
+// error from link() stays the final word (EMLINK; ntfs-3g's ERANGE), because some filesystems
+// (btrfs, per directory) stop earlier.
+//
+// FUSE filesystems all answer statfs with one magic. mountinfo names the filesystem for some
+// (`fuse.<subtype>`: libfuse's fuse_main takes the subtype from the program's name, so fusefat
+// shows as fuse.fusefat) and only `fuse`, or `fuseblk` on a block device, for others (ntfs-3g
+// and exfat-fuse as Debian ships them): those stay 'fuse'/'fuseblk', of no known limit.
 import fs from 'node:fs';
 import { deviceName } from './dev-number.js';
 import type { FsOps, Path } from './ops.js';
@@ -28,7 +34,7 @@ const MAGIC: Record<string, string> = {
   '2011bab0': 'exfat',
   '5346544e': 'ntfs',
   '7366746e': 'ntfs3',
-  '65735546': 'fuseblk',
+  '65735546': 'fuse',
   '6969': 'nfs',
   ff534d42: 'cifs',
   '794c7630': 'overlay',
@@ -47,15 +53,39 @@ const LINK_MAX: Record<string, number> = {
   f2fs: 2 ** 31 - 1,
   jfs: 65535,
   reiserfs: 64535,
-  ntfs: 1024,
-  ntfs3: 1024,
-  fuseblk: 1024,
+  // NTFS through ntfs-3g (a fuse.ntfs-3g mount), whose link() answers ERANGE, not EMLINK, once
+  // an inode has about 8190 links (8190 with short names on a fresh volume; 8188 keeps a margin).
+  // (The old kernel driver, of this statfs magic and gone since Linux 6.9, creates no files.)
+  ntfs: 8188,
+  // The kernel's ntfs3 (fs/ntfs3: NTFS_LINK_MAX, 4000 since 2021).
+  ntfs3: 4000,
+  // No 'fuse' or 'fuseblk': they name how a filesystem is served, not which it is. Most often
+  // fuseblk is ntfs-3g (8188 links) but it may be exfat-fuse (none, which the probe finds) or
+  // anything else; any number here would be a guess, and a guess too low makes the plan count
+  // splits that never happen (and ask for space they never take).
   vfat: 0,
   msdos: 0,
   exfat: 0,
 };
 
-/** The mount type from mountinfo tells ext2/ext3 from ext4, which share one statfs magic. */
+/**
+ * FUSE subtypes (mountinfo's `fuse.<subtype>`, or `fuseblk.<subtype>` on a block device) that
+ * say for certain which filesystem is served. A plain `ntfs` subtype is given ntfs-3g's limit
+ * (the FUSE NTFS in use); were it another daemon's, its own link() answer still decides.
+ */
+const FUSE_SUBTYPE: Record<string, string> = {
+  fusefat: 'vfat',
+  exfat: 'exfat',
+  'exfat-fuse': 'exfat',
+  'ntfs-3g': 'ntfs',
+  'lowntfs-3g': 'ntfs',
+  ntfs: 'ntfs',
+};
+
+/**
+ * The mount type from mountinfo: it tells ext2/ext3 from ext4, which share one statfs magic, and
+ * names a FUSE mount's subtype.
+ */
 function mountType(devNumber: bigint): string | undefined {
   let text: string;
   try {
@@ -79,7 +109,10 @@ export function fsFacts(ops: FsOps, dir: Path): FsFacts {
   const magic = st.type.toString(16);
   let type = MAGIC[magic] ?? 'unknown';
   const mounted = mountType(ops.lstat(dir).dev);
-  if (mounted && (type === 'ext4' || type === 'unknown' || type === 'fuseblk')) type = mounted;
+  if (mounted && (type === 'ext4' || type === 'unknown' || type === 'fuse')) {
+    const subtype = /^fuse(?:blk)?\.(.+)$/.exec(mounted)?.[1];
+    type = (subtype && FUSE_SUBTYPE[subtype]) ?? mounted;
+  }
   const linkMax = LINK_MAX[type] ?? Infinity;
   return {
     type,

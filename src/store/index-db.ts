@@ -77,6 +77,14 @@ export const COPIED_AT = 'copied_at';
 export const DST_TIME_NS = 'dst_time_ns';
 
 /**
+ * Meta keys: 'lost' when the destination kept no permission bits (DST_MODES) or owners
+ * (DST_OWNERS) that the last copy set on its probe file (see copy/preflight.ts); else 'kept'.
+ * Verify leaves out what it lost; a copy that finds it kept again looks at every path.
+ */
+export const DST_MODES = 'dst_modes';
+export const DST_OWNERS = 'dst_owners';
+
+/**
  * Meta 'state' of a mirror whose index holds a newer scan of the source than the mirror was
  * copied from: the run that scanned stopped before its pass (refused, or killed). Verify DST
  * then vouches for nothing (see verify.ts).
@@ -1243,6 +1251,20 @@ export class Index {
       this.db.exec('DELETE FROM placed');
       if (rebuild) this.db.exec(MIRROR_SRC_INDEX);
       return n;
+    });
+  }
+
+  /**
+   * A path a pass failed to place (a folder in its way, say). Its row stays, as the mirror may
+   * still hold something there that --delete finds through it, but it no longer matches any
+   * source row (no file has size -1): the next pass, plain or not, places the path again. A
+   * plain pass that followed the failed one would otherwise see a row as src says, look at one
+   * other path of the group, and leave this one as it is.
+   */
+  mirrorPathFailed(p: Buffer): void {
+    this.transaction(() => {
+      this.stmt(`${this.dirtyFromMirror} WHERE path = ?`).run(p);
+      this.stmt('UPDATE mirror SET size = -1 WHERE path = ?').run(p);
     });
   }
 

@@ -306,7 +306,7 @@ export class VerifyStore {
    * owner, mtime (in microseconds: all that a copy through utimes(2) can carry; or less than
    * `timeSlack` ns apart, the unit of a destination that keeps times less exactly), symlink target.
    */
-  findAttributeDiffs(options: { owner: boolean; timeSlack?: bigint }): void {
+  findAttributeDiffs(options: { owner: boolean; modes?: boolean; timeSlack?: bigint }): void {
     const insert = (category: string, expected: string, actual: string, where: string) =>
       this.run(
         `INSERT INTO diffs (category, path, paths, expected, actual)
@@ -318,7 +318,7 @@ export class VerifyStore {
     insert('type', dev('e'), dev('a'), `e_type <> a_type OR (e_type IN (${EntryType.char}, ${EntryType.block}) AND ${sameType} AND e_rdev <> a_rdev)`);
     insert('size', 'e_size', 'a_size', `${sameType} AND e_type = ${FILE} AND e_size <> a_size`);
     // Linux has no use for a symlink's own mode bits (always 0777); they are not compared.
-    insert('mode', 'e_mode', 'a_mode', `${sameType} AND e_type <> ${SYMLINK} AND e_mode <> a_mode`);
+    if (options.modes ?? true) insert('mode', 'e_mode', 'a_mode', `${sameType} AND e_type <> ${SYMLINK} AND e_mode <> a_mode`);
     if (options.owner) {
       insert('owner', `e_uid || ':' || e_gid`, `a_uid || ':' || a_gid`, `${sameType} AND (e_uid <> a_uid OR e_gid <> a_gid)`);
     }

@@ -36,7 +36,7 @@ import { noProgress, type Progress } from '../progress.js';
 import { scan } from '../scan/scan.js';
 import { STATE_DIR } from '../state-dir.js';
 import { emptyLostFoundAtRoot, lostFoundClosed, LOST_FOUND_BYTES } from '../fs/lost-found.js';
-import { COPIED_AT, DST_TIME_NS, Index, SCANNED, SCAN_STATE } from '../store/index-db.js';
+import { COPIED_AT, DST_MODES, DST_OWNERS, DST_TIME_NS, Index, SCANNED, SCAN_STATE } from '../store/index-db.js';
 import { useSqliteTempDir } from '../store/temp-dir.js';
 import { CATEGORIES, KEPT, RECORDED_SPLIT, VerifyStore, type Category, type HashResult } from '../store/verify-store.js';
 import { differenceFrom, type Difference } from './differences.js';
@@ -114,6 +114,10 @@ export interface VerifyReport {
   sample: number;
   sampleSeed: number;
   ownerCompared: boolean;
+  /** False when the mirror's copies found that its drive keeps no permission bits. */
+  modesCompared: boolean;
+  /** What the copies found the drive does not keep (so it is not compared). */
+  notKept: { modes: boolean; owners: boolean };
   /** verify DST: what the manifest says of the copy that recorded it. */
   manifest?: { state?: string; copiedAt?: string; recordedAt?: string };
   problems: Problem[];
@@ -404,7 +408,14 @@ async function run(r: Run): Promise<VerifyReport> {
     // A mirror on a drive that keeps whole seconds (say) differs from its source by that much in
     // every mtime: its copies recorded how much (none recorded: compared to the microsecond).
     const timeSlack = r.manifestFile ? BigInt(store.manifestMeta(DST_TIME_NS) ?? '0') : 0n;
-    store.findAttributeDiffs({ owner, timeSlack });
+    // Nor does it hold modes or owners at all (ntfs-3g without -o permissions): its copies found
+    // so (see copy/preflight.ts), and said so. Compared, every path would differ on every run.
+    const notKept = {
+      modes: r.manifestFile !== undefined && store.manifestMeta(DST_MODES) === 'lost',
+      owners: r.manifestFile !== undefined && store.manifestMeta(DST_OWNERS) === 'lost',
+    };
+    if (notKept.owners) owner = false;
+    store.findAttributeDiffs({ owner, modes: !notKept.modes, timeSlack });
     store.findTopologyDiffs();
     progress.end();
 
@@ -458,6 +469,8 @@ async function run(r: Run): Promise<VerifyReport> {
       sample,
       sampleSeed,
       ownerCompared: owner,
+      modesCompared: !notKept.modes,
+      notKept,
       manifest,
       problems: problems.kept,
       problemCount: problems.count,

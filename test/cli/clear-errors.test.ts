@@ -69,6 +69,17 @@ describe('one line and exit 2 for a destination that cannot be written', () => {
       expect(lines(v.stderr)).toEqual([`linkmirror: cannot read ${path.join(dst, '.linkmirror')}: permission denied; run verify as the user who made the copy`]);
     }
   });
+
+  it.skipIf(!isRoot)('a destination folder the user may write but not list: names it, nothing written', () => {
+    const src = source();
+    fs.chmodSync(path.dirname(src), 0o755);
+    const dst = temp();
+    fs.chmodSync(dst, 0o333);
+    const r = asNobody(['copy', src, dst]);
+    expect(r.status, r.stderr).toBe(ExitCode.usage);
+    expect(lines(r.stderr)).toEqual([`linkmirror: cannot read the destination ${dst}: permission denied; run as a user who may read and write it, or choose another destination`]);
+    expect(fs.readdirSync(dst)).toEqual([]);
+  });
 });
 
 describe('options that name no usable place', () => {

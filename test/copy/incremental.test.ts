@@ -20,7 +20,7 @@ import { expectExit, runCli } from '../helpers/cli.js';
 import { useLoopMount } from '../helpers/loop-mount.js';
 import { dstInodesBySrc, identityOf, tmpLeft } from '../helpers/mirror-state.js';
 import {
-  buildTree, dir, expectSameTopology, file, inodeKey, link, readTree, symlink, tempDirs, utimesSeconds, type TreeNode, type TreeSpec,
+  buildTree, dir, expectSameTopology, fifo, file, inodeKey, link, readTree, symlink, tempDirs, utimesSeconds, type TreeNode, type TreeSpec,
 } from '../helpers/tree.js';
 import { writeRsnapshotConfig } from '../helpers/rsnapshot.js';
 
@@ -603,6 +603,42 @@ describe('--recheck repairs what was done to the mirror by hand', () => {
     expect((await copy(src, dst, { recheck: true, checksum: true })).placed).toMatchObject({ inodesCopied: 0, replaced: 0 });
   });
 
+  it('a path a folder made by hand blocks: reported and not counted as linked; once the folder is gone, a plain run puts it back', async () => {
+    const { src, dst } = await mirrored({ 'a/f': file('one'), 'b/f': link('a/f') });
+    fs.rmSync(path.join(dst, 'b/f'));
+    fs.mkdirSync(path.join(dst, 'b/f'));
+    fs.writeFileSync(path.join(dst, 'b/f/x'), 'put here by hand');
+    const blocked = await copy(src, dst, { recheck: true });
+    expect(blocked.problems.map((p) => [p.path, p.code])).toEqual([['b/f', 'EINTHEWAY']]);
+    expect(blocked.placed).toMatchObject({ linksMade: 0, inodesCopied: 0, replaced: 0 });
+
+    fs.rmSync(path.join(dst, 'b/f'), { recursive: true });
+    const again = await copy(src, dst);
+    expect(again.problemCount).toBe(0);
+    expect(again.placed.linksMade).toBe(1);
+    expectSameTopology(src, dst);
+  });
+
+  it('a source file rewritten in place keeping size and mtime: verify SRC DST sees it, --recheck --checksum copies it again', async () => {
+    const { src, dst } = await mirrored(spec());
+    const edited = path.join(src, 'snap.1/shared');
+    const before = fs.lstatSync(edited);
+    const fd = fs.openSync(edited, 'r+');
+    fs.writeSync(fd, Buffer.from('S'), 0, 1, 0);
+    fs.closeSync(fd);
+    fs.utimesSync(edited, before.atime, before.mtime);
+    const { verifyAgainstSource } = await import('../../src/verify/verify.js');
+    expect((await verifyAgainstSource(src, dst)).categories.content).toBe(1);
+
+    expect((await copy(src, dst)).placed.inodesCopied).toBe(0); // size, mtime and birth time say unchanged
+    const repaired = await copy(src, dst, { recheck: true, checksum: true });
+    expect(repaired.problemCount).toBe(0);
+    expect(repaired.placed).toMatchObject({ inodesCopied: 1, replaced: 3 });
+    expect(fs.readFileSync(path.join(dst, 'snap.0/shared'), 'utf8')).toBe('Shared content');
+    expectSameTopology(src, dst);
+    expect((await verifyAgainstSource(src, dst)).match).toBe(true);
+  });
+
   it('a replacement that cannot be put in place (EPERM: an immutable file) is reported, and not counted as replaced', async () => {
     const { src, dst } = await mirrored(spec());
     fs.writeFileSync(path.join(src, 'snap.0/solo'), 'new solo content');
@@ -625,5 +661,30 @@ describe('--recheck repairs what was done to the mirror by hand', () => {
     const summary = await copy(src, dst, { recheck: true });
     expect(summary.placed).toMatchObject({ inodesCopied: 0, replaced: 0 });
     expect(readTree(dst).get('snap.0/shared')!.ino).toBe(before.get('snap.0/shared')!.ino);
+    // Only the time is set back, as verify would have it.
+    expect(summary.placed.metadataFixed).toBe(1);
+    expect(fs.lstatSync(path.join(dst, 'snap.2/shared')).mtimeMs).toBe(SHARED * 1000);
+  });
+
+  it('an mtime touched on a symlink, a FIFO in a group and a file (under two seconds) is set back; verify then passes', async () => {
+    const { src, dst } = await mirrored({
+      ...spec(),
+      'snap.0/l': symlink('shared', { mtime: SHARED }),
+      'snap.0/p': fifo({ mtime: SHARED }),
+      'snap.1/p': link('snap.0/p'),
+    });
+    const touch = (p: string, s: number) => execFileSync('touch', ['-h', '-d', `@${s}`, path.join(dst, p)]);
+    touch('snap.0/l', 978307200);
+    touch('snap.1/p', 978307200);
+    execFileSync('touch', ['-d', `@${SHARED + 1}.5`, path.join(dst, 'snap.0/solo')]);
+    const { verifyMirror } = await import('../../src/verify/verify.js');
+    expect((await verifyMirror(dst)).categories.mtime).toBe(3);
+
+    const summary = await copy(src, dst, { recheck: true });
+    expect(summary.problemCount).toBe(0);
+    expect(summary.placed).toMatchObject({ inodesCopied: 0, replaced: 0, metadataFixed: 3 });
+    expect((await verifyMirror(dst)).match).toBe(true);
+    expectSameTopology(src, dst);
+    expect((await copy(src, dst, { recheck: true })).placed.metadataFixed).toBe(0);
   });
 });

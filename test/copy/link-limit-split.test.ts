@@ -68,6 +68,19 @@ describe('link-limit splits, injected', () => {
     expect(fromDst).toHaveLength(3);
   });
 
+  it("splits on ntfs-3g's ERANGE as on EMLINK (its answer past some 8,190 links to one file)", async () => {
+    const base = temp();
+    const src = path.join(base, 'src');
+    const dst = path.join(base, 'dst');
+    buildTree(src, groupSpec(7, 'seven'));
+    const ops = faultyOps(realFsOps, [{ ...linkLimit(3), code: 'ERANGE' }]);
+    const summary = await copy(src, dst, { ops });
+    expect(summary.problemCount).toBe(0);
+    expect(summary.placed).toMatchObject({ splits: 2, inodesCopied: 3, linksMade: 4 });
+    expect(ops.failures.link).toBe(2);
+    expectSameTopology(src, dst, { allowSplits: true, linkMax: 3 });
+  });
+
   it('splits on an EMLINK that comes before the expected limit, with symlinks and content in one run', async () => {
     const base = temp();
     const src = path.join(base, 'src');

@@ -37,6 +37,10 @@ describe('a split group whose source changed, on btrfs without extended refs', (
       inodes.add(fs.statSync(p, { bigint: true }).ino);
     }
     expect(inodes.size).toBeLessThan(names.length / 4); // shared, not one inode per path
+    // Counted as the first copy counts: each inode written once, every other path a link.
+    expect(again.placed.inodesCopied).toBe(inodes.size);
+    expect(again.placed.linksMade).toBe(names.length + 1 - inodes.size);
+    expect(again.placed.bytesCopied).toBe(BigInt(inodes.size * 'changed'.length));
     expect((await verifyAgainstSource(src, dst)).match).toBe(true);
     expect((await verifyMirror(dst)).match).toBe(true);
     // Nothing left to do.

@@ -1,6 +1,7 @@
 // fsFacts on real filesystems, loop-mounted: the type it names and the link limit it expects.
-// The limit must never promise more links than the kernel gives (the copy splits at it), so
-// where it is cheap enough the test also links until EMLINK and compares.
+// The limit should not promise more links than the kernel gives (the plan counts splits by it),
+// so where it is cheap enough the test also links until EMLINK and compares. vfat, exFAT and
+// NTFS are served by FUSE daemons where the kernel has no driver (see test/helpers/loop-mount.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -61,11 +62,37 @@ describe('fsFacts', () => {
     });
   }
 
+  // fusefat shows as fuse.fusefat, which fsFacts knows for vfat.
   it('vfat: linkMax 0, and link() is refused', (ctx) => {
     const m = useLoopMount(ctx, 'vfat', 32);
     const facts = fsFacts(realFsOps, m.dir);
     expect(facts).toMatchObject({ type: 'vfat', linkMax: 0 });
     expect(linkUntilRefused(m.dir, 1).code).toBe('EPERM');
+  });
+
+  // exfat-fuse and ntfs-3g show as plain fuseblk: fsFacts cannot tell which filesystem that is,
+  // and claims no limit; the copy's probe link() finds exfat's refusal (see src/fs/link-limit.ts).
+  it('exfat (exfat-fuse): fuseblk, no limit claimed, and link() is refused', (ctx) => {
+    const m = useLoopMount(ctx, 'exfat', 16);
+    const facts = fsFacts(realFsOps, m.dir);
+    expect(facts).toMatchObject({ type: 'fuseblk', linkMax: Infinity });
+    expect(linkUntilRefused(m.dir, 1).code).toBe('EPERM');
+  });
+
+  // Linking until ntfs-3g refuses (ERANGE, past 8188) takes minutes: a few links show it links.
+  it('ntfs (ntfs-3g): fuseblk, no limit claimed, and link() makes one inode of many paths', (ctx) => {
+    const m = useLoopMount(ctx, 'ntfs', 16, [], { ntfsPermissions: true });
+    const facts = fsFacts(realFsOps, m.dir);
+    expect(facts).toMatchObject({ type: 'fuseblk', linkMax: Infinity });
+    expect(facts.freeBytes).toBeGreaterThan(0n);
+    fs.mkdirSync(path.join(m.dir, 'd'));
+    const { nlink, code } = linkUntilRefused(m.dir, 20);
+    fs.linkSync(path.join(m.dir, 'f'), path.join(m.dir, 'd', 'elsewhere'));
+    expect(code).toBeUndefined();
+    expect(nlink).toBe(21);
+    const ino = fs.lstatSync(path.join(m.dir, 'f'), { bigint: true }).ino;
+    expect(fs.lstatSync(path.join(m.dir, 'l20'), { bigint: true }).ino).toBe(ino);
+    expect(fs.lstatSync(path.join(m.dir, 'd', 'elsewhere'), { bigint: true })).toMatchObject({ ino, nlink: 22n });
   });
 
   it('the temp directory’s filesystem is recognised', () => {

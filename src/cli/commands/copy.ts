@@ -30,7 +30,7 @@ export function registerCopy(program: Command, setExit: (code: number) => void):
     .option('--delete', 'remove paths from the mirror that the source no longer has, as the index lists them (the state folder is kept); with --recheck, or after an interrupted run, the whole mirror is walked, so files put there by hand go too')
     .option('--max-delete <limit>', `with --delete: stop before writing anything when more paths would go than this, a number or a share of the mirror (default ${formatDeleteLimit(DEFAULT_DELETE_LIMIT)}: an unmounted, empty source must not empty the mirror); 100% allows any`)
     .option('--adopt', 'take over a destination filled without hard links (rsync -a, cp -r): keep files that match, link duplicates')
-    .option('--checksum', 'with --adopt: a file matches only when its content is the same too, not just size and mtime; with --recheck: read every file of the mirror and copy again what does not hash as the manifest says (bit rot that verify DST found)')
+    .option('--checksum', 'with --adopt: a file matches only when its content is the same too, not just size and mtime; with --recheck: read every file of the mirror and of the source and copy again what differs (bit rot that verify found, or a source file rewritten keeping its size and mtime)')
     .option('--recheck', 'look at every path of the mirror, not only what changed: puts back files removed or replaced in the mirror by hand (and with --delete removes files added by hand)')
     .option('-q, --quiet', 'print nothing but errors')
     .option('--json', 'print the summary as JSON')
