@@ -4,7 +4,7 @@
 // (a shell's $? is 128 + its number, as before): process.exit() first waits for worker threads
 // to stop, and a thread inside a system call that does not return (a read from a hung NFS
 // server, say) never does.
-export function stopOnSignals(onFirst: () => void): { requested: () => boolean; dispose: () => void } {
+export function stopOnSignals(onFirst: () => void, onSecond: () => void = () => {}): { requested: () => boolean; dispose: () => void } {
   let count = 0;
   const handler = (signal: NodeJS.Signals) => {
     count++;
@@ -12,6 +12,7 @@ export function stopOnSignals(onFirst: () => void): { requested: () => boolean; 
       onFirst();
       return;
     }
+    onSecond();
     process.off('SIGINT', handler);
     process.off('SIGTERM', handler);
     process.kill(process.pid, signal);

@@ -61,7 +61,10 @@ class GroupCandidates {
   }
 }
 
-export async function adoptExisting(ops: FsOps, index: Index, src: Buffer, dst: Buffer, checksum: boolean, progress: Progress): Promise<number> {
+/** `shouldStop`: asked before each path; what was taken by then is recorded, and the run stops. */
+export async function adoptExisting(
+  ops: FsOps, index: Index, src: Buffer, dst: Buffer, checksum: boolean, progress: Progress, shouldStop: () => boolean = () => false,
+): Promise<number> {
   let adopted = 0;
   const pacer = new Pacer();
   const hasher = new FileHasher(ops);
@@ -71,6 +74,11 @@ export async function adoptExisting(ops: FsOps, index: Index, src: Buffer, dst: 
     for (const e of page) {
       rows.push(...group.next(e));
       if (pacer.due()) await yieldNow();
+      if (shouldStop()) {
+        // The group in hand is left out: its paths not looked at yet could hold its inode too.
+        index.putMirror(rows);
+        return adopted + rows.length;
+      }
       progress.advance(1);
       if (e.type !== EntryType.file && e.type !== EntryType.symlink) continue;
       const to = joinPath(dst, e.path);

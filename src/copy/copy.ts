@@ -298,8 +298,10 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     if (adopt) {
       // Before the plan, so that what is already there does not count as space needed.
       progress.start('plan', { items: scanned.totals.paths });
-      adopted = await adoptExisting(ops, index, srcBytes, dstBytes, options.checksum ?? false, progress);
+      adopted = await adoptExisting(ops, index, srcBytes, dstBytes, options.checksum ?? false, progress, shouldStop);
       progress.end();
+      // What it took is recorded, and 'adopting' makes the next run go on with it.
+      if (shouldStop()) throw new LinkmirrorError('INTERRUPTED', 'interrupted while taking over the files already in the destination (--adopt); run the same command again to continue');
     }
     const facts = fsFacts(ops, dst);
     progress.start('plan', {});
@@ -350,7 +352,11 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     // Paths removed with a folder that a file of the source replaced (only with --delete).
     let deleted = placed.cleared;
     let extrasKept = 0;
-    if (!placed.stopped) {
+    // A stop asked for after the file pass ends the run at the next stage, as one during it
+    // does: the state stays 'copying', and the next run goes on (and, with --delete, walks the
+    // mirror for what it has to remove, as after any interrupted run).
+    let stopped = placed.stopped;
+    if (!stopped) {
       if (adopt) index.setMeta('adopting', 'no');
       // The manifest for `verify DST`: a hash of each destination inode that has none yet.
       // Two hashing threads: what the copy just wrote is in the page cache (an adoption's source
@@ -365,18 +371,22 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
       const fromSource = index.getMeta(HASH_FROM_SOURCE) === 'yes' ? srcBytes : undefined;
       const hashed = await recordManifest(index, dstBytes, { ops, progress, problems, owner, shouldStop, hashThreads: ops === realFsOps ? 2 : undefined, fromSource });
       if (fromSource && !hashed.stopped && hashed.skipped === 0) index.setMeta(HASH_FROM_SOURCE, 'no');
-      if (deleting) {
+      stopped = hashed.stopped || shouldStop();
+      if (deleting && !stopped) {
         progress.start('delete', {});
         const before = problems.count;
-        deleted += await deleteExtras(ops, index, dstBytes, progress, problems, deleteWalks);
-        index.settleGone();
+        deleted += await deleteExtras(ops, index, dstBytes, progress, problems, deleteWalks, shouldStop);
+        stopped = shouldStop();
+        if (!stopped) index.settleGone();
         progress.end();
-        if (deleteWalks && problems.count === before) index.setMeta(TRACKED, 'all');
+        if (deleteWalks && problems.count === before && !stopped) index.setMeta(TRACKED, 'all');
         // A path it could not remove stays on the destination, and its row goes.
-        else if (problems.count > before) index.setMeta(TRACKED, 'unsure');
+        else if (problems.count > before || stopped) index.setMeta(TRACKED, 'unsure');
       } else if (incremental) {
         extrasKept = index.mirrorNotInSrcCount();
       }
+    }
+    if (!stopped) {
       progress.start('metadata', { items: plan.dirs });
       finishDirs(ops, index, dstBytes, owner, progress, problems);
       progress.end();
@@ -386,7 +396,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
       index.setMeta(COPIED_AT, new Date().toISOString());
     }
     return {
-      src, dst, dryRun: false, resumed: mirror, interrupted: placed.stopped, scan: scanned.totals, plan, placed, dirsMade,
+      src, dst, dryRun: false, resumed: mirror, interrupted: stopped, scan: scanned.totals, plan, placed, dirsMade,
       adopted, deleted, extrasKept, delete: options.delete ?? false, deleteSkipped, extras: deleting ? extras : extrasKept, problems: problems.kept, problemCount: problems.count, elapsedMs: Date.now() - started,
       notKept: [...(keeps.modes ? [] : ['modes' as const]), ...(keeps.owners ? [] : ['owners' as const])],
     };
@@ -447,7 +457,9 @@ async function dryRun(
         throw new LinkmirrorError('INDEX_BROKEN', `cannot read the mirror's index ${own}: ${(err.cause as Error | undefined)?.message ?? err.message}; remove it to start over`, { cause: err });
       }
     }
-    const scanned = await scan(src, index, { ops, progress, walkThread: true });
+    const scanned = await scan(src, index, { ops, progress, walkThread: true, shouldStop: options.shouldStop });
+    // A stop asked for as the scan ended: no plan is printed as if nothing had been asked.
+    if (options.shouldStop?.()) throw new LinkmirrorError('INTERRUPTED', 'dry run interrupted; nothing was written');
     // The facts of the filesystem the destination will be on: its nearest existing folder.
     const probe = nearestExisting(dst);
     // A first copy's scan writes its rows on the destination too: as much as this index holds now.

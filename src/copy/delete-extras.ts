@@ -22,8 +22,11 @@ const S_IFMT = 0o170000n;
 const S_IFDIR = 0o040000n;
 const SLASH = 0x2f;
 
-export async function deleteExtras(ops: FsOps, index: Index, dst: Buffer, progress: Progress, problems: Problems, walk: boolean): Promise<number> {
-  return walk ? deleteByWalk(ops, index, dst, progress, problems) : deleteByIndex(ops, index, dst, progress, problems);
+/** `shouldStop`: asked before each path; the paths removed by then count, and their rows go. */
+export async function deleteExtras(
+  ops: FsOps, index: Index, dst: Buffer, progress: Progress, problems: Problems, walk: boolean, shouldStop: () => boolean = () => false,
+): Promise<number> {
+  return walk ? deleteByWalk(ops, index, dst, progress, problems, true, shouldStop) : deleteByIndex(ops, index, dst, progress, problems, shouldStop);
 }
 
 /**
@@ -32,7 +35,7 @@ export async function deleteExtras(ops: FsOps, index: Index, dst: Buffer, progre
  * Every ancestor above that is in the source and is a directory there, so the directory pass
  * has made it a real directory in the destination: the removal never passes through a symlink.
  */
-async function deleteByIndex(ops: FsOps, index: Index, dst: Buffer, progress: Progress, problems: Problems): Promise<number> {
+async function deleteByIndex(ops: FsOps, index: Index, dst: Buffer, progress: Progress, problems: Problems, shouldStop: () => boolean): Promise<number> {
   let deleted = 0;
   const pacer = new Pacer();
   // The last path removed (or that failed to be): the rows below it follow it in path order,
@@ -42,6 +45,10 @@ async function deleteByIndex(ops: FsOps, index: Index, dst: Buffer, progress: Pr
     const forget: Buffer[] = [];
     for (const rel of page) {
       if (pacer.due()) await yieldNow();
+      if (shouldStop()) {
+        index.forgetMirrorPaths(forget);
+        return deleted;
+      }
       progress.advance(1);
       if (last && rel.length > last.top.length && rel[last.top.length] === SLASH && rel.subarray(0, last.top.length).equals(last.top)) {
         if (last.removed) forget.push(rel);
@@ -93,7 +100,9 @@ export async function countExtrasByWalk(ops: FsOps, index: Index, dst: Buffer): 
  * Every entry of the destination, from the top: a whole subtree goes at its first path the
  * source lacks (with `remove` false, it is only counted).
  */
-async function deleteByWalk(ops: FsOps, index: Index, dst: Buffer, progress: Progress, problems: Problems, remove = true): Promise<number> {
+async function deleteByWalk(
+  ops: FsOps, index: Index, dst: Buffer, progress: Progress, problems: Problems, remove = true, shouldStop: () => boolean = () => false,
+): Promise<number> {
   let deleted = 0;
   const pacer = new Pacer();
   const stack: Buffer[] = [Buffer.alloc(0)];
@@ -111,6 +120,8 @@ async function deleteByWalk(ops: FsOps, index: Index, dst: Buffer, progress: Pro
     }
     for (const { name, isDir } of entries) {
       if (pacer.due()) await yieldNow();
+      // Stopped part way: the rows of what is left stay (the next run walks the mirror again).
+      if (shouldStop()) return deleted;
       const rel = childPath(dir, name);
       if (isStateDir(rel) || (ownLostFound && rel.equals(LOST_FOUND_BYTES) && !index.srcHasPath(rel))) continue;
       progress.advance(1);

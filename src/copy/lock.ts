@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { LinkmirrorError } from '../errors.js';
 import { bootId } from '../fs/boot-id.js';
-import { isErrno } from '../fs/errno.js';
+import { isErrno, NO_SPACE_CODES } from '../fs/errno.js';
 
 /**
  * State and start time (clock ticks since boot) of process `pid` from /proc; 'gone' when /proc
@@ -72,6 +72,11 @@ export function acquireLock(stateDir: string): () => void {
       fs.writeFileSync(file, lockText(), { flag: 'wx' });
       return () => fs.rmSync(file, { force: true });
     } catch (err) {
+      if (isErrno(err, ...NO_SPACE_CODES)) {
+        // Made, but empty: it would read as no one's lock; better none.
+        fs.rmSync(file, { force: true });
+        throw new LinkmirrorError('NO_SPACE', `destination is full: not even the lock file ${file} could be written; free space and run the same command again`, { cause: err });
+      }
       if (!isErrno(err, 'EEXIST')) throw err;
       const { pid, alive } = ownerAlive(fs.readFileSync(file, 'utf8'));
       if (alive) {

@@ -124,13 +124,16 @@ const DST_GONE = ['EROFS', 'ENODEV', 'ENOTCONN', 'ESTALE', 'ENXIO'];
 /**
  * The fatal error `err` stands for, if any. EIO is ambiguous — a bad sector in the source, or a
  * destination that went away (a pulled USB drive) — so `dstAlive` is asked: when the state
- * folder cannot be read either, the destination is gone and the run stops.
+ * folder cannot be written either, the destination is gone and the run stops. So are ENOENT
+ * and ENOTDIR: a source file gone since the scan, or a destination unmounted under the run
+ * (`umount -l`), whose paths then name the empty mount point: every path would fail, one warning
+ * each, before the sync at the end said what happened.
  */
 export function fatalFor(err: unknown, where: string, dstAlive?: () => boolean): LinkmirrorError | undefined {
   if (isErrno(err, ...NO_SPACE_CODES)) {
     return new LinkmirrorError('NO_SPACE', `destination is full while writing ${where}; free space and run the same command again to continue`, { cause: err });
   }
-  if (isErrno(err, ...DST_GONE) || (isErrno(err, 'EIO') && dstAlive && !dstAlive())) {
+  if (isErrno(err, ...DST_GONE) || (isErrno(err, 'EIO', 'ENOENT', 'ENOTDIR') && dstAlive && !dstAlive())) {
     return new LinkmirrorError('DST_UNUSABLE', `destination stopped working while writing ${where} (${(err as Error).message}); reconnect it and run the same command again`, { cause: err });
   }
   return undefined;

@@ -162,6 +162,32 @@ describe('a destination too small', () => {
   // used to be a -shm file mapped into memory: on a drive already full when a run started,
   // touching a page of that mapping the filesystem could not back killed linkmirror with SIGBUS
   // ("Bus error", exit 135).
+  it('a drive so full that not even the lock file can be written: exit 3, one line, no empty lock left', (ctx) => {
+    const m = useLoopMount(ctx, 'ext4', 8);
+    const src = path.join(temp(), 'src');
+    buildTree(src, { 'a/f': file('first') });
+    const dst = path.join(m.dir, 'mirror');
+    expectExit(runCli(['copy', '-q', src, dst]), ExitCode.ok);
+    // Every block, down to the last one a small file would take.
+    const fd = fs.openSync(path.join(m.dir, 'ballast'), 'w');
+    try {
+      for (const size of [64 * 1024, 1024, 1]) {
+        try {
+          for (;;) fs.writeSync(fd, Buffer.alloc(size));
+        } catch (err) {
+          expect(errnoCode(err)).toBe('ENOSPC');
+        }
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    const r = runCli(['copy', '--json', src, dst]);
+    expectExit(r, ExitCode.fatal);
+    expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'NO_SPACE', exitCode: 3 });
+    expect(JSON.parse(r.stdout).error.message).toMatch(/^destination is full: not even the lock file .* could be written; free space and run the same command again$/);
+    expect(fs.existsSync(path.join(dst, '.linkmirror', 'lock'))).toBe(false);
+  });
+
   it('a mirror whose drive is already full: exit 3, one line saying to free space; once there is room the same command completes', (ctx) => {
     const m = useLoopMount(ctx, 'ext4', 8);
     const src = path.join(temp(), 'src');
@@ -222,8 +248,9 @@ describe('a destination too small', () => {
     // Three single-path inodes: whichever order their inode numbers give, the first is placed
     // whole and the second fails half-way (a linked group first would place two paths).
     buildTree(src, { a: file('a'.repeat(1000)), b: file('b'.repeat(1000)), c: file('c'.repeat(1000)) });
-    // copyFile #1 is the hard-link probe; #3 fails after writing half its content.
-    const ops = faultyOps(realFsOps, { op: 'copyFile', nth: 3, code: 'ENOSPC', partial: true });
+    // copyFiles #1 and #2 are the hard-link probes (before a new mirror's index is made, and
+    // after the scan); #4 fails after writing half its content.
+    const ops = faultyOps(realFsOps, { op: 'copyFile', nth: 4, code: 'ENOSPC', partial: true });
     const err = await copy(src, dst, { ops }).then(() => undefined, (e: unknown) => e);
     expect(isLinkmirrorError(err, 'NO_SPACE'), String(err)).toBe(true);
     expect(ops.failures.copyFile).toBe(1);

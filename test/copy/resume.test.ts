@@ -51,6 +51,8 @@ function stopAfter(n: number): Pick<CopyOptions, 'progress' | 'shouldStop'> & { 
 
 const fails = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);
 
+const noProgressLike: Progress = { start: () => {}, advance: () => {}, warn: () => {}, end: () => {} };
+
 // A crash of the process, in-process: shouldStop throwing after n paths of the content pass
 // ends the run without its last flush and without renaming its staged files, as a kill
 // would (the finally block only closes the index, drops the temp folder and the lock, which
@@ -208,6 +210,73 @@ describe('resume after a clean stop (shouldStop, what Ctrl-C asks for)', () => {
     expect(first.placed.inodesCopied + second.placed.inodesCopied).toBe(4300);
     expectRowsKept(dst, rows);
     expectSameTopology(src, dst);
+  });
+});
+
+describe('a stop asked for after the file pass (Ctrl-C while hashing, deleting or adopting)', () => {
+  /** Stops once `phase` has begun (and stays stopped). */
+  function stopIn(phase: Phase): Pick<CopyOptions, 'progress' | 'shouldStop'> {
+    let stop = false;
+    const progress: Progress = { start: (p) => void (stop ||= p === phase), advance: () => {}, warn: () => {}, end: () => {} };
+    return { progress, shouldStop: () => stop };
+  }
+  const stateOf = (dst: string) => {
+    const index = Index.open(path.join(dst, '.linkmirror', 'index.db'));
+    try {
+      return index.getMeta('state');
+    } finally {
+      index.close();
+    }
+  };
+
+  it('during --delete: it ends there, says interrupted, and the next run removes the rest', async () => {
+    const { src, dst } = generated(41);
+    expect((await copy(src, dst)).problemCount).toBe(0);
+    const snapshots = fs.readdirSync(src).sort();
+    for (const old of snapshots.slice(0, 3)) fs.rmSync(path.join(src, old), { recursive: true });
+
+    const stopped = await copy(src, dst, { delete: true, maxDelete: { share: 1 }, ...stopIn('delete') });
+    expect(stopped.interrupted).toBe(true);
+    expect(stopped.deleted).toBe(0);
+    expect(fs.readdirSync(dst).filter((n) => n !== '.linkmirror').sort()).toEqual(snapshots);
+    expect(stateOf(dst)).toBe('copying');
+
+    const again = await copy(src, dst, { delete: true, maxDelete: { share: 1 } });
+    expect(again.interrupted).toBe(false);
+    expect(again.deleted).toBeGreaterThan(0);
+    expectSameTopology(src, dst);
+    expect(stateOf(dst)).toBe('complete');
+  });
+
+  it('while hashing for the manifest: interrupted, not complete; the next run finishes it', async () => {
+    const { src, dst } = generated(42, 500);
+    const stopped = await copy(src, dst, stopIn('hash'));
+    expect(stopped.interrupted).toBe(true);
+    expect(stateOf(dst)).toBe('copying');
+    const again = await copy(src, dst);
+    expect(again).toMatchObject({ interrupted: false, problemCount: 0 });
+    expect(again.placed.inodesCopied).toBe(0);
+    expect(stateOf(dst)).toBe('complete');
+    expectSameTopology(src, dst);
+  });
+
+  it('while --adopt looks at the destination: INTERRUPTED; a plain run goes on with the adoption', async () => {
+    const { src, dst } = generated(43, 500);
+    execFileSync('rsync', ['-a', `${src}/`, `${dst}/`]);
+    const err = await fails(copy(src, dst, { adopt: true, ...stopIn('plan') }));
+    expect(isLinkmirrorError(err, 'INTERRUPTED'), String(err)).toBe(true);
+    const again = await copy(src, dst);
+    expect(again).toMatchObject({ interrupted: false, problemCount: 0 });
+    expect(again.placed.inodesCopied).toBe(0);
+    expect(again.placed.deduplicated).toBeGreaterThan(0);
+    expectSameTopology(src, dst);
+  });
+
+  it('a dry run stops too (INTERRUPTED), and leaves no scratch index', async () => {
+    const { src, dst } = generated(44, 500);
+    const err = await fails(copy(src, dst, { dryRun: true, shouldStop: () => true }));
+    expect(isLinkmirrorError(err, 'INTERRUPTED'), String(err)).toBe(true);
+    expect(fs.existsSync(dst)).toBe(false);
   });
 });
 
@@ -502,12 +571,33 @@ describe('resume when more than the interruption happened in between', () => {
 });
 
 describe('resume after the destination filled up or went away', () => {
+  it('unmounted under the run (umount -l: every path is ENOENT, the state folder too): one DST_UNUSABLE, not a warning per path', async () => {
+    const { src, dst } = generated(16, 500);
+    // Links of the mirror's paths (not the hard-link probe's, in the state folder).
+    const gone = { op: 'link' as const, code: 'ENOENT', dest: /^(?!.*\/\.linkmirror\/)/ };
+    // The probe of the state folder fails as well when the drive went: a mount point left empty.
+    const ops = faultyOps(realFsOps, [gone, { op: 'mkdir', code: 'ENOENT', path: /alive-/ }]);
+    const warnings: string[] = [];
+    const err = await fails(copy(src, dst, { ops, progress: { ...noProgressLike, warn: (w) => warnings.push(w) } }));
+    expect(isLinkmirrorError(err, 'DST_UNUSABLE'), String(err)).toBe(true);
+    expect((err as Error).message).toMatch(/^destination stopped working while writing .*; reconnect it and run the same command again$/);
+    expect(warnings).toEqual([]);
+    expect(ops.failures.link).toBe(1);
+    // A source file gone since the scan (the destination alive) is that path's problem only.
+    const alive = faultyOps(realFsOps, [{ ...gone, nth: 1 }]);
+    const summary = await copy(src, dst, { ops: alive });
+    expect(summary.problemCount).toBe(1);
+    expect((await copy(src, dst)).problemCount).toBe(0);
+    expectSameTopology(src, dst);
+  });
+
   it('ENOSPC on the n-th copy (injected): NO_SPACE; the same copy without the fault completes, identical', async () => {
     const { src, dst } = generated(15);
     const prng = createPrng(15);
     let before = new Map<string, IndexRow>();
-    for (const nth of [prng.int(2, 50), prng.int(100, 300)]) {
-      // copyFile #1 is the hard-link probe (it copies /dev/null).
+    for (const nth of [prng.int(3, 50), prng.int(100, 300)]) {
+      // The hard-link probes copy /dev/null: copyFiles #1 and #2 on a new mirror (before its
+      // index is made, and after the scan), #1 on an existing one.
       const ops = faultyOps(realFsOps, { op: 'copyFile', code: 'ENOSPC', nth, partial: true });
       const err = await fails(copy(src, dst, { ops }));
       expect(isLinkmirrorError(err, 'NO_SPACE'), String(err)).toBe(true);

@@ -60,7 +60,10 @@ Examples:
       if (maxDelete !== undefined && !flags.delete) throw new LinkmirrorError('BAD_OPTION', '--max-delete limits --delete: give --delete too, or leave it out');
       const out = outputMode(flags);
       const progress = progressBar(out.bar, out.quiet);
-      const signals = stopOnSignals(() => progress.warn('stopping after the current file (a second Ctrl-C or SIGTERM quits at once)'));
+      const signals = stopOnSignals(
+        () => progress.warn('stopping after the current file (a second Ctrl-C or SIGTERM quits at once)'),
+        () => progress.warn('quitting at once: run the same command again to continue'),
+      );
       try {
         const summary = await copy(src, dst, {
           progress, dryRun: flags.dryRun, force: flags.force, delete: flags.delete, maxDelete, adopt: flags.adopt, checksum: flags.checksum, recheck: flags.recheck,
