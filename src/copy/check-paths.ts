@@ -68,10 +68,33 @@ function overlapByMount(src: string, dst: string): 'same' | 'dst-inside' | 'src-
   const at = mountPlace(mounts, existing);
   if (!s || !at || s.device !== at.device) return undefined;
   const d = path.posix.join(at.inFs, path.relative(existing, dst));
-  if (d === s.inFs) return 'same';
-  if (atOrBelow(d, s.inFs)) return 'dst-inside';
-  if (atOrBelow(s.inFs, d)) return 'src-inside';
+  // Each answer is checked on the filesystem itself: the place found through one path's mount
+  // must be the other's folder (by inode). mountinfo alone would mislead where a mount is hidden
+  // under a later one, or where every mount shows "/" as its root (NFS mounts that share a
+  // server's filesystem).
+  const through = (from: string, fromFs: string, toFs: string, other: string) => sameFolder(path.join(from, path.posix.relative(fromFs, toFs)), other);
+  if (atOrBelow(at.inFs, s.inFs)) {
+    // The destination's nearest existing folder lies in the source: it, or DST below it.
+    if (!through(src, s.inFs, at.inFs, existing)) return undefined;
+    return d === s.inFs ? 'same' : 'dst-inside';
+  }
+  if (atOrBelow(s.inFs, d) && atOrBelow(s.inFs, at.inFs)) {
+    if (!through(existing, at.inFs, s.inFs, src)) return undefined;
+    return d === s.inFs ? 'same' : 'src-inside';
+  }
+  // DST is to be made above the source's place: only by a path through what does not exist yet.
   return undefined;
+}
+
+/** Whether two paths name one folder (by dev and inode); false when either cannot be looked at. */
+function sameFolder(a: string, b: string): boolean {
+  try {
+    const x = fs.statSync(a, { bigint: true });
+    const y = fs.statSync(b, { bigint: true });
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
 }
 
 /**

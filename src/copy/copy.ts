@@ -126,6 +126,9 @@ function inspectDestination(dst: string, exists: boolean, adopt: boolean): { mir
 /** Index meta key: 'yes' while inodes an adoption took by size and mtime may lack their hash (see recordManifest's fromSource). */
 const HASH_FROM_SOURCE = 'hash_from_source';
 
+/** Index meta key: 'yes' from a run that found the destination keeps modes or owners again, until a run completes (see probeHardLinks). */
+const RECHECK_PENDING = 'recheck_pending';
+
 /** Index meta key: 'all' when every path made in the destination has its row (see deleteExtras). */
 const TRACKED = 'tracked';
 
@@ -313,18 +316,24 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     index.setMeta(DST_TIME_NS, String(timeUnit));
     // A drive mounted again so that it keeps modes (ntfs-3g's -o permissions): the paths the
     // runs before left with the drive's own mode are found only by looking at every one.
-    const regained = (keeps.modes && index.getMeta(DST_MODES) === 'lost') || (owner && keeps.owners && index.getMeta(DST_OWNERS) === 'lost');
+    const regained = [
+      ...(keeps.modes && index.getMeta(DST_MODES) === 'lost' ? ['permission bits'] : []),
+      ...(owner && keeps.owners && index.getMeta(DST_OWNERS) === 'lost' ? ['owners'] : []),
+    ];
+    // Until a run completes that look: one refused or stopped before it would leave the rest.
+    if (regained.length > 0) index.setMeta(RECHECK_PENDING, 'yes');
     index.setMeta(DST_MODES, keeps.modes ? 'kept' : 'lost');
     if (owner) index.setMeta(DST_OWNERS, keeps.owners ? 'kept' : 'lost');
     const lostWarning = keepsWarning(keeps, facts);
     if (lostWarning) progress.warn(lostWarning);
-    if (regained) progress.warn('the destination keeps permission bits and owners now: every path of the mirror is looked at to set them');
+    if (regained.length > 0) progress.warn(`the destination keeps ${regained.join(' and ')} now: every path of the mirror is looked at to set them`);
+    const recheck = (options.recheck ?? false) || index.getMeta(RECHECK_PENDING) === 'yes';
     checkCapacity(facts, plan, options.force ?? false, trustUnrecorded);
     index.setMeta('src', src);
     index.setMeta('state', 'copying');
 
     progress.start('dirs', { items: plan.dirs });
-    const dirsMade = makeDirs(ops, index, dstBytes, progress, problems, incremental || adopted > 0);
+    const dirsMade = makeDirs(ops, index, dstBytes, progress, problems, incremental || adopted > 0, process.getuid?.() === 0);
     progress.end();
 
     progress.start('content', { items: plan.paths - plan.dirs, bytes: plan.bytesToCopy });
@@ -332,7 +341,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     const placed = await placeFiles({
       ops, index, src: srcBytes, dst: dstBytes, tmpDir, owner, timeUnit, adopt, deleteExtras: options.delete ?? false,
       checkContent: (options.recheck ?? false) && (options.checksum ?? false),
-      mirrorHasRows: incremental || adopted > 0, recheck: (options.recheck ?? false) || regained, progress, problems, shouldStop, trustUnrecorded,
+      mirrorHasRows: incremental || adopted > 0, recheck, progress, problems, shouldStop, trustUnrecorded,
       specials: scanned.totals.specials > 0,
       // Copies run ahead through libuv's own fs calls, links on a thread of their own and
       // syncs in a child process: none goes through an injected ops object, so tests that
@@ -393,6 +402,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
       // Exit 0 must mean the mirror is on the drive: a user may pull it the next second.
       syncOrStop(ops, dst);
       index.setMeta('state', problems.count === 0 ? 'complete' : 'complete-with-errors');
+      index.setMeta(RECHECK_PENDING, 'no');
       index.setMeta(COPIED_AT, new Date().toISOString());
     }
     return {

@@ -47,6 +47,8 @@ async function deleteByIndex(ops: FsOps, index: Index, dst: Buffer, progress: Pr
       if (pacer.due()) await yieldNow();
       if (shouldStop()) {
         index.forgetMirrorPaths(forget);
+        // The rows below the last folder removed come on pages not read yet.
+        if (last?.removed) index.dropMirror([last.top]);
         return deleted;
       }
       progress.advance(1);
@@ -139,6 +141,9 @@ async function deleteByWalk(
       }
       try {
         deleted += remove ? removeTree(ops, p) : countTree(ops, p);
+        // Its rows go now, not only at the end (dropMirrorNotInSrc): a run stopped part way
+        // must not leave rows of paths already gone, to be counted as kept.
+        if (remove) index.dropMirror([rel]);
       } catch (err) {
         problems.add(rel, 'cannot delete', err);
       }

@@ -8,6 +8,7 @@
 // Whatever stands where a directory belongs and is not a real directory (a symlink planted in
 // the destination, say) is removed, never followed: writes below it must stay inside DST.
 import path from 'node:path';
+import { LinkmirrorError } from '../errors.js';
 import { isErrno } from '../fs/errno.js';
 import { STATE_DIR } from '../state-dir.js';
 import { fatalFor, folderAlive } from './place-files.js';
@@ -20,6 +21,7 @@ import type { Index } from '../store/index-db.js';
 
 const S_IFMT = 0o170000n;
 const S_IFDIR = 0o040000n;
+const S_IFLNK = 0o120000n;
 const OWNER_RWX = 0o700n;
 
 /**
@@ -34,12 +36,16 @@ const OWNER_RWX = 0o700n;
  * against 0.85-1.31 s. The pass alone, cold, took as long with them on this thread (0.78 s) as
  * on two (0.78-0.81 s), so they are made here.
  */
-export function makeDirs(ops: FsOps, index: Index, dst: Buffer, progress: Progress, problems: Problems, mirrorHasRows = false): number {
+/**
+ * `asRoot`: root may write in a read-only folder, which is then left as it is (a run that stops
+ * before finishDirs would leave it owner-writable).
+ */
+export function makeDirs(ops: FsOps, index: Index, dst: Buffer, progress: Progress, problems: Problems, mirrorHasRows = false, asRoot = false): number {
   let made = 0;
   const alive = folderAlive(ops, path.join(dst.toString(), STATE_DIR));
   /** Make the directory at `p`, whose lstat gave `mode`, owner-writable for this run; false when that failed (reported). */
   const writable = (p: Buffer, at: Buffer, mode: bigint): boolean => {
-    if ((mode & OWNER_RWX) === OWNER_RWX) return true;
+    if (asRoot || (mode & OWNER_RWX) === OWNER_RWX) return true;
     try {
       ops.chmod(p, Number((mode & 0o7777n) | OWNER_RWX));
       return true;
@@ -79,22 +85,34 @@ export function makeDirs(ops: FsOps, index: Index, dst: Buffer, progress: Progre
           continue;
         }
         // One path's trouble (a file there that may not be removed) is that path's problem,
-        // not the end of the run.
+        // not the end of the run: what belongs below it fails too (ENOTDIR). Not a symlink's:
+        // everything placed below it would go where it points, outside the mirror.
+        let symlink = false;
         try {
           const st = ops.lstat(p);
           if ((st.mode & S_IFMT) === S_IFDIR) {
             writable(p, d.path, st.mode);
             continue;
           }
+          symlink = (st.mode & S_IFMT) === S_IFLNK;
           // Not a directory (a file, or a symlink that must not be followed): replace it, and
           // forget what the index said was there (its inode number may be handed out again).
           ops.unlink(p);
+          symlink = false;
           index.dropMirror([d.path]);
           ops.mkdir(p, 0o700);
           made++;
         } catch (err2) {
           const fatal2 = fatalFor(err2, showPath(d.path), alive);
           if (fatal2) throw fatal2;
+          if (symlink) {
+            throw new LinkmirrorError(
+              'DST_UNUSABLE',
+              `cannot remove the symlink ${showPath(d.path)} in the mirror, where the source has a folder (${(err2 as Error).message}); ` +
+                `what belongs below it would go where it points: remove it by hand, then run the same command again`,
+              { cause: err2 },
+            );
+          }
           problems.add(d.path, 'cannot make directory', err2);
         }
       }

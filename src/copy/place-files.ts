@@ -150,8 +150,9 @@ export function folderAlive(ops: FsOps, dir: string): () => boolean {
       ops.mkdir(probe, 0o700);
       ops.rmdir(probe);
       return true;
-    } catch {
-      return false;
+    } catch (err) {
+      // A full drive is alive: a source file gone since the scan must not read as a pulled drive.
+      return !isErrno(err, 'ENOENT', 'ENOTDIR', 'EIO', ...DST_GONE);
     }
   };
 }
@@ -923,7 +924,7 @@ export function renameStaged(
           try {
             ops.rename(item.tmp, to);
           } catch (err) {
-            if (isErrno(err, 'EMLINK') && item.row.type === EntryType.file) {
+            if (isErrno(err, ...LINK_FULL_CODES) && item.row.type === EntryType.file) {
               const { ino, written } = splits.place(item.tmp, to, item.row);
               done.push({ tmp: item.tmp, row: { ...item.row, dstIno: ino, written } });
               if (written && !item.row.written) {

@@ -60,9 +60,9 @@ export interface DestinationKeeps {
   owners: boolean;
 }
 
-/** A mode and an owner the probe file cannot have already (a new file's mode comes from the umask; root makes it). */
-const PROBE_MODE = 0o640;
-const PROBE_ID = 65534;
+/** Modes and owners the probe sets: the first, or the second where the file has the first already. */
+const PROBE_MODES = [0o640, 0o604] as const;
+const PROBE_IDS = [65534, 65533] as const;
 
 /**
  * Make a file and a hard link to it in `dir`; remove both. Throws DST_NO_HARDLINKS when refused.
@@ -106,20 +106,25 @@ export function probeHardLinks(ops: FsOps, dir: string, facts: FsFacts, plan: Pl
   // Some filesystems take a chmod or chown and keep nothing of it (ntfs-3g mounted without
   // `permissions`, a CIFS share, FAT): every file would differ from its source in verify, run
   // after run. The copy says so once, and verify leaves out what the destination cannot hold.
+  // Values the file does not have already: a drive that shows every file as 0640, or as owned
+  // by nobody (root squashed on NFS, a FAT mount's uid=), would otherwise pass.
   try {
-    ops.chmod(a, PROBE_MODE);
-    keeps.modes = Number(ops.lstat(a).mode & 0o7777n) === PROBE_MODE;
+    const before = ops.lstat(a);
+    const mode = Number(before.mode & 0o7777n) === PROBE_MODES[0] ? PROBE_MODES[1] : PROBE_MODES[0];
+    ops.chmod(a, mode);
+    keeps.modes = Number(ops.lstat(a).mode & 0o7777n) === mode;
+    if (owners) {
+      const id = Number(before.uid) === PROBE_IDS[0] || Number(before.gid) === PROBE_IDS[0] ? PROBE_IDS[1] : PROBE_IDS[0];
+      try {
+        ops.lchown(a, id, id);
+        const st = ops.lstat(a);
+        keeps.owners = Number(st.uid) === id && Number(st.gid) === id;
+      } catch {
+        keeps.owners = false;
+      }
+    }
   } catch {
     keeps.modes = false;
-  }
-  if (owners) {
-    try {
-      ops.lchown(a, PROBE_ID, PROBE_ID);
-      const st = ops.lstat(a);
-      keeps.owners = Number(st.uid) === PROBE_ID && Number(st.gid) === PROBE_ID;
-    } catch {
-      keeps.owners = false;
-    }
   }
   cleanup();
   return keeps;

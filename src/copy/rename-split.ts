@@ -7,7 +7,7 @@
 // gets the content on an inode of its own, shared with the next paths of its group in that
 // folder until that one is full too, as link() splits do.
 import path from 'node:path';
-import { isErrno } from '../fs/errno.js';
+import { isErrno, LINK_FULL_CODES } from '../fs/errno.js';
 import type { FsOps } from '../fs/ops.js';
 import { EntryType } from '../store/entry.js';
 import type { MirrorRow } from '../store/index-db.js';
@@ -41,7 +41,7 @@ export class RenameSplits {
         return { ino: ops.lstat(to).ino, written: false };
       } catch (err) {
         unlinkQuietly(ops, via);
-        if (!isErrno(err, 'EMLINK')) throw err;
+        if (!isErrno(err, ...LINK_FULL_CODES)) throw err;
       }
     }
     const st = ops.lstat(tmp);

@@ -130,6 +130,24 @@ describe('bind mounts of a subfolder (checkPaths by mountinfo)', () => {
     expect(snapshot(src)).toEqual(before);
   });
 
+  // mountinfo lists a mount that a later one hid (a tmpfs mounted over its parent): its entry
+  // would place the path in the source. The place is checked on the filesystem itself.
+  it('a bind of the source hidden under a tmpfs mounted over its parent: no refusal for a destination on the tmpfs', async (ctx) => {
+    const base = fs.realpathSync(temp());
+    const src = path.join(base, 'src');
+    buildTree(src, SOURCE);
+    const over = path.join(base, 'm');
+    await withBind(ctx, src, path.join(over, 'inner'), () => {
+      execFileSync('mount', ['-t', 'tmpfs', 'none', over], { stdio: ['ignore', 'pipe', 'pipe'] });
+      try {
+        fs.mkdirSync(path.join(over, 'inner'));
+        expect(checkPaths(src, path.join(over, 'inner', 'dst'))).toMatchObject({ src, dstExists: false });
+      } finally {
+        umount(over);
+      }
+    });
+  });
+
   // A btrfs subvolume has an st_dev of its own, unlike the mountinfo device of the mounts that
   // show it: comparing st_dev would take the source (the subvolume) for another filesystem.
   it('btrfs: a destination under a bind mount of a subfolder of a source subvolume: DST_INSIDE_SRC', async (ctx) => {

@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/cli/exit-codes.js';
 import { copy } from '../../src/copy/copy.js';
 import { noProgress, type Progress } from '../../src/progress.js';
+import { DST_MODES, Index } from '../../src/store/index-db.js';
 import { verifyAgainstSource, verifyMirror } from '../../src/verify/verify.js';
 import { expectExit, lines, runCli } from '../helpers/cli.js';
 import { remount, useLoopMount, type LoopFsType } from '../helpers/loop-mount.js';
@@ -95,6 +96,31 @@ describe('NTFS through ntfs-3g', () => {
     const d = readTree(dst);
     expect(d.get('h2/a')?.content?.toString()).toBe('alpha');
     expect(d.get('h0/b')?.content?.toString()).toBe('beta');
+  });
+});
+
+describe('a drive that keeps modes again', () => {
+  it('has them set on every path even when the run that found it stops before it is through', async () => {
+    const src = source();
+    const dst = path.join(temp(), 'mirror');
+    await copy(src, dst);
+    // As a drive that kept no modes left the mirror: every file 0777, the index saying so.
+    for (const p of ['h0/a', 'h0/b']) fs.chmodSync(path.join(dst, p), 0o777);
+    const index = Index.open(path.join(dst, '.linkmirror', 'index.db'));
+    index.setMeta(DST_MODES, 'lost');
+    index.close();
+
+    let content = false;
+    const stopped = await copy(src, dst, {
+      progress: { ...noProgress, start: (p) => void (content = p === 'content') },
+      shouldStop: () => content,
+    });
+    expect(stopped.interrupted).toBe(true);
+    const again = await copy(src, dst);
+    expect(again.interrupted).toBe(false);
+    expect(fs.statSync(path.join(dst, 'h2/a')).mode & 0o777).toBe(0o640);
+    expect(fs.statSync(path.join(dst, 'h0/b')).mode & 0o777).toBe(0o600);
+    expect((await verifyMirror(dst)).match).toBe(true);
   });
 });
 

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/cli/exit-codes.js';
 import { copy } from '../../src/copy/copy.js';
+import { isLinkmirrorError } from '../../src/errors.js';
 import { realFsOps } from '../../src/fs/ops.js';
 import { BIN } from '../helpers/cli.js';
 import { faultyOps } from '../helpers/faulty-ops.js';
@@ -88,5 +89,32 @@ describe('a file where the source now has a folder', () => {
     // Once the path can be cleared, the next run puts the folder there.
     await copy(src, dst);
     expect(readTree(dst).get('x/inside')?.content?.toString()).toBe('now a folder');
+  });
+});
+
+describe('a symlink where the source now has a folder', () => {
+  it('that cannot be removed stops the run (DST_UNUSABLE): nothing is written where it points', async () => {
+    const base = temp();
+    const src = path.join(base, 'src');
+    const dst = path.join(base, 'dst');
+    const victim = path.join(base, 'victim');
+    buildTree(victim, { 'file.txt': file('the original') });
+    buildTree(src, { 'a/x': file('x') });
+    fs.symlinkSync(victim, path.join(src, 'a/data'));
+    await copy(src, dst);
+    expect(fs.lstatSync(path.join(dst, 'a/data')).isSymbolicLink()).toBe(true);
+    fs.rmSync(path.join(src, 'a/data'));
+    buildTree(src, { 'a/data/file.txt': file('from the source') });
+
+    const ops = faultyOps(realFsOps, [{ op: 'unlink', code: 'EPERM', path: Buffer.from(path.join(dst, 'a/data')) }]);
+    const err = await copy(src, dst, { ops }).then(() => undefined, (e: unknown) => e);
+    expect(isLinkmirrorError(err, 'DST_UNUSABLE'), String(err)).toBe(true);
+    expect((err as Error).message).toMatch(/^cannot remove the symlink a\/data in the mirror, where the source has a folder \(.*\); what belongs below it would go where it points: remove it by hand, then run the same command again$/);
+    expect(fs.readFileSync(path.join(victim, 'file.txt'), 'utf8')).toBe('the original');
+    expect(fs.readdirSync(victim)).toEqual(['file.txt']);
+
+    await copy(src, dst);
+    expect(fs.readFileSync(path.join(dst, 'a/data/file.txt'), 'utf8')).toBe('from the source');
+    expect(fs.readFileSync(path.join(victim, 'file.txt'), 'utf8')).toBe('the original');
   });
 });

@@ -248,6 +248,24 @@ describe('a stop asked for after the file pass (Ctrl-C while hashing, deleting o
     expect(stateOf(dst)).toBe('complete');
   });
 
+  it('during --delete, after the first folder went: its rows go with it, so a run without --delete counts only what is left as kept', async () => {
+    const { src, dst } = generated(45);
+    expect((await copy(src, dst)).problemCount).toBe(0);
+    const snapshots = fs.readdirSync(src).sort();
+    const removed = snapshots.slice(0, 3);
+    for (const old of removed) fs.rmSync(path.join(src, old), { recursive: true });
+    let removing = false;
+    let seen = 0;
+    const progress: Progress = { start: (p) => void (removing = p === 'delete'), advance: (n) => void (removing && (seen += n)), warn: () => {}, end: () => {} };
+    const stopped = await copy(src, dst, { delete: true, maxDelete: { share: 1 }, progress, shouldStop: () => removing && seen >= 1 });
+    expect(stopped.interrupted).toBe(true);
+    const left = removed.filter((n) => fs.existsSync(path.join(dst, n)));
+    expect(left).toHaveLength(2);
+    const onDisk = left.reduce((n, top) => n + 1 + (fs.readdirSync(path.join(dst, top), { recursive: true }) as string[]).length, 0);
+    const kept = await copy(src, dst);
+    expect(kept.extrasKept).toBe(onDisk);
+  });
+
   it('while hashing for the manifest: interrupted, not complete; the next run finishes it', async () => {
     const { src, dst } = generated(42, 500);
     const stopped = await copy(src, dst, stopIn('hash'));
