@@ -58,7 +58,7 @@ export function verifyLines(r: VerifyReport): string[] {
       lines.push(`               ${formatCount(r.contentUnchecked)} files not compared (${why})`);
     }
   }
-  const notHeld = ' (the copies found the destination does not keep them)';
+  const notHeld = ' (the destination does not keep them)';
   if (!r.modesCompared) lines.push(`modes          not compared${notHeld}`);
   if (!r.ownerCompared) lines.push(`owners         not compared${r.notKept.owners ? notHeld : ''}`);
   for (const c of CATEGORIES) {

@@ -312,8 +312,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     progress.end();
     // The manifest's record of how exactly the destination keeps times, for verify.
     const keeps = probeHardLinks(ops, stateDir, facts, plan, owner);
-    const timeUnit = keeps.timeUnit;
-    index.setMeta(DST_TIME_NS, String(timeUnit));
+    index.setMeta(DST_TIME_NS, String(keeps.timeUnit));
     // A drive mounted again so that it keeps modes (ntfs-3g's -o permissions): the paths the
     // runs before left with the drive's own mode are found only by looking at every one.
     const regained = [
@@ -339,7 +338,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     progress.start('content', { items: plan.paths - plan.dirs, bytes: plan.bytesToCopy });
     const problemsBefore = problems.count;
     const placed = await placeFiles({
-      ops, index, src: srcBytes, dst: dstBytes, tmpDir, owner, timeUnit, adopt, deleteExtras: options.delete ?? false,
+      ops, index, src: srcBytes, dst: dstBytes, tmpDir, owner, keeps, adopt, deleteExtras: options.delete ?? false,
       checkContent: (options.recheck ?? false) && (options.checksum ?? false),
       mirrorHasRows: incremental || adopted > 0, recheck, progress, problems, shouldStop, trustUnrecorded,
       specials: scanned.totals.specials > 0,
@@ -427,6 +426,9 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     try {
       if (!keepStaged) fs.rmSync(tmpDir, { recursive: true, force: true });
       if (refused && !dstExists) removeMadeDestination(dst);
+      // An existing folder that was no mirror (a drive's root, an rsync copy to adopt) is left
+      // as it was found, without the state folder this run made in it.
+      else if (refused && !mirror) fs.rmSync(stateDir, { recursive: true, force: true });
       release();
     } catch {
       // the destination went away (unplugged): the next run cleans up
@@ -476,7 +478,10 @@ async function dryRun(
     const facts = fsFacts(ops, probe);
     const plan = makePlan(index, facts, true, mirror ? 0n : BigInt(fs.statSync(path.join(dir, INDEX_FILE)).size));
     let capacityRefusal: string | undefined;
-    try {
+    // A filesystem known to hold no links (FAT); exFAT through FUSE shows only as fuseblk, and
+    // only the real run's probe link (which a dry run does not make) finds it out.
+    if (facts.linkMax === 0) capacityRefusal = noHardLinks(facts, plan).message;
+    else try {
       checkCapacity(facts, plan, options.force ?? false);
     } catch (err) {
       if (!isLinkmirrorError(err, 'DST_TOO_SMALL')) throw err;

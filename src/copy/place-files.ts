@@ -41,6 +41,7 @@ import { formatCount } from '../format.js';
 import { Pacer, yieldNow } from '../yield.js';
 import { FileHasher } from '../verify/hash-file.js';
 import { applyMeta } from './apply-meta.js';
+import type { DestinationKeeps } from './preflight.js';
 import { checkUnchanged } from './check-unchanged.js';
 import { LinkThread } from './link-thread.js';
 import { PlacedRows } from './placed-rows.js';
@@ -57,8 +58,11 @@ export interface PlaceContext {
   /** Folder for temp files, on the destination's filesystem. */
   tmpDir: string;
   owner: boolean;
-  /** The destination's time unit when it keeps times less exactly than to the microsecond (see preflight.ts); else 0. */
-  timeUnit: bigint;
+  /**
+   * What the destination keeps (see preflight.ts): its time unit when coarser than a microsecond
+   * (else 0), and whether it keeps modes and owners at all: what it cannot hold is not compared.
+   */
+  keeps: DestinationKeeps;
   /** False on a first copy into an empty destination: no lookups of earlier state are needed. */
   mirrorHasRows: boolean;
   /** With mirrorHasRows: visit every path, not only the inodes with a path that changed. */
@@ -119,7 +123,8 @@ export interface PlaceCounts {
 }
 
 /** Errors from the destination that mean the run cannot go on. */
-const DST_GONE = ['EROFS', 'ENODEV', 'ENOTCONN', 'ESTALE', 'ENXIO'];
+// ECONNABORTED: a FUSE daemon (ntfs-3g, exfat-fuse) killed or crashed under the run.
+const DST_GONE = ['EROFS', 'ENODEV', 'ENOTCONN', 'ESTALE', 'ENXIO', 'ECONNABORTED'];
 
 /**
  * The fatal error `err` stands for, if any. EIO is ambiguous — a bad sector in the source, or a
@@ -209,8 +214,9 @@ function metaDrifted(
   e: Pick<StoredEntry, 'type' | 'mode' | 'uid' | 'gid' | 'mtimeNs'>,
   owner: boolean,
   timeUnit: bigint,
+  modes: boolean,
 ): boolean {
-  if (e.type !== EntryType.symlink && Number(st.mode & 0o7777n) !== (e.mode & 0o7777)) return true;
+  if (modes && e.type !== EntryType.symlink && Number(st.mode & 0o7777n) !== (e.mode & 0o7777)) return true;
   if (owner && (Number(st.uid) !== e.uid || Number(st.gid) !== e.gid)) return true;
   const mtime = clampNs(st.mtimeNs);
   if (timeUnit > 0n) return mtime - e.mtimeNs >= timeUnit || e.mtimeNs - mtime >= timeUnit;
@@ -599,11 +605,16 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     // The source's mode or owner changed, or the mirror's (a chmod or chown there). Counted
     // only when it took: a filesystem that keeps no modes (ntfs-3g without permissions) would
     // otherwise be "fixed" on every run.
+    // Set on the inode only when it differs: the next paths of the inode find it set, and only
+    // their rows change (on ntfs-3g each call on an inode of 8,000 links takes some 120 ms).
     const sourceChanged = m.mode !== e.mode || (ctx.owner && (m.uid !== e.uid || m.gid !== e.gid));
-    if (sourceChanged || metaDrifted(st, e, ctx.owner, ctx.timeUnit)) {
+    const drifted = (at: typeof st) => metaDrifted(at, e, ctx.owner && ctx.keeps.owners, ctx.keeps.timeUnit, ctx.keeps.modes);
+    if (drifted(st)) {
       applyMeta(ops, to, e, ctx.owner);
+      if (!drifted(ops.lstat(to))) counts.metadataFixed++;
       placed.push(e.id, st.ino, m.written);
-      if (sourceChanged || !metaDrifted(ops.lstat(to), e, ctx.owner, ctx.timeUnit)) counts.metadataFixed++;
+    } else if (sourceChanged) {
+      placed.push(e.id, st.ino, m.written);
     }
     counts.alreadyPresent++;
     return 'kept';

@@ -12,11 +12,14 @@ import type { Plan } from './plan.js';
 /** The probe's files in the state folder; a run removes any it finds (one killed mid-probe leaves them). */
 export const PROBE_PREFIX = 'probe-';
 
+/** Types that name only how a filesystem is served (see fs/link-limit.ts). */
+const FUSE_NAMES = new Set(['fuse', 'fuseblk']);
+
 /** DST_NO_HARDLINKS, with what a copy without links would need. */
 export function noHardLinks(facts: FsFacts, plan: Plan, cause?: unknown): LinkmirrorError {
   return new LinkmirrorError(
     'DST_NO_HARDLINKS',
-    `destination filesystem (${facts.type}) cannot hold hard links; a copy without links would need ` +
+    `destination filesystem (${FUSE_NAMES.has(facts.type) ? `${facts.type}: a FUSE filesystem such as exFAT` : facts.type}) cannot hold hard links; a copy without links would need ` +
       `${formatBytes(plan.logicalBytes)} (the source holds ${formatBytes(plan.physicalBytes)} with its links). ` +
       `Use a filesystem with hard links (ext4, xfs, btrfs, NTFS)`,
     { cause },
@@ -103,31 +106,40 @@ export function probeHardLinks(ops: FsOps, dir: string, facts: FsFacts, plan: Pl
   } catch {
     // a destination that takes files and links but not times is told by the copy itself
   }
-  // Some filesystems take a chmod or chown and keep nothing of it (ntfs-3g mounted without
-  // `permissions`, a CIFS share, FAT): every file would differ from its source in verify, run
-  // after run. The copy says so once, and verify leaves out what the destination cannot hold.
-  // Values the file does not have already: a drive that shows every file as 0640, or as owned
-  // by nobody (root squashed on NFS, a FAT mount's uid=), would otherwise pass.
+  Object.assign(keeps, metadataKept(ops, a, owners));
+  cleanup();
+  return keeps;
+}
+
+/**
+ * Whether the file at `p` keeps a mode (and, with `owners`, an owner) set on it. Some
+ * filesystems take a chmod or chown and keep nothing of it (ntfs-3g mounted without
+ * `permissions`, a CIFS share, FAT): every file would differ from its source in verify, run
+ * after run. The copy says so once, and verify leaves out what the destination cannot hold.
+ * The values set are ones the file does not have already: a drive that shows every file as
+ * 0640, or as owned by nobody (root squashed on NFS, a FAT mount's uid=), would otherwise pass.
+ */
+export function metadataKept(ops: FsOps, p: string, owners: boolean): { modes: boolean; owners: boolean } {
+  const kept = { modes: true, owners: true };
   try {
-    const before = ops.lstat(a);
+    const before = ops.lstat(p);
     const mode = Number(before.mode & 0o7777n) === PROBE_MODES[0] ? PROBE_MODES[1] : PROBE_MODES[0];
-    ops.chmod(a, mode);
-    keeps.modes = Number(ops.lstat(a).mode & 0o7777n) === mode;
+    ops.chmod(p, mode);
+    kept.modes = Number(ops.lstat(p).mode & 0o7777n) === mode;
     if (owners) {
       const id = Number(before.uid) === PROBE_IDS[0] || Number(before.gid) === PROBE_IDS[0] ? PROBE_IDS[1] : PROBE_IDS[0];
       try {
-        ops.lchown(a, id, id);
-        const st = ops.lstat(a);
-        keeps.owners = Number(st.uid) === id && Number(st.gid) === id;
+        ops.lchown(p, id, id);
+        const st = ops.lstat(p);
+        kept.owners = Number(st.uid) === id && Number(st.gid) === id;
       } catch {
-        keeps.owners = false;
+        kept.owners = false;
       }
     }
   } catch {
-    keeps.modes = false;
+    kept.modes = false;
   }
-  cleanup();
-  return keeps;
+  return kept;
 }
 
 /** The warning a copy gives when the destination keeps no modes or owners; undefined when it keeps both. */

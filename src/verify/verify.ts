@@ -36,6 +36,7 @@ import { noProgress, type Progress } from '../progress.js';
 import { scan } from '../scan/scan.js';
 import { STATE_DIR } from '../state-dir.js';
 import { emptyLostFoundAtRoot, lostFoundClosed, LOST_FOUND_BYTES } from '../fs/lost-found.js';
+import { metadataKept, PROBE_PREFIX } from '../copy/preflight.js';
 import { COPIED_AT, DST_MODES, DST_OWNERS, DST_TIME_NS, Index, SCANNED, SCAN_STATE } from '../store/index-db.js';
 import { useSqliteTempDir } from '../store/temp-dir.js';
 import { CATEGORIES, KEPT, RECORDED_SPLIT, VerifyStore, type Category, type HashResult } from '../store/verify-store.js';
@@ -114,9 +115,9 @@ export interface VerifyReport {
   sample: number;
   sampleSeed: number;
   ownerCompared: boolean;
-  /** False when the mirror's copies found that its drive keeps no permission bits. */
+  /** False when the mirror's drive keeps no permission bits (as its copies found, or as it is mounted now). */
   modesCompared: boolean;
-  /** What the copies found the drive does not keep (so it is not compared). */
+  /** What the drive does not keep, as its copies found or as it is mounted now (so it is not compared). */
   notKept: { modes: boolean; owners: boolean };
   /** verify DST: what the manifest says of the copy that recorded it. */
   manifest?: { state?: string; copiedAt?: string; recordedAt?: string };
@@ -184,6 +185,24 @@ function makeWorkDir(tempDir: string | undefined): string {
  */
 export function aheadOfMirror(state: string | undefined): boolean {
   return state === 'scanning' || state === SCANNED;
+}
+
+/**
+ * What the mirror's drive keeps of a mode and an owner set on a file made in its state folder
+ * (see copy/preflight.ts); undefined where no file can be made there (a read-only mirror).
+ */
+function keptNow(r: Run, owner: boolean): { modes: boolean; owners: boolean } | undefined {
+  const probe = path.join(r.dst, STATE_DIR, `${PROBE_PREFIX}verify-${process.pid}`);
+  try {
+    fs.writeFileSync(probe, '', { flag: 'wx', mode: 0o600 });
+  } catch {
+    return undefined;
+  }
+  try {
+    return metadataKept(r.ops, probe, owner);
+  } finally {
+    fs.rmSync(probe, { force: true });
+  }
 }
 
 /** The mirror's lock, so that no copy changes it under the comparison; none on a read-only mirror. */
@@ -410,9 +429,12 @@ async function run(r: Run): Promise<VerifyReport> {
     const timeSlack = r.manifestFile ? BigInt(store.manifestMeta(DST_TIME_NS) ?? '0') : 0n;
     // Nor does it hold modes or owners at all (ntfs-3g without -o permissions): its copies found
     // so (see copy/preflight.ts), and said so. Compared, every path would differ on every run.
+    // The drive may be mounted otherwise now than when it was copied to (ntfs-3g with and without
+    // -o permissions, as a desktop mounts it): asked again, where the state folder takes a file.
+    const now = r.manifestFile ? keptNow(r, owner) : undefined;
     const notKept = {
-      modes: r.manifestFile !== undefined && store.manifestMeta(DST_MODES) === 'lost',
-      owners: r.manifestFile !== undefined && store.manifestMeta(DST_OWNERS) === 'lost',
+      modes: r.manifestFile !== undefined && (store.manifestMeta(DST_MODES) === 'lost' || now?.modes === false),
+      owners: r.manifestFile !== undefined && (store.manifestMeta(DST_OWNERS) === 'lost' || now?.owners === false),
     };
     if (notKept.owners) owner = false;
     store.findAttributeDiffs({ owner, modes: !notKept.modes, timeSlack });

@@ -32,7 +32,7 @@ function source(): string {
 }
 
 describe('a destination that cannot hold hard links', () => {
-  for (const [fsType, shown] of [['vfat', /\((vfat|msdos)\)/], ['exfat', /\((exfat|fuseblk)\)/]] as [LoopFsType, RegExp][]) {
+  for (const [fsType, shown] of [['vfat', /\((vfat|msdos)\)/], ['exfat', /\((exfat|fuseblk: a FUSE filesystem such as exFAT)\)/]] as [LoopFsType, RegExp][]) {
     it(`${fsType}: refused before an index is made there, with what a copy without links would need; the folder made is removed`, (ctx) => {
       const m = useLoopMount(ctx, fsType, 32);
       const src = source();
@@ -44,8 +44,18 @@ describe('a destination that cannot hold hard links', () => {
       expect(said[0]).toMatch(/^linkmirror: destination filesystem \(.+\) cannot hold hard links; a copy without links would need 19 B \(the source holds 9 B with its links\)\. Use a filesystem with hard links/);
       expect(said[0]).toMatch(shown);
       expect(fs.readdirSync(m.dir).filter((n) => n !== 'System Volume Information')).toEqual([]);
+
+      // The drive's own root, which exists: left as it was found, without a state folder.
+      expectExit(runCli(['copy', '-q', src, m.dir]), ExitCode.fatal);
+      expect(fs.readdirSync(m.dir).filter((n) => n !== 'System Volume Information')).toEqual([]);
     });
   }
+
+  it('vfat: a dry run says the copy would stop', (ctx) => {
+    const m = useLoopMount(ctx, 'vfat', 32);
+    const r = runCli(['copy', '-n', source(), path.join(m.dir, 'mirror')]);
+    expect(r.stdout).toMatch(/^the copy would stop before writing anything: destination filesystem \(vfat\) cannot hold hard links/m);
+  });
 });
 
 describe('NTFS through ntfs-3g', () => {
@@ -69,7 +79,7 @@ describe('NTFS through ntfs-3g', () => {
     }
     const shown = runCli(['verify', src, dst]);
     expectExit(shown, ExitCode.ok);
-    expect(lines(shown.stdout)).toContain('modes          not compared (the copies found the destination does not keep them)');
+    expect(lines(shown.stdout)).toContain('modes          not compared (the destination does not keep them)');
 
     remount(m, { ntfsPermissions: true });
     warnings.length = 0;
@@ -83,6 +93,22 @@ describe('NTFS through ntfs-3g', () => {
     for (const v of [await verifyAgainstSource(src, dst), await verifyMirror(dst)]) {
       expect(v).toMatchObject({ match: true, modesCompared: true, ownerCompared: true });
     }
+
+    // Mounted again without permissions (as a desktop may): verify asks the drive as it is now.
+    remount(m, {});
+    for (const v of [await verifyAgainstSource(src, dst), await verifyMirror(dst)]) {
+      expect(v).toMatchObject({ match: true, modesCompared: false, ownerCompared: false });
+    }
+  });
+
+  it('with windows_names: a name Windows forbids is reported for its path as one the filesystem cannot hold', (ctx) => {
+    const m = useLoopMount(ctx, 'ntfs', 32, [], { ntfsPermissions: true, mountOptions: 'windows_names' });
+    const src = source();
+    fs.writeFileSync(path.join(src, 'h0/what?'), 'asked');
+    const r = runCli(['copy', src, path.join(m.dir, 'mirror')]);
+    expectExit(r, ExitCode.problems);
+    expect(r.stdout).toMatch(/^ {2}cannot copy h0\/what\?: the filesystem cannot hold this name \(EINVAL: FAT, exFAT and NTFS mounted with windows_names refuse .*\); rename it in the source/m);
+    expect(readTree(path.join(m.dir, 'mirror')).get('h2/a')?.content?.toString()).toBe('alpha');
   });
 
   it('a name that is not UTF-8 is reported for its path as one NTFS cannot hold; the rest is copied', (ctx) => {
