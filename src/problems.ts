@@ -13,7 +13,7 @@ export interface Problem {
 export const MAX_KEPT_PROBLEMS = 1000;
 
 /** Calls whose EINVAL, on the destination, is a name it refuses (see NAME_INVALID). */
-const NAMING_CALLS = new Set(['rename', 'link', 'mkdir', 'symlink', 'mknod']);
+const NAMING_CALLS = new Set(['rename', 'link', 'mkdir']);
 const NAME_INVALID =
   'the filesystem cannot hold this name (EINVAL: FAT, exFAT and NTFS mounted with windows_names refuse \\ : * ? " < > | and names that end in a dot or a space); rename it in the source, or copy to a Linux filesystem (ext4, xfs, btrfs)';
 const NAME_REFUSED =

@@ -44,7 +44,7 @@ export function copyLines(s: CopySummary): string[] {
     `written        ${formatCount(c.inodesCopied)} inodes, ${formatBytes(c.bytesCopied)}; ${formatCount(c.linksMade)} hard links; ${formatCount(s.dirsMade)} directories`,
     `splits         ${formatCount(c.splits)} (link limit ${Number.isFinite(s.plan.linkMax) ? formatCount(s.plan.linkMax) : 'none known'} on ${s.plan.fsType})`,
   ];
-  if (c.alreadyPresent) lines.push(`already there  ${formatCount(c.alreadyPresent)} paths${c.metadataFixed ? ` (${formatCount(c.metadataFixed)} with mode, owner or mtime set again)` : ''}`);
+  if (c.alreadyPresent) lines.push(`already there  ${formatCount(c.alreadyPresent)} paths${c.metadataFixed ? ` (mode, owner or mtime set again on ${formatCount(c.metadataFixed)} inodes)` : ''}`);
   if (c.foundComplete) lines.push(`found complete ${formatCount(c.foundComplete)} inodes, ${formatBytes(c.bytesFound)}, that the interrupted run had written (not copied again)`);
   if (c.replaced) lines.push(`replaced       ${formatCount(c.replaced)} paths that held other content`);
   if (s.adopted) lines.push(`adopted        ${formatCount(s.adopted)} existing files; ${formatCount(c.deduplicated)} duplicates linked, ${formatBytes(c.bytesReclaimed)} reclaimed`);

@@ -212,6 +212,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
   checkWritable(dst, path.join(dst, STATE_DIR));
   fs.mkdirSync(dst, { recursive: true });
   const stateDir = path.join(dst, STATE_DIR);
+  const madeStateDir = !fs.existsSync(stateDir);
   fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const release = acquireLock(stateDir);
   const tmpDir = path.join(stateDir, 'tmp');
@@ -332,7 +333,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     index.setMeta('state', 'copying');
 
     progress.start('dirs', { items: plan.dirs });
-    const dirsMade = makeDirs(ops, index, dstBytes, progress, problems, incremental || adopted > 0, process.getuid?.() === 0);
+    const dirsMade = makeDirs(ops, index, dstBytes, progress, problems, incremental || adopted > 0);
     progress.end();
 
     progress.start('content', { items: plan.paths - plan.dirs, bytes: plan.bytesToCopy });
@@ -428,7 +429,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
       if (refused && !dstExists) removeMadeDestination(dst);
       // An existing folder that was no mirror (a drive's root, an rsync copy to adopt) is left
       // as it was found, without the state folder this run made in it.
-      else if (refused && !mirror) fs.rmSync(stateDir, { recursive: true, force: true });
+      else if (refused && !mirror && madeStateDir) fs.rmSync(stateDir, { recursive: true, force: true });
       release();
     } catch {
       // the destination went away (unplugged): the next run cleans up

@@ -36,16 +36,15 @@ const OWNER_RWX = 0o700n;
  * against 0.85-1.31 s. The pass alone, cold, took as long with them on this thread (0.78 s) as
  * on two (0.78-0.81 s), so they are made here.
  */
-/**
- * `asRoot`: root may write in a read-only folder, which is then left as it is (a run that stops
- * before finishDirs would leave it owner-writable).
- */
-export function makeDirs(ops: FsOps, index: Index, dst: Buffer, progress: Progress, problems: Problems, mirrorHasRows = false, asRoot = false): number {
+export function makeDirs(ops: FsOps, index: Index, dst: Buffer, progress: Progress, problems: Problems, mirrorHasRows = false): number {
   let made = 0;
   const alive = folderAlive(ops, path.join(dst.toString(), STATE_DIR));
   /** Make the directory at `p`, whose lstat gave `mode`, owner-writable for this run; false when that failed (reported). */
   const writable = (p: Buffer, at: Buffer, mode: bigint): boolean => {
-    if (asRoot || (mode & OWNER_RWX) === OWNER_RWX) return true;
+    // Not where this process may write anyway (root, mostly): a run that stops before
+    // finishDirs would leave the folder owner-writable. Asked of the kernel, not by uid: root
+    // on a root-squashed NFS export, or without CAP_DAC_OVERRIDE, may not.
+    if ((mode & OWNER_RWX) === OWNER_RWX || ops.canWriteIn(p)) return true;
     try {
       ops.chmod(p, Number((mode & 0o7777n) | OWNER_RWX));
       return true;

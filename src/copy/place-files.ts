@@ -117,6 +117,7 @@ export interface PlaceCounts {
   /** --adopt: duplicate copies replaced by links, and the bytes that freed. */
   deduplicated: number;
   bytesReclaimed: bigint;
+  /** Destination inodes whose mode, owner or mtime was set again (it took), each counted once. */
   metadataFixed: number;
   skippedSockets: number;
   failedPaths: number;

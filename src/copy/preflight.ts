@@ -121,23 +121,28 @@ export function probeHardLinks(ops: FsOps, dir: string, facts: FsFacts, plan: Pl
  */
 export function metadataKept(ops: FsOps, p: string, owners: boolean): { modes: boolean; owners: boolean } {
   const kept = { modes: true, owners: true };
+  let before: { mode: bigint; uid: bigint; gid: bigint };
   try {
-    const before = ops.lstat(p);
+    before = ops.lstat(p);
+  } catch {
+    return kept; // nothing to judge by: what the copies recorded stands
+  }
+  try {
     const mode = Number(before.mode & 0o7777n) === PROBE_MODES[0] ? PROBE_MODES[1] : PROBE_MODES[0];
     ops.chmod(p, mode);
     kept.modes = Number(ops.lstat(p).mode & 0o7777n) === mode;
-    if (owners) {
-      const id = Number(before.uid) === PROBE_IDS[0] || Number(before.gid) === PROBE_IDS[0] ? PROBE_IDS[1] : PROBE_IDS[0];
-      try {
-        ops.lchown(p, id, id);
-        const st = ops.lstat(p);
-        kept.owners = Number(st.uid) === id && Number(st.gid) === id;
-      } catch {
-        kept.owners = false;
-      }
-    }
   } catch {
     kept.modes = false;
+  }
+  if (owners) {
+    const id = Number(before.uid) === PROBE_IDS[0] || Number(before.gid) === PROBE_IDS[0] ? PROBE_IDS[1] : PROBE_IDS[0];
+    try {
+      ops.lchown(p, id, id);
+      const st = ops.lstat(p);
+      kept.owners = Number(st.uid) === id && Number(st.gid) === id;
+    } catch {
+      kept.owners = false;
+    }
   }
   return kept;
 }

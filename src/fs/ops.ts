@@ -36,6 +36,8 @@ export interface FsOps {
   unlink(p: Path): void;
   rmdir(p: Path): void;
   chmod(p: Path, mode: number): void;
+  /** Whether this process may make and remove entries in the folder `p` (access(2), W_OK | X_OK). */
+  canWriteIn(p: Path): boolean;
   lchown(p: Path, uid: number, gid: number): void;
   /** Set atime and mtime (nanoseconds since the epoch) without following a symlink. */
   lutimes(p: Path, atimeNs: bigint, mtimeNs: bigint): void;
@@ -78,6 +80,14 @@ export const realFsOps: FsOps = {
   unlink: (p) => fs.unlinkSync(p),
   rmdir: (p) => fs.rmdirSync(p),
   chmod: (p, mode) => fs.chmodSync(p, mode),
+  canWriteIn: (p) => {
+    try {
+      fs.accessSync(p, fs.constants.W_OK | fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  },
   lchown: (p, uid, gid) => fs.lchownSync(p, uid, gid),
   lutimes: (p, atimeNs, mtimeNs) => fs.lutimesSync(p, nsToSeconds(atimeNs), nsToSeconds(mtimeNs)),
   statfs: (p) => fs.statfsSync(p, { bigint: true }),

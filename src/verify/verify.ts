@@ -194,6 +194,7 @@ export function aheadOfMirror(state: string | undefined): boolean {
 function keptNow(r: Run, owner: boolean): { modes: boolean; owners: boolean } | undefined {
   const probe = path.join(r.dst, STATE_DIR, `${PROBE_PREFIX}verify-${process.pid}`);
   try {
+    fs.rmSync(probe, { force: true }); // a killed verify's, of the same pid (a container's)
     fs.writeFileSync(probe, '', { flag: 'wx', mode: 0o600 });
   } catch {
     return undefined;
@@ -431,7 +432,8 @@ async function run(r: Run): Promise<VerifyReport> {
     // so (see copy/preflight.ts), and said so. Compared, every path would differ on every run.
     // The drive may be mounted otherwise now than when it was copied to (ntfs-3g with and without
     // -o permissions, as a desktop mounts it): asked again, where the state folder takes a file.
-    const now = r.manifestFile ? keptNow(r, owner) : undefined;
+    // Owners only as root: another user's chown is refused on any filesystem.
+    const now = r.manifestFile ? keptNow(r, owner && process.getuid?.() === 0) : undefined;
     const notKept = {
       modes: r.manifestFile !== undefined && (store.manifestMeta(DST_MODES) === 'lost' || now?.modes === false),
       owners: r.manifestFile !== undefined && (store.manifestMeta(DST_OWNERS) === 'lost' || now?.owners === false),

@@ -197,6 +197,11 @@ describe('a destination that cannot hold hard links', () => {
       fs.mkdirSync(dst);
       await expect(copy(src, dst, { ops })).rejects.toMatchObject({ code: 'DST_NO_HARDLINKS' });
       expect(fs.readdirSync(dst)).toEqual([]);
+      // A .linkmirror folder that was there (no index in it: not a mirror's) is not this run's to remove.
+      fs.mkdirSync(path.join(dst, '.linkmirror'));
+      fs.writeFileSync(path.join(dst, '.linkmirror', 'notes.txt'), 'mine');
+      await expect(copy(src, dst, { ops })).rejects.toMatchObject({ code: 'DST_NO_HARDLINKS' });
+      expect(fs.readFileSync(path.join(dst, '.linkmirror', 'notes.txt'), 'utf8')).toBe('mine');
     });
   }
 });

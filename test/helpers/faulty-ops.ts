@@ -53,6 +53,7 @@ const SYSCALL: Record<OpName, string> = {
   unlink: 'unlink',
   rmdir: 'rmdir',
   chmod: 'chmod',
+  canWriteIn: 'access',
   lchown: 'lchown',
   lutimes: 'lutime',
   statfs: 'statfs',
