@@ -221,7 +221,6 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
   let restoreTempDir = () => {};
   let refused = false;
   try {
-    // SQLite's sorts and statement journals go beside the index, on the destination (see store/temp-dir.ts).
     if (!mirror) {
       const cause = linksRefused(ops, stateDir);
       if (cause !== undefined) {
@@ -230,6 +229,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
         throw noHardLinks(fsFacts(ops, dst), planned.plan, cause);
       }
     }
+    // SQLite's sorts and statement journals go beside the index, on the destination (see store/temp-dir.ts).
     restoreTempDir = useSqliteTempDir(stateDir);
     index = Index.open(path.join(stateDir, INDEX_FILE));
     // An existing mirror's index is read at random from the scan on: on a drive that seeks,

@@ -42,6 +42,15 @@ async function mirrored(spec: TreeSpec, dstRoot?: string) {
 /** Set a path's mtime to `s` seconds (exactly, to the microsecond). */
 const setMtime = (p: string, s: number) => fs.utimesSync(p, utimesSeconds(BigInt(s) * 1_000_000_000n), utimesSeconds(BigInt(s) * 1_000_000_000n));
 
+/** Write `text` over the file at `p` from byte `at`, in place, and put its times back: size and mtime say unchanged. */
+function overwriteKeepingTimes(p: string, text: string, at: number): void {
+  const before = fs.lstatSync(p);
+  const fd = fs.openSync(p, 'r+');
+  fs.writeSync(fd, Buffer.from(text), 0, text.length, at);
+  fs.closeSync(fd);
+  fs.utimesSync(p, before.atime, before.mtime);
+}
+
 /** Source identities that map to a different (or no longer one) destination inode than before. */
 function movedInodes(before: Map<string, Set<bigint>>, after: Map<string, Set<bigint>>): string[] {
   const out: string[] = [];
@@ -589,10 +598,7 @@ describe('--recheck repairs what was done to the mirror by hand', () => {
     const { src, dst } = await mirrored(spec());
     const rotten = path.join(dst, 'snap.2/shared');
     const before = fs.lstatSync(rotten);
-    const fd = fs.openSync(rotten, 'r+');
-    fs.writeSync(fd, Buffer.from('X'), 0, 1, 3);
-    fs.closeSync(fd);
-    fs.utimesSync(rotten, before.atime, before.mtime);
+    overwriteKeepingTimes(rotten, 'X', 3);
     const { verifyMirror } = await import('../../src/verify/verify.js');
     expect((await verifyMirror(dst)).categories.content).toBe(1);
 
@@ -626,12 +632,7 @@ describe('--recheck repairs what was done to the mirror by hand', () => {
 
   it('a source file rewritten in place keeping size and mtime: verify SRC DST sees it, --recheck --checksum copies it again', async () => {
     const { src, dst } = await mirrored(spec());
-    const edited = path.join(src, 'snap.1/shared');
-    const before = fs.lstatSync(edited);
-    const fd = fs.openSync(edited, 'r+');
-    fs.writeSync(fd, Buffer.from('S'), 0, 1, 0);
-    fs.closeSync(fd);
-    fs.utimesSync(edited, before.atime, before.mtime);
+    overwriteKeepingTimes(path.join(src, 'snap.1/shared'), 'S', 0);
     const { verifyAgainstSource } = await import('../../src/verify/verify.js');
     expect((await verifyAgainstSource(src, dst)).categories.content).toBe(1);
 
