@@ -59,7 +59,7 @@ function insideByInode(dir: string, tree: string): boolean {
  * inodes lead back from. Undefined when they do not, or when mountinfo cannot be read (the
  * checks by path and inode still stand).
  */
-function overlapByMount(src: string, dst: string): 'same' | 'dst-inside' | 'src-inside' | undefined {
+function overlapByMount(src: string, dst: string): Overlap | undefined {
   const mounts = readMounts();
   if (!mounts) return undefined;
   // A missing destination lies where its nearest existing folder does, with the missing tail.
@@ -84,6 +84,16 @@ function overlapByMount(src: string, dst: string): 'same' | 'dst-inside' | 'src-
   }
   // DST is to be made above the source's place: only by a path through what does not exist yet.
   return undefined;
+}
+
+type Overlap = 'same' | 'dst-inside' | 'src-inside';
+
+/** The refusal of two trees that one folder mounted twice makes overlap. */
+function mountedTwice(overlap: Overlap, src: string, dst: string): LinkmirrorError {
+  const twice = '(the same folder mounted twice)';
+  if (overlap === 'same') return new LinkmirrorError('DST_IS_SRC', `source ${src} and destination ${dst} are the same folder ${twice}; give another destination`);
+  if (overlap === 'dst-inside') return new LinkmirrorError('DST_INSIDE_SRC', `destination ${dst} is inside the source ${src} ${twice}; choose a destination outside it`);
+  return new LinkmirrorError('SRC_INSIDE_DST', `source ${src} is inside the destination ${dst} ${twice}; choose a destination outside it`);
 }
 
 /** Whether two paths name one folder (by dev and inode); false when either cannot be looked at. */
@@ -164,22 +174,10 @@ export function checkPaths(srcArg: string, dstArg: string): CheckedPaths {
   if (inside(src, dst)) {
     throw new LinkmirrorError('SRC_INSIDE_DST', `source ${src} is inside the destination ${dst}; choose a destination outside it`);
   }
-  if (insideByInode(dst, src)) {
-    throw new LinkmirrorError('DST_INSIDE_SRC', `destination ${dst} is inside the source ${src} (the same folder mounted twice); choose a destination outside it`);
-  }
-  if (dstExists && insideByInode(src, dst)) {
-    throw new LinkmirrorError('SRC_INSIDE_DST', `source ${src} is inside the destination ${dst} (the same folder mounted twice); choose a destination outside it`);
-  }
+  if (insideByInode(dst, src)) throw mountedTwice('dst-inside', src, dst);
+  if (dstExists && insideByInode(src, dst)) throw mountedTwice('src-inside', src, dst);
   const overlap = overlapByMount(src, dst);
-  if (overlap === 'same') {
-    throw new LinkmirrorError('DST_IS_SRC', `source ${src} and destination ${dst} are the same folder (the same folder mounted twice); give another destination`);
-  }
-  if (overlap === 'dst-inside') {
-    throw new LinkmirrorError('DST_INSIDE_SRC', `destination ${dst} is inside the source ${src} (the same folder mounted twice); choose a destination outside it`);
-  }
-  if (overlap === 'src-inside') {
-    throw new LinkmirrorError('SRC_INSIDE_DST', `source ${src} is inside the destination ${dst} (the same folder mounted twice); choose a destination outside it`);
-  }
+  if (overlap) throw mountedTwice(overlap, src, dst);
   return { src, dst, dstExists };
 }
 

@@ -853,9 +853,9 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
   counts.replaced -= renamed.notPlaced;
   counts.cleared += renamed.cleared;
   counts.splits += renamed.splits;
-  counts.linksMade -= renamed.linksUndone;
-  counts.inodesCopied += renamed.splitInodes - renamed.inodesUndone;
-  counts.bytesCopied += renamed.splitBytes - renamed.bytesUndone;
+  counts.linksMade += renamed.links;
+  counts.inodesCopied += renamed.inodes;
+  counts.bytesCopied += renamed.bytes;
   return counts;
 }
 
@@ -896,14 +896,13 @@ export interface StagedOutcome {
   cleared: number;
   splits: number;
   /**
-   * Staged links that are not links in the end (not placed, or placed on a copy of their own by
-   * a split), and staged copies not placed, with their bytes; plus the content the splits wrote.
+   * Changes to the pass's counts of links made, inodes copied and their bytes (each counted
+   * when its file was staged): a staged file not placed is none of them, and a staged link
+   * that a split placed on a copy of its own is a copy, not a link.
    */
-  linksUndone: number;
-  inodesUndone: number;
-  bytesUndone: bigint;
-  splitInodes: number;
-  splitBytes: bigint;
+  links: number;
+  inodes: number;
+  bytes: bigint;
 }
 
 /**
@@ -915,11 +914,7 @@ export function renameStaged(
 ): StagedOutcome {
   let notPlaced = 0;
   let cleared = 0;
-  let linksUndone = 0;
-  let inodesUndone = 0;
-  let bytesUndone = 0n;
-  let splitInodes = 0;
-  let splitBytes = 0n;
+  const change = { links: 0, inodes: 0, bytes: 0n };
   const { ops, index } = ctx;
   const splits = new RenameSplits(ops, ctx.owner);
   for (const page of index.pendingPages()) {
@@ -940,9 +935,9 @@ export function renameStaged(
               const { ino, written } = splits.place(item.tmp, to, item.row);
               done.push({ tmp: item.tmp, row: { ...item.row, dstIno: ino, written } });
               if (written && !item.row.written) {
-                linksUndone++;
-                splitInodes++;
-                splitBytes += item.row.size;
+                change.links--;
+                change.inodes++;
+                change.bytes += item.row.size;
               }
               continue;
             }
@@ -965,10 +960,10 @@ export function renameStaged(
           failed.push(item.tmp);
           notPlaced++;
           if (item.row.written) {
-            inodesUndone++;
-            if (item.row.type === EntryType.file) bytesUndone += item.row.size;
+            change.inodes--;
+            if (item.row.type === EntryType.file) change.bytes -= item.row.size;
           } else {
-            linksUndone++;
+            change.links--;
           }
           ctx.problems.add(item.row.path, 'cannot put in place', err);
           index.mirrorPathFailed(item.row.path);
@@ -979,7 +974,7 @@ export function renameStaged(
       index.settlePending(done, failed);
     }
   }
-  return { notPlaced, cleared, splits: splits.splits, linksUndone, inodesUndone, bytesUndone, splitInodes, splitBytes };
+  return { notPlaced, cleared, splits: splits.splits, ...change };
 }
 
 /**

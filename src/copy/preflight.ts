@@ -33,24 +33,34 @@ export function noHardLinks(facts: FsFacts, plan: Plan, cause?: unknown): Linkmi
  * checkpoint fails as "disk I/O error"), which would hide the reason behind a wrong one.
  */
 export function linksRefused(ops: FsOps, dir: string): unknown {
-  const a = path.join(dir, `${PROBE_PREFIX}${process.pid}`);
-  const b = `${a}-link`;
+  const probe = probeFiles(ops, dir);
   try {
-    writeEmpty(ops, a);
-    ops.link(a, b);
+    writeEmpty(ops, probe.file);
+    ops.link(probe.file, probe.link);
     return undefined;
   } catch (err) {
     if (isErrno(err, ...NO_LINK_CODES)) return err;
     return undefined; // the probe after the scan says what else is wrong, as it did before
   } finally {
-    for (const p of [a, b]) {
+    probe.remove();
+  }
+}
+
+/** The probe's file and link in `dir` (a killed run's of this pid removed first), and their removal. */
+export function probeFiles(ops: FsOps, dir: string): { file: string; link: string; remove: () => void } {
+  const file = path.join(dir, `${PROBE_PREFIX}${process.pid}`);
+  const link = `${file}-link`;
+  const remove = () => {
+    for (const p of [file, link]) {
       try {
         ops.unlink(p);
       } catch {
-        // not made
+        // not made, or gone
       }
     }
-  }
+  };
+  remove();
+  return { file, link, remove };
 }
 
 /** What the destination keeps of a file's metadata, as the probe found. */
@@ -73,18 +83,7 @@ const PROBE_IDS = [65534, 65533] as const;
  * whether a chmod (and, when `owners`, a chown) took.
  */
 export function probeHardLinks(ops: FsOps, dir: string, facts: FsFacts, plan: Plan, owners = false): DestinationKeeps {
-  const a = path.join(dir, `${PROBE_PREFIX}${process.pid}`);
-  const b = `${a}-link`;
-  const cleanup = () => {
-    for (const p of [a, b]) {
-      try {
-        ops.unlink(p);
-      } catch {
-        // already gone
-      }
-    }
-  };
-  cleanup();
+  const { file: a, link: b, remove: cleanup } = probeFiles(ops, dir);
   const refuse = (cause?: unknown) => noHardLinks(facts, plan, cause);
   if (facts.linkMax === 0) throw refuse();
   try {
@@ -181,8 +180,8 @@ export function timeGranularity(ops: FsOps, p: string): bigint {
 
 const SECOND = 1_000_000_000n;
 
-/** An empty regular file, made through the same ops as the copy so tests can fail it too. */
-function writeEmpty(ops: FsOps, p: string): void {
+/** An empty regular file (never over an existing one), made through the same ops as the copy so tests can fail it too. */
+export function writeEmpty(ops: FsOps, p: string): void {
   ops.copyFile('/dev/null', p);
 }
 

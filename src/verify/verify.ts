@@ -36,7 +36,7 @@ import { noProgress, type Progress } from '../progress.js';
 import { scan } from '../scan/scan.js';
 import { STATE_DIR } from '../state-dir.js';
 import { emptyLostFoundAtRoot, lostFoundClosed, LOST_FOUND_BYTES } from '../fs/lost-found.js';
-import { metadataKept, PROBE_PREFIX } from '../copy/preflight.js';
+import { metadataKept, probeFiles, writeEmpty } from '../copy/preflight.js';
 import { COPIED_AT, DST_MODES, DST_OWNERS, DST_TIME_NS, Index, SCANNED, SCAN_STATE } from '../store/index-db.js';
 import { useSqliteTempDir } from '../store/temp-dir.js';
 import { CATEGORIES, KEPT, RECORDED_SPLIT, VerifyStore, type Category, type HashResult } from '../store/verify-store.js';
@@ -192,17 +192,17 @@ export function aheadOfMirror(state: string | undefined): boolean {
  * (see copy/preflight.ts); undefined where no file can be made there (a read-only mirror).
  */
 function keptNow(r: Run, owner: boolean): { modes: boolean; owners: boolean } | undefined {
-  const probe = path.join(r.dst, STATE_DIR, `${PROBE_PREFIX}verify-${process.pid}`);
+  // The copy's probe files: verify holds the mirror's lock, so no copy makes them meanwhile.
+  const probe = probeFiles(r.ops, path.join(r.dst, STATE_DIR));
   try {
-    fs.rmSync(probe, { force: true }); // a killed verify's, of the same pid (a container's)
-    fs.writeFileSync(probe, '', { flag: 'wx', mode: 0o600 });
+    writeEmpty(r.ops, probe.file);
   } catch {
     return undefined;
   }
   try {
-    return metadataKept(r.ops, probe, owner);
+    return metadataKept(r.ops, probe.file, owner);
   } finally {
-    fs.rmSync(probe, { force: true });
+    probe.remove();
   }
 }
 

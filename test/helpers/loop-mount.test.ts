@@ -4,9 +4,26 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loopMountUnavailable, mountLoop, remount, useLoopMount } from './loop-mount.js';
+import { loopMountUnavailable, mountLoop, remount, useLoopMount, type LoopMount } from './loop-mount.js';
 
 const mounted = (dir: string) => fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === dir);
+
+/** Unmount `m` while a file on it is held open: it must still go, with its image. */
+function unmountBusy(m: LoopMount): void {
+  fs.writeFileSync(path.join(m.dir, 'open'), 'x');
+  const fd = fs.openSync(path.join(m.dir, 'open'), 'r');
+  try {
+    m.unmount();
+    expect(mounted(m.dir)).toBe(false);
+    expect(fs.existsSync(m.image)).toBe(false);
+  } finally {
+    try {
+      fs.closeSync(fd);
+    } catch {
+      // a FUSE daemon behind it was stopped
+    }
+  }
+}
 
 /** mountinfo's type of the mount on dir (vfat, fuse.fusefat, fuseblk, …). */
 const mountTypeOf = (dir: string) => {
@@ -56,16 +73,7 @@ describe('mountLoop', () => {
   });
 
   it('unmounts a busy filesystem lazily and still removes the image', (ctx) => {
-    const m = useLoopMount(ctx, 'ext4', 32);
-    fs.writeFileSync(path.join(m.dir, 'open'), 'x');
-    const fd = fs.openSync(path.join(m.dir, 'open'), 'r');
-    try {
-      m.unmount();
-      expect(mounted(m.dir)).toBe(false);
-      expect(fs.existsSync(m.image)).toBe(false);
-    } finally {
-      fs.closeSync(fd);
-    }
+    unmountBusy(useLoopMount(ctx, 'ext4', 32));
   });
 
   it('throws with mkfs’s words when the image is too small for it', () => {
@@ -142,20 +150,8 @@ describe('mountLoop', () => {
 
   it('unmounts a busy FUSE mount lazily, stops its daemon and detaches its loop device', (ctx) => {
     const m = useLoopMount(ctx, 'exfat', 16);
-    fs.writeFileSync(path.join(m.dir, 'open'), 'x');
-    const fd = fs.openSync(path.join(m.dir, 'open'), 'r');
-    try {
-      m.unmount();
-      expect(mounted(m.dir)).toBe(false);
-      expect(fs.existsSync(m.image)).toBe(false);
-      expect(daemonOf(m.dir)).toBeUndefined();
-    } finally {
-      try {
-        fs.closeSync(fd);
-      } catch {
-        // the daemon behind it was stopped
-      }
-    }
+    unmountBusy(m);
+    expect(daemonOf(m.dir)).toBeUndefined();
     expect(loopOf(m.image)).toBe('');
   });
 });
