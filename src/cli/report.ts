@@ -24,7 +24,7 @@ export function planLines(s: CopySummary): string[] {
     `  inodes to copy   ${formatCount(p.inodesToCopy)} of ${formatCount(p.inodes)}, ${formatBytes(p.bytesToCopy)}`,
     `  links to make    ${formatCount(p.linksToMake)}`,
     `  expected splits  ${formatCount(p.expectedSplits)}${p.expectedSplits ? ` (${formatBytes(p.splitBytes)} more)` : ''}`,
-    `  space needed     ${formatBytes(p.bytesNeeded)}, ${formatCount(p.inodesNeeded)} inodes${p.indexBytes > 0n ? ` (${formatBytes(p.indexBytes)} of it for the index)` : ''}`,
+    `  space needed     ${formatBytes(p.bytesNeeded)}, ${formatCount(p.inodesNeeded)} inodes${p.indexBytes > 0n ? ` (${formatBytes(p.indexBytes)} of it for the index)` : ''}${p.holeBytes > 0n ? `; holes of sparse files not counted: ${formatBytes(p.holeBytes)}` : ''}`,
   ];
   if (s.delete) lines.push(`  to delete        ${formatCount(s.extras)} paths no longer in the source`);
   else if (s.extras) lines.push(`  to keep          ${formatCount(s.extras)} paths no longer in the source (--delete would remove them)`);

@@ -31,6 +31,7 @@ import { emptyPlaceCounts, placeFiles, renameStaged, syncOrStop, type PlaceCount
 import { adoptExisting } from './adopt.js';
 import { countExtrasByWalk, deleteExtras } from './delete-extras.js';
 import { makePlan, pathsVisited, type Plan } from './plan.js';
+import { withoutHoles } from './holes.js';
 import { checkCapacity, keepsWarning, linksRefused, noHardLinks, PROBE_PREFIX, probeHardLinks } from './preflight.js';
 import { followSourceDevice } from './source-device.js';
 import { mirrorMoved } from './mirror-moved.js';
@@ -309,7 +310,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     }
     const facts = fsFacts(ops, dst);
     progress.start('plan', {});
-    let plan = makePlan(index, facts, !incremental);
+    let plan = withoutHoles(ops, index, srcBytes, facts, makePlan(index, facts, !incremental));
     progress.end();
     // The manifest's record of how exactly the destination keeps times, for verify.
     const keeps = probeHardLinks(ops, stateDir, facts, plan, owner);
@@ -477,7 +478,7 @@ async function dryRun(
     const probe = nearestExisting(dst);
     // A first copy's scan writes its rows on the destination too: as much as this index holds now.
     const facts = fsFacts(ops, probe);
-    const plan = makePlan(index, facts, true, mirror ? 0n : BigInt(fs.statSync(path.join(dir, INDEX_FILE)).size));
+    const plan = withoutHoles(ops, index, Buffer.from(src), facts, makePlan(index, facts, true, mirror ? 0n : BigInt(fs.statSync(path.join(dir, INDEX_FILE)).size)));
     let capacityRefusal: string | undefined;
     // A filesystem known to hold no links (FAT); exFAT through FUSE shows only as fuseblk, and
     // only the real run's probe link (which a dry run does not make) finds it out.

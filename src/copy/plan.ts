@@ -10,6 +10,8 @@ export interface Plan extends PlanTotals {
    * index's growth (on a first copy; a dry run adds the part the scan writes).
    */
   bytesNeeded: bigint;
+  /** Left out of bytesNeeded: the holes of sparse files, which their copies keep (see holes.ts). */
+  holeBytes: bigint;
   inodesNeeded: number;
   fsType: string;
   linkMax: number;
@@ -27,6 +29,7 @@ export function makePlan(index: Index, facts: FsFacts, perPath = true, scanBytes
     indexBytes,
     linksToMake: Math.max(0, t.pathsToPlace - t.inodesToCopy),
     bytesNeeded: t.blocksToCopy + t.splitBytes + BigInt(t.dirsToMake) * facts.blockSize + indexBytes,
+    holeBytes: 0n,
     inodesNeeded: t.inodesToCopy + t.expectedSplits + t.dirsToMake,
     fsType: facts.type,
     linkMax: facts.linkMax,

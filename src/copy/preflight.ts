@@ -197,7 +197,7 @@ export function checkCapacity(facts: FsFacts, plan: Plan, force: boolean, unreco
     throw new LinkmirrorError(
       'DST_TOO_SMALL',
       `destination has ${formatBytes(facts.freeBytes)} and ${facts.inodesLimited ? facts.freeInodes.toString() : 'unlimited'} inodes free; ` +
-        `the copy needs ${formatBytes(plan.bytesNeeded)} and ${plan.inodesNeeded} inodes. ` +
+        `the copy needs ${formatBytes(plan.bytesNeeded)}${plan.holeBytes > 0n ? ` (not counting ${formatBytes(plan.holeBytes)} of holes in sparse files, which are kept)` : ''} and ${plan.inodesNeeded} inodes. ` +
         (unrecorded
           ? `Part of that may be on the drive already: the interrupted run's files written since its last commit (every 256 MiB or 10 s), which are taken, not copied again. Pass --force to go on, or free some space`
           : `Free some space, or pass --force to try anyway`),

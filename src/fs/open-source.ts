@@ -12,6 +12,7 @@
 // thread's copyRegular() takes /dev/null (the pre-flight's empty file) for a source.
 import fs from 'node:fs';
 import type { Path } from './ops.js';
+import { COPY_SPARSE_JS, copySparse, hasHoles } from './sparse-copy.js';
 
 /** Stable: the code of the per-path problem, as a file that changed while it was copied. */
 const CODE = 'ECHANGED';
@@ -25,8 +26,13 @@ const viaProc = fs.existsSync(FD_DIR);
 
 /** open(p, flags | O_NONBLOCK), closed and refused (ECHANGED) unless it is a regular file. Never waits on a FIFO. */
 export function openRegular(p: Path, flags: number): number {
+  return openWithStat(p, flags).fd;
+}
+
+function openWithStat(p: Path, flags: number): { fd: number; st: fs.Stats } {
   const fd = fs.openSync(p, flags | O_NONBLOCK);
-  if ((fs.fstatSync(fd).mode & S_IFMT) === S_IFREG) return fd;
+  const st = fs.fstatSync(fd);
+  if ((st.mode & S_IFMT) === S_IFREG) return { fd, st };
   fs.closeSync(fd);
   throw Object.assign(new Error(MESSAGE), { code: CODE });
 }
@@ -34,12 +40,17 @@ export function openRegular(p: Path, flags: number): number {
 /** The empty source the pre-flight copies to make its probe file (see copy/preflight.ts). */
 const DEV_NULL = '/dev/null';
 
-/** copyFileSync from `src`, opened as openRegular() opens it (or /dev/null itself). */
+/**
+ * copyFileSync from `src`, opened as openRegular() opens it (or /dev/null itself); a file with
+ * holes through copySparse() (see sparse-copy.ts), which tries a reflink where `mode` asks for one.
+ */
 export function copyRegular(src: Path, dst: Path, mode: number): void {
   if (src === DEV_NULL) return fs.copyFileSync(src, dst, mode);
-  const fd = openRegular(src, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  const { fd, st } = openWithStat(src, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   try {
-    fs.copyFileSync(viaProc ? `${FD_DIR}/${fd}` : src, dst, mode);
+    const from = viaProc ? `${FD_DIR}/${fd}` : src;
+    if (hasHoles(st)) copySparse(fd, from, dst, (mode & fs.constants.COPYFILE_FICLONE) !== 0);
+    else fs.copyFileSync(from, dst, mode);
   } finally {
     fs.closeSync(fd);
   }
@@ -49,16 +60,23 @@ export function copyRegular(src: Path, dst: Path, mode: number): void {
 export const OPEN_REGULAR_JS = `
 const OPEN_CHANGED = Object.freeze({ code: ${JSON.stringify(CODE)}, message: ${JSON.stringify(MESSAGE)} });
 const viaProc = fs.existsSync(${JSON.stringify(FD_DIR)});
+${COPY_SPARSE_JS}
 function openRegular(p, flags) {
+  return openWithStat(p, flags).fd;
+}
+function openWithStat(p, flags) {
   const fd = fs.openSync(p, flags | fs.constants.O_NONBLOCK);
-  if ((fs.fstatSync(fd).mode & ${S_IFMT}) === ${S_IFREG}) return fd;
+  const st = fs.fstatSync(fd);
+  if ((st.mode & ${S_IFMT}) === ${S_IFREG}) return { fd, st };
   fs.closeSync(fd);
   throw Object.assign(new Error(OPEN_CHANGED.message), { code: OPEN_CHANGED.code });
 }
 async function copyRegular(src, dst, mode) {
-  const fd = openRegular(src, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  const { fd, st } = openWithStat(src, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   try {
-    await fs.promises.copyFile(viaProc ? ${JSON.stringify(FD_DIR)} + '/' + fd : src, dst, mode);
+    const from = viaProc ? ${JSON.stringify(FD_DIR)} + '/' + fd : src;
+    if (hasHoles(st)) await copySparse(fd, from, dst, (mode & fs.constants.COPYFILE_FICLONE) !== 0);
+    else await fs.promises.copyFile(from, dst, mode);
   } finally {
     fs.closeSync(fd);
   }

@@ -285,6 +285,11 @@ export function sameContent(m: MirrorRow, e: Entry): boolean {
   return m.srcDev === e.dev && m.srcIno === e.ino && m.birthNs === e.birthNs && m.size === e.size && m.mtimeNs === e.mtimeNs;
 }
 
+/** SQL of sameContent(): mirror row `m` holds the content of src row `s` as it is now. */
+function sameContentSql(m: string, s: string): string {
+  return `${m}.src_dev = ${s}.dev AND ${m}.src_ino = ${s}.ino AND ${m}.birth_ns = ${s}.birth_ns AND ${m}.size = ${s}.size AND ${m}.mtime_ns = ${s}.mtime_ns`;
+}
+
 /**
  * The placed rows of database `db` as mirror rows, from their src rows: in src id order, and a
  * path placed twice by one pass (a metadata fix, then a replacement) in the order it was put, so
@@ -1129,17 +1134,13 @@ export class Index {
    * mtime); an inode needs its content written when no mirror path holds it yet.
    */
   planTotals(linkMax: number, blockSize: bigint, perPath = true): PlanTotals {
-    const same = (m: string, s: string) =>
-      `${m}.src_dev = ${s}.dev AND ${m}.src_ino = ${s}.ino AND ${m}.birth_ns = ${s}.birth_ns AND ${m}.size = ${s}.size AND ${m}.mtime_ns = ${s}.mtime_ns`;
     const max = BigInt(Number.isFinite(linkMax) && linkMax > 0 ? Math.floor(linkMax) : 2 ** 62);
     return this.guard(() => {
       // Whether the mirror lacks a group's content, looked up once per group (MATERIALIZED: a
-      // CTE that SQLite flattens into the query looks it up again in each SUM), and only for the
-      // dirty groups when the mirror is in sync but for them (see MIRROR_SYNCED).
-      const dirtyOnly = this.mirrorSynced(false) ? 'EXISTS (SELECT 1 FROM dirty_groups d WHERE d.dev = g.dev AND d.ino = g.ino) AND' : '';
+      // CTE that SQLite flattens into the query looks it up again in each SUM).
       const g = this.stmt(
         `WITH c AS MATERIALIZED (
-           SELECT g.size, g.paths, t.type, t.type <> ${EntryType.socket} AND ${dirtyOnly} NOT EXISTS (SELECT 1 FROM mirror m WHERE ${same('m', 't')}) AS missing
+           SELECT g.size, g.paths, t.type, ${this.contentMissing()} AS missing
            FROM groups g JOIN src t ON t.id = g.first_id)
          SELECT COUNT(*) AS inodes,
                 SUM(CASE WHEN type = ${EntryType.file} THEN size ELSE 0 END) AS physical,
@@ -1158,7 +1159,7 @@ export class Index {
         `SELECT COUNT(*) AS paths,
                 SUM(s.type = ${EntryType.dir}) AS dirs,
                 SUM(s.type = ${EntryType.dir} AND length(s.path) > 0 AND NOT EXISTS (SELECT 1 FROM mirror_dirs d WHERE d.path = s.path)) AS dirs_to_make,
-                ${perPath ? `SUM(s.type NOT IN (${EntryType.dir}, ${EntryType.socket}) AND NOT EXISTS (SELECT 1 FROM mirror m WHERE m.path = s.path AND ${same('m', 's')}))` : '0'} AS todo,
+                ${perPath ? `SUM(s.type NOT IN (${EntryType.dir}, ${EntryType.socket}) AND NOT EXISTS (SELECT 1 FROM mirror m WHERE m.path = s.path AND ${sameContentSql('m', 's')}))` : '0'} AS todo,
                 ${perPath || resuming ? `SUM(CASE WHEN s.type <> ${EntryType.dir} THEN length(s.path) ELSE 0 END)` : '0'} AS path_bytes
          FROM src s`,
       ).safeIntegers(true).get() as Row;
@@ -1184,6 +1185,29 @@ export class Index {
         indexBytes: perPath || resuming ? indexGrowth(growing, growingPathBytes, num(g.to_copy ?? 0n)) : 0n,
       };
     });
+  }
+
+  /**
+   * Regular files of at least `minSize` bytes whose content the copy has still to write, as
+   * planTotals() counts them: their first paths and sizes, a page at a time (see copy/holes.ts).
+   */
+  *largeFilesToCopy(minSize: bigint, pageSize = 4096): Generator<{ path: Buffer; size: bigint }[]> {
+    const s = this.stmt(
+      `SELECT g.dev, g.ino, t.path, g.size FROM groups g JOIN src t ON t.id = g.first_id
+       WHERE (g.dev, g.ino) > (?, ?) AND g.size >= ? AND t.type = ${EntryType.file} AND ${this.contentMissing()}
+       ORDER BY g.dev, g.ino LIMIT ?`,
+    ).safeIntegers(true);
+    type R = { dev: bigint; ino: bigint; path: Buffer; size: bigint };
+    yield* keysetPages((key) => this.guard(() => s.all(key[0], key[1], minSize, pageSize)) as R[], BEFORE_ALL_INODES, (last) => [last.dev, last.ino]);
+  }
+
+  /**
+   * SQL: whether the mirror lacks the content of group `g` (first path `t`); looked up for the
+   * dirty groups only when the mirror is in sync but for them (see MIRROR_SYNCED).
+   */
+  private contentMissing(): string {
+    const dirtyOnly = this.mirrorSynced(false) ? 'EXISTS (SELECT 1 FROM dirty_groups d WHERE d.dev = g.dev AND d.ino = g.ino) AND' : '';
+    return `t.type <> ${EntryType.socket} AND ${dirtyOnly} NOT EXISTS (SELECT 1 FROM mirror m WHERE ${sameContentSql('m', 't')})`;
   }
 
   // ---- mirror: what the destination holds ----
