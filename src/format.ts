@@ -17,6 +17,11 @@ export function formatCount(n: number | bigint): string {
   return n.toLocaleString('en-US');
 }
 
+/** `n` and the noun for it: "1 inode", "2 inodes", "1 directory", "3 directories". */
+export function formatCountOf(n: number | bigint, one: string, many = `${one}s`): string {
+  return `${formatCount(n)} ${n === 1 || n === 1n ? one : many}`;
+}
+
 export function formatDuration(ms: number): string {
   const s = Math.round(ms / 100) / 10;
   if (s < 60) return `${s}s`;

@@ -53,7 +53,7 @@ function checkUnchanged(p, e) {
   try { st = fs.lstatSync(p, { bigint: true }); } catch (err) {
     if (err.code !== 'ENOENT' && err.code !== 'ENOTDIR') throw err;
   }
-  const same = st !== undefined && st.dev === e.dev && st.ino === e.ino && st.size === e.size && clampNs(st.mtimeNs) === e.mtimeNs &&
+  const same = st !== undefined && BigInt.asUintN(64, st.dev) === e.dev && BigInt.asUintN(64, st.ino) === e.ino && st.size === e.size && clampNs(st.mtimeNs) === e.mtimeNs &&
     (e.birthNs === 0n || clampNs(st.birthtimeNs) === e.birthNs);
   if (!same) throw Object.assign(new Error(${JSON.stringify(CHANGED_MESSAGE)}), { code: ${JSON.stringify(CHANGED_CODE)} });
 }

@@ -84,7 +84,7 @@ parentPort.on('message', (jobs) => {
         if (j.owner) fs.lchownSync(j.tmp, j.uid, j.gid);
         fs.chmodSync(j.tmp, j.mode);
         fs.lutimesSync(j.tmp, j.atime, j.mtime);
-        ino = fs.lstatSync(j.tmp, { bigint: true }).ino;
+        ino = BigInt.asUintN(64, fs.lstatSync(j.tmp, { bigint: true }).ino); // unsigned, as ops.lstat gives it
       } catch (err) {
         return answer({ id: j.id, err: toWire(err) });
       }

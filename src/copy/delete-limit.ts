@@ -6,7 +6,7 @@
 // than half of the mirror stops before it writes anything, and says how to go on.
 
 import { LinkmirrorError } from '../errors.js';
-import { formatCount } from '../format.js';
+import { formatCountOf } from '../format.js';
 
 /** At most `count` paths, or at most `share` (0..1] of the mirror's paths. */
 export type DeleteLimit = { count: number } | { share: number };
@@ -54,12 +54,12 @@ export function deleteRefusal(extras: number, srcPaths: number, limit: DeleteLim
   const fix = 'to remove them anyway, run again with --max-delete 100%';
   // The scan counts the source's top folder as one path: nothing else in it.
   if (srcPaths <= 1) {
-    return new LinkmirrorError('DELETE_TOO_MANY', `--delete would empty the mirror (${formatCount(extras)} paths): the source ${src} is empty; is its drive mounted? ${fix}`);
+    return new LinkmirrorError('DELETE_TOO_MANY', `--delete would empty the mirror (${formatCountOf(extras, 'path')}): the source ${src} is empty; is its drive mounted? ${fix}`);
   }
   const share = Math.round((100 * extras) / (extras + srcPaths));
   return new LinkmirrorError(
     'DELETE_TOO_MANY',
-    `--delete would remove ${formatCount(extras)} paths, ${share}% of the mirror, more than --max-delete ${formatDeleteLimit(limit)} allows: ` +
+    `--delete would remove ${formatCountOf(extras, 'path')}, ${share}% of the mirror, more than --max-delete ${formatDeleteLimit(limit)} allows: ` +
       `check that ${src} is the right folder and its drive is mounted (--dry-run shows the plan); ${fix}`,
   );
 }

@@ -8,13 +8,14 @@
 // always inode 2: another filesystem's root would pass on the number alone). The look at one path
 // per inode after the scan still checks each inode's birth time, size and mtime.
 import fs from 'node:fs';
+import { unsignedIds } from '../fs/ops.js';
 import type { Progress } from '../progress.js';
 import type { Index } from '../store/index-db.js';
 
 export function followSourceDevice(index: Index, src: string, progress: Progress): void {
   const was = index.srcRoot();
   if (!was) return;
-  const now = fs.lstatSync(src, { bigint: true });
+  const now = unsignedIds(fs.lstatSync(src, { bigint: true }));
   if (now.dev === was.dev) return;
   if (was.birthNs === 0n || now.birthtimeNs !== was.birthNs || now.ino !== was.ino) return;
   const moved = index.remapSourceDevice(was.dev, now.dev);

@@ -62,11 +62,23 @@ export function nsToSeconds(ns: bigint): number | string {
   return String((Number(us) - 0.5) / 1e6);
 }
 
+/**
+ * `st` with dev and ino as the unsigned 64-bit numbers they are. Node hands bigint stats over in a
+ * BigInt64Array, so an inode number of 2^63 or more (overlayfs with xino, FUSE filesystems that
+ * hash their inode numbers) comes back negative, where the index and getdents' d_ino give it
+ * unsigned: every file then looked changed since the scan, and none was copied.
+ */
+export function unsignedIds<T extends { dev: bigint; ino: bigint }>(st: T): T {
+  if (st.ino < 0n) st.ino = BigInt.asUintN(64, st.ino);
+  if (st.dev < 0n) st.dev = BigInt.asUintN(64, st.dev);
+  return st;
+}
+
 /** One per thread: each thread that imports this module has its own. */
 const dirents = new DirentReader();
 
 export const realFsOps: FsOps = {
-  lstat: (p) => fs.lstatSync(p, { bigint: true }),
+  lstat: (p) => unsignedIds(fs.lstatSync(p, { bigint: true })),
   readdir: (p) => fs.readdirSync(p, { encoding: 'buffer' }),
   readdirKinds: (p) => readdirTypes(p).map(({ name, type }) => ({ name, isDir: type === undefined ? undefined : type === EntryType.dir })),
   readdirInodes: (p) => dirents.read(p),

@@ -15,7 +15,7 @@ describe('overDeleteLimit', () => {
     expect(overDeleteLimit(1, 1, { share: 0.5 })).toBe(true);
     expect(overDeleteLimit(1, 1, { share: 0.99 })).toBe(true);
     expect(overDeleteLimit(1, 1, { share: 1 })).toBe(false);
-    expect(deleteRefusal(1, 1, { share: 0.5 }, '/mnt/src')?.message).toMatch(/^--delete would empty the mirror \(1 paths\): the source \/mnt\/src is empty; is its drive mounted\?/);
+    expect(deleteRefusal(1, 1, { share: 0.5 }, '/mnt/src')?.message).toMatch(/^--delete would empty the mirror \(1 path\): the source \/mnt\/src is empty; is its drive mounted\?/);
   });
 
   it('a count is a number of paths, whatever the source has', () => {

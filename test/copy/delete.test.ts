@@ -331,7 +331,7 @@ describe('--max-delete', () => {
     const r = runCli(['copy', '--delete', src, dst]);
     expectExit(r, ExitCode.usage);
     expect(r.stderr.trim().split('\n')).toEqual([
-      expect.stringMatching(/^linkmirror: --delete would empty the mirror \(\d+ paths\): the source .* is empty; is its drive mounted\? to remove them anyway, run again with --max-delete 100%$/),
+      expect.stringMatching(/^linkmirror: --delete would empty the mirror \(\d+ paths?\): the source .* is empty; is its drive mounted\? to remove them anyway, run again with --max-delete 100%$/),
     ]);
     expect(readTree(dst)).toEqual(before);
     // The index now holds the empty scan: verify DST does not take it for the mirror's manifest.
