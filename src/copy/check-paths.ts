@@ -164,6 +164,7 @@ export function checkPaths(srcArg: string, dstArg: string): CheckedPaths {
   } catch (err) {
     if (err instanceof LinkmirrorError) throw err;
     if (!isErrno(err, 'ENOENT')) throw new LinkmirrorError('DST_UNUSABLE', `destination ${dstArg}: ${(err as Error).message}`, { cause: err });
+    danglingLink(dst, dstArg);
   }
   if (dst === src) {
     throw new LinkmirrorError('DST_IS_SRC', `source and destination are the same folder (${src}); give another destination`);
@@ -179,6 +180,23 @@ export function checkPaths(srcArg: string, dstArg: string): CheckedPaths {
   const overlap = overlapByMount(src, dst);
   if (overlap) throw mountedTwice(overlap, src, dst);
   return { src, dst, dstExists };
+}
+
+/**
+ * A destination that is a symlink to nothing, most often to a folder on a drive that is not
+ * mounted: refused as a missing parent is, rather than failing in mkdir ("unexpected error").
+ */
+function danglingLink(dst: string, dstArg: string): void {
+  let target: string;
+  try {
+    target = fs.readlinkSync(dst);
+  } catch {
+    return; // not a symlink (or gone): the destination is simply missing
+  }
+  throw new LinkmirrorError(
+    'DST_PARENT_MISSING',
+    `destination ${dstArg} is a symlink to ${target}, which does not exist: is the drive mounted? Make the folder it points to first if it should be there`,
+  );
 }
 
 /** `p` itself when it exists, else its nearest existing ancestor (the folder it would be made in). */

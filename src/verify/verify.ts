@@ -34,7 +34,7 @@ import { showPath } from '../fs/paths.js';
 import { MAX_KEPT_PROBLEMS, Problems, type Problem } from '../problems.js';
 import { noProgress, type Progress } from '../progress.js';
 import { scan } from '../scan/scan.js';
-import { STATE_DIR } from '../state-dir.js';
+import { STATE_DIR, stateDirInSource } from '../state-dir.js';
 import { emptyLostFoundAtRoot, lostFoundClosed, LOST_FOUND_BYTES } from '../fs/lost-found.js';
 import { metadataKept, probeFiles, writeEmpty } from '../copy/preflight.js';
 import { COPIED_AT, DST_MODES, DST_OWNERS, DST_TIME_NS, Index, SCANNED, SCAN_STATE } from '../store/index-db.js';
@@ -143,7 +143,11 @@ export async function verifyAgainstSource(srcArg: string, dstArg: string, option
   const { src, dst, dstExists } = checkPaths(srcArg, dstArg);
   if (!dstExists) throw new LinkmirrorError('DST_MISSING', `destination ${dstArg} does not exist; give the mirror to verify`);
   const ops = options.ops ?? realFsOps;
-  return run({ mode: 'source', src, dst, manifestFile: findManifest(dst), ops, progress: options.progress ?? noProgress, options, started });
+  const progress = options.progress ?? noProgress;
+  // As copy said when it left it out: "they match" must not pass over a user folder of that name.
+  const leftOut = stateDirInSource(src);
+  if (leftOut) progress.warn(leftOut);
+  return run({ mode: 'source', src, dst, manifestFile: findManifest(dst), ops, progress, options, started });
 }
 
 /** DST alone, against the manifest its copies recorded in DST/.linkmirror/. */

@@ -108,7 +108,7 @@ describe('options that name no usable place', () => {
 });
 
 describe('what is said rather than done silently', () => {
-  it('a .linkmirror at the top of the source is left out with a warning, by copy and by scan', () => {
+  it('a .linkmirror at the top of the source is left out with a warning, by copy, scan and verify', () => {
     const src = source();
     fs.writeFileSync(path.join(src, '.linkmirror'), 'a user file of that name');
     const dst = path.join(temp(), 'mirror');
@@ -120,6 +120,10 @@ describe('what is said rather than done silently', () => {
     const s = runCli(['scan', src]);
     expectExit(s, ExitCode.ok);
     expect(lines(s.stderr)).toContain(warning);
+    // verify's "they match" said nothing of it.
+    const v = runCli(['verify', src, dst]);
+    expectExit(v, ExitCode.ok);
+    expect(lines(v.stderr)).toContain(warning);
     // A mirror copied on to a second drive: its own state folder is left out without a word.
     const second = runCli(['copy', dst, path.join(temp(), 'second')]);
     expectExit(second, ExitCode.ok);
@@ -165,6 +169,21 @@ describe('one line and exit 2 for a destination that is not where it seems', () 
       `linkmirror: ${path.join(base, 'media/usb-disk')}, the folder the destination is to be made in, does not exist: is the drive mounted? Make the folder first if it should be there`,
     ]);
     expect(fs.readdirSync(base)).toEqual([]);
+  });
+
+  it('a destination that is a symlink to a folder that is not there (a drive not mounted): one line, from the dry run too', () => {
+    const src = source();
+    const base = temp();
+    const dst = path.join(base, 'usb');
+    fs.symlinkSync('/media/not-mounted/snapshots', dst);
+    for (const args of [['copy', src, dst], ['copy', '--dry-run', src, dst]]) {
+      const r = runCli(args);
+      expectExit(r, ExitCode.usage); // was "unexpected error: ENOENT … mkdir" and exit 3
+      expect(lines(r.stderr)).toEqual([
+        `linkmirror: destination ${dst} is a symlink to /media/not-mounted/snapshots, which does not exist: is the drive mounted? Make the folder it points to first if it should be there`,
+      ]);
+    }
+    expect(fs.readdirSync(base)).toEqual(['usb']);
   });
 
   it.skipIf(!isRoot)('a destination inside the source through a bind mount', () => {
