@@ -18,7 +18,7 @@ import { Problems, type Problem } from '../problems.js';
 import { noProgress, type Progress } from '../progress.js';
 import { scan } from '../scan/scan.js';
 import { INDEX_FILE, STATE_DIR, stateDirInSource } from '../state-dir.js';
-import { emptyLostFoundAtRoot, LOST_FOUND } from '../fs/lost-found.js';
+import { emptyLostFoundAtRoot, LOST_FOUND, LOST_FOUND_BYTES, lostFoundClosed } from '../fs/lost-found.js';
 import { COPIED_AT, DST_MODES, DST_OWNERS, DST_TIME_NS, Index, SCANNED, type ScanTotals } from '../store/index-db.js';
 import { useSqliteTempDir } from '../store/temp-dir.js';
 import { findManifest } from '../verify/manifest-file.js';
@@ -207,8 +207,12 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
   checkIndexPath(dst);
   const leftOut = stateDirInSource(src);
   if (leftOut) progress.warn(leftOut);
+  // A source that is a drive's root, copied by a user who may not list root's lost+found there:
+  // reported as unreadable, it kept every run from completing (exit 1) and --delete from running.
+  const leaveOut = lostFoundClosed(src) ? LOST_FOUND_BYTES : undefined;
+  if (leaveOut) progress.warn(`left out ${path.join(src, LOST_FOUND)}: the filesystem's folder for what e2fsck recovers, which only root may read`);
 
-  if (options.dryRun) return dryRun(src, dst, dstExists, mirror, ops, progress, started, options);
+  if (options.dryRun) return dryRun(src, dst, dstExists, mirror, ops, progress, started, options, leaveOut);
 
   checkWritable(dst, path.join(dst, STATE_DIR));
   fs.mkdirSync(dst, { recursive: true });
@@ -226,7 +230,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
       const cause = linksRefused(ops, stateDir);
       if (cause !== undefined) {
         // What a copy without links would need, from a scan into a scratch index (as -n makes).
-        const planned = await dryRun(src, dst, dstExists, false, ops, progress, started, { ...options, delete: false, adopt: false });
+        const planned = await dryRun(src, dst, dstExists, false, ops, progress, started, { ...options, delete: false, adopt: false }, leaveOut);
         throw noHardLinks(fsFacts(ops, dst), planned.plan, cause);
       }
     }
@@ -264,7 +268,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
       index.setMeta('adopting', 'yes');
       progress.warn(`this mirror was copied here from another folder or drive (its inode numbers are not the ones recorded): its files are taken as --adopt takes them, by size and mtime, not copied again`);
     }
-    const scanned = await scan(src, index, { ops, progress, shouldStop, walkThread: true });
+    const scanned = await scan(src, index, { ops, progress, shouldStop, walkThread: true, leaveOut });
     for (const p of scanned.problems) problems.kept.push(p);
     const trustUnrecorded = unrecordedTrust(index, resuming, scanned.rowsWritten);
     // The index's record of the source now runs ahead of the mirror: until this run completes,
@@ -452,6 +456,7 @@ function removeMadeDestination(dst: string): void {
 /** Scan into a throw-away index outside the destination and report the plan; nothing is written. */
 async function dryRun(
   src: string, dst: string, dstExists: boolean, mirror: boolean, ops: FsOps, progress: Progress, started: number, options: CopyOptions,
+  leaveOut: Buffer | undefined,
 ): Promise<CopySummary> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'linkmirror-plan-'));
   const restoreTempDir = useSqliteTempDir(dir);
@@ -471,7 +476,7 @@ async function dryRun(
         throw new LinkmirrorError('INDEX_BROKEN', `cannot read the mirror's index ${own}: ${(err.cause as Error | undefined)?.message ?? err.message}; remove it to start over`, { cause: err });
       }
     }
-    const scanned = await scan(src, index, { ops, progress, walkThread: true, shouldStop: options.shouldStop });
+    const scanned = await scan(src, index, { ops, progress, walkThread: true, shouldStop: options.shouldStop, leaveOut });
     // A stop asked for as the scan ended: no plan is printed as if nothing had been asked.
     if (options.shouldStop?.()) throw new LinkmirrorError('INTERRUPTED', 'dry run interrupted; nothing was written');
     // The facts of the filesystem the destination will be on: its nearest existing folder.

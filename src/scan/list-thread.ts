@@ -20,6 +20,8 @@ export interface ListJob {
   /** Int32Array over it: [0] chunks the thread may still send, [1] 1 when the main thread wants it to stop. */
   credits: SharedArrayBuffer;
   statPorts: MessagePort[];
+  /** A path to leave out besides the state folder (see ScanOptions.leaveOut). */
+  leaveOut?: Uint8Array;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -28,6 +30,7 @@ type Kinds = Dirent[];
 
 function run(port: NonNullable<typeof parentPort>, job: ListJob): void {
   const root = Buffer.from(job.walkRoot);
+  const leaveOut = job.leaveOut ? Buffer.from(job.leaveOut) : undefined;
   const credits = new Int32Array(job.credits);
   const stopped = () => Atomics.load(credits, 1) === 1;
   const post = (m: ListerMessage) => port.postMessage(m);
@@ -90,7 +93,7 @@ function run(port: NonNullable<typeof parentPort>, job: ListJob): void {
     }
     const { name, type, ino } = top.kinds[top.next++];
     const rel = childPath(top.rel, name);
-    if (isStateDir(rel)) continue;
+    if (isStateDir(rel) || (leaveOut && rel.equals(leaveOut))) continue;
     let dir = type === undefined ? undefined : type === EntryType.dir;
     if (dir === undefined) {
       // d_type unknown (some filesystems never fill it in): lstat tells; one that fails is

@@ -36,8 +36,8 @@ export interface ScanOptions {
    */
   stubs?: boolean;
   /**
-   * A name at the top of the tree to leave out besides the state folder (verify: a mirror
-   * drive's lost+found that this user may not list, see fs/lost-found.ts). Walks on this thread.
+   * A name at the top of the tree to leave out besides the state folder: a drive's lost+found
+   * that this user may not list (see fs/lost-found.ts), at the top of a mirror or a source.
    */
   leaveOut?: Buffer;
 }
@@ -112,8 +112,8 @@ async function scanOnce(root: Buffer | string, index: Index, options: ScanOption
   const pacer = new Pacer();
   const leaveOut = options.leaveOut;
   const skip = leaveOut ? (rel: Buffer) => isStateDir(rel) || rel.equals(leaveOut) : isStateDir;
-  const source = options.walkThread && !leaveOut && ops === realFsOps && fs.existsSync(fileURLToPath(LIST_THREAD))
-    ? walkOnThreads(rootBytes, onError, stubs)
+  const source = options.walkThread && ops === realFsOps && fs.existsSync(fileURLToPath(LIST_THREAD))
+    ? walkOnThreads(rootBytes, onError, stubs, leaveOut)
     : walkHere(rootBytes, ops, onError, stubs, skip);
   try {
     for await (const run of source) {

@@ -39,7 +39,9 @@ const LISTER_GRACE_MS = 10_000;
 const LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 };
 
 /** Entries a batch at a time, in walk order (the order walk() gives them on this thread). */
-export async function* walkOnThreads(root: Buffer, onError: (rel: Buffer, err: unknown) => void, stubs: () => boolean = () => false): AsyncGenerator<EntryRun> {
+export async function* walkOnThreads(
+  root: Buffer, onError: (rel: Buffer, err: unknown) => void, stubs: () => boolean = () => false, leaveOut?: Buffer,
+): AsyncGenerator<EntryRun> {
   const n = statThreads();
   // [0] chunks the list thread may still send, [1] 1 to stop, [2] 1 while stubs are wanted.
   const credits = new SharedArrayBuffer(12);
@@ -105,7 +107,7 @@ export async function* walkOnThreads(root: Buffer, onError: (rel: Buffer, err: u
       watch(w, (m: StatMessage) => batches[i].push(m), () => (statExited[i] = true));
     });
     const lister = new Worker(LIST_THREAD, {
-      workerData: { walkRoot: root, credits, statPorts: channels.map((c) => c.port1) } satisfies ListJob,
+      workerData: { walkRoot: root, credits, statPorts: channels.map((c) => c.port1), leaveOut } satisfies ListJob,
       transferList: channels.map((c) => c.port1),
       resourceLimits: LIMITS,
     });

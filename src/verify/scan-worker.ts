@@ -13,6 +13,8 @@ import { Index } from '../store/index-db.js';
 export interface ScanJob {
   root: string;
   file: string;
+  /** See ScanOptions.leaveOut. */
+  leaveOut?: Uint8Array;
 }
 
 export type ScanMessage =
@@ -36,7 +38,7 @@ async function run(port: NonNullable<typeof parentPort>, job: ScanJob): Promise<
   let index: Index | undefined;
   try {
     index = Index.open(job.file, { scratch: true });
-    const r = await scan(job.root, index, { progress, shouldStop: () => stop });
+    const r = await scan(job.root, index, { progress, shouldStop: () => stop, leaveOut: job.leaveOut ? Buffer.from(job.leaveOut) : undefined });
     post({ type: 'done', problems: r.problems, problemCount: r.problemCount });
   } catch (err) {
     post({ type: 'error', code: isLinkmirrorError(err) ? err.code : undefined, message: (err as Error)?.message ?? String(err) });

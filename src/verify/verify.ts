@@ -227,13 +227,19 @@ function keepProblems(problems: Problems, result: { problems: Problem[]; problem
 
 const interrupted = (what: string) => new LinkmirrorError('INTERRUPTED', `verify interrupted while scanning ${what}; nothing was changed`);
 
+/**
+ * A filesystem's lost+found at the top of either tree, root's and closed to this user: not walked
+ * (it could not be listed), as copy leaves it out of a source. The mirror's, readable and empty,
+ * has its row left out later (see run()).
+ */
+function closedAtTop(root: string): Buffer | undefined {
+  return lostFoundClosed(root) ? LOST_FOUND_BYTES : undefined;
+}
+
 async function scanSide(root: string, file: string, r: Run, problems: Problems, what: string, progress: Progress = r.progress): Promise<void> {
   const index = Index.open(file, { scratch: true });
   try {
-    // The mirror filesystem's lost+found, root's and closed to this user, is not walked (it
-    // could not be listed); readable and empty, its row is left out later (see run()).
-    const leaveOut = root === r.dst && lostFoundClosed(root) ? LOST_FOUND_BYTES : undefined;
-    keepProblems(problems, await scan(root, index, { ops: r.ops, progress, shouldStop: r.options.shouldStop, leaveOut }));
+    keepProblems(problems, await scan(root, index, { ops: r.ops, progress, shouldStop: r.options.shouldStop, leaveOut: closedAtTop(root) }));
   } catch (err) {
     if (isLinkmirrorError(err, 'INTERRUPTED')) throw interrupted(what);
     throw err;
@@ -248,7 +254,7 @@ const SCAN_WORKER = new URL('./scan-worker.js', import.meta.url);
 /** Scan root into file on a worker thread (see scan-worker.ts). */
 function scanOnWorker(root: string, file: string, r: Run, problems: Problems, what: string, progress: Progress): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const worker = new Worker(SCAN_WORKER, { workerData: { root, file } satisfies ScanJob });
+    const worker = new Worker(SCAN_WORKER, { workerData: { root, file, leaveOut: closedAtTop(root) } satisfies ScanJob });
     let settled = false;
     const settle = (err?: unknown) => {
       if (settled) return;

@@ -72,6 +72,33 @@ describe('the lost+found of a freshly made filesystem at the destination', () =>
     expect((err as { code?: string }).code).toBe('DST_NOT_EMPTY');
   });
 
+  it.skipIf(process.getuid?.() !== 0)('a source drive\'s root copied by a user who may not read its lost+found: left out with a warning, so the run completes and --delete runs', async (ctx) => {
+    const s = useLoopMount(ctx, 'ext4', 16, [], { keepLostFound: true });
+    buildTree(s.dir, { 'h0/a': file('alpha'), 'h1/a': link('h0/a'), 'h2/a': link('h0/a') });
+    for (const rel of ['', 'h0', 'h1', 'h2', 'h0/a']) fs.chownSync(path.join(s.dir, rel), 65534, 65534);
+    fs.chmodSync(path.dirname(s.dir), 0o755); // the mount point's folder
+    const base = temp();
+    fs.chmodSync(base, 0o777);
+    const dst = path.join(base, 'mirror');
+    const asNobody = (args: string[]) =>
+      spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, ...args], { encoding: 'utf8' });
+    const warning = `warning: left out ${path.join(s.dir, 'lost+found')}: the filesystem's folder for what e2fsck recovers, which only root may read`;
+    const copied = asNobody(['copy', s.dir, dst]);
+    // Was exit 1 on every run: "cannot read lost+found".
+    expect(copied.status, copied.stderr).toBe(0);
+    expect(copied.stderr.split('\n')).toContain(warning);
+    expect(fs.existsSync(path.join(dst, 'lost+found'))).toBe(false);
+    expect(fs.lstatSync(path.join(dst, 'h2/a')).ino).toBe(fs.lstatSync(path.join(dst, 'h0/a')).ino);
+
+    // A rotation: --delete was skipped on every run ("the scan could not read every path").
+    fs.rmSync(path.join(s.dir, 'h2'), { recursive: true });
+    const pruned = asNobody(['copy', '-q', '--delete', s.dir, dst]);
+    expect(pruned.status, pruned.stderr).toBe(0);
+    expect(fs.existsSync(path.join(dst, 'h2'))).toBe(false);
+    const v = asNobody(['verify', '--no-owner', s.dir, dst]);
+    expect(v.status, `${v.stdout}${v.stderr}`).toBe(0);
+  });
+
   it('a source with its own lost+found at the top (a filesystem root too) is copied into the destination one', async (ctx) => {
     const s = useLoopMount(ctx, 'ext4', 16, [], { keepLostFound: true });
     const d = useLoopMount(ctx, 'ext4', 16, [], { keepLostFound: true });
