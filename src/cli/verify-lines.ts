@@ -22,6 +22,10 @@ function describe(d: Difference, r: VerifyReport): string {
       return `${d.path}${many}: one inode ${was}, ${d.actual} ${is}${d.other ? ` (${d.other} is on another)` : ''}`;
     case 'link-merged':
       return `${d.path}${many}: ${d.expected} ${was}, one inode ${is}${d.other ? ` (with ${d.other})` : ''}`;
+    case 'source-inode':
+      return `${d.path}${many}: the source's own file (the same inode), not a copy of it`;
+    case 'linked-outside':
+      return `${d.path}: ${d.actual} links, ${d.expected} of them in the mirror`;
     default:
       return `${d.path}${many}: ${d.expected ?? '?'} ${was}, ${d.actual ?? '?'} ${is}`;
   }
@@ -78,6 +82,10 @@ export function verifyLines(r: VerifyReport): string[] {
     const whose = r.mode === 'source' ? 'the source' : 'the manifest';
     lines.push(`kept           ${formatCount(r.kept)} paths ${whose} no longer has, kept by copies without --delete (allowed; not compared)`);
     for (const d of r.keptExamples.slice(0, SHOWN_PER_CATEGORY)) lines.push(`  ${describe(d, r)}`);
+  }
+  if (r.linkedOutside) {
+    lines.push(`linked outside ${formatCount(r.linkedOutside)} inode${r.linkedOutside === 1 ? '' : 's'} of the mirror also linked from outside it (a cp -al of the mirror?): what is done to them there is done to the mirror (allowed)`);
+    for (const d of r.linkedOutsideExamples.slice(0, SHOWN_PER_CATEGORY)) lines.push(`  ${describe(d, r)}`);
   }
   if (r.problemCount) {
     lines.push(`problems       ${formatCount(r.problemCount)}`);

@@ -29,11 +29,18 @@ const SYMLINK = EntryType.symlink;
 
 /** The categories, in the order reports list them. */
 export const CATEGORIES = [
-  'missing', 'extra', 'type', 'size', 'content', 'mode', 'owner', 'mtime', 'symlink', 'link-split', 'link-merged',
+  'missing', 'extra', 'type', 'size', 'content', 'mode', 'owner', 'mtime', 'symlink', 'link-split', 'link-merged', 'source-inode',
 ] as const;
 export type Category = (typeof CATEGORIES)[number];
 /** Not a difference: a split the copy made at the link limit and recorded in the mirror's index. */
 export const RECORDED_SPLIT = 'recorded-split';
+/**
+ * Not a difference: an inode of the mirror with more links than the mirror has paths on it, so
+ * linked from outside the mirror (a cp -al of it on the same drive, a stray ln): what is done to
+ * the file there is done to the mirror. Said, not failed: keeping versions of a mirror so is a
+ * use, not damage.
+ */
+export const LINKED_OUTSIDE = 'linked-outside';
 /**
  * Not a difference: a path the expected side lacks that the mirror's index says a copy made and
  * kept when the source lost it (a copy without --delete keeps such paths, and says so).
@@ -42,7 +49,7 @@ export const KEPT = 'kept';
 
 /** One stored difference, with SQL values as they are; src/verify gives them words. */
 export interface DiffRow {
-  category: Category | typeof RECORDED_SPLIT | typeof KEPT;
+  category: Category | typeof RECORDED_SPLIT | typeof KEPT | typeof LINKED_OUTSIDE;
   path: Buffer;
   /** Paths that share this difference (the paths of one pair of inodes). */
   paths: number;
@@ -355,6 +362,23 @@ export class VerifyStore {
          SELECT ${firstTwo}, SUM(n) AS paths, COUNT(*) AS inodes
          FROM ${ranked('a_dev, a_ino')} GROUP BY a_dev, a_ino HAVING COUNT(*) > 1)
        ORDER BY path`,
+    );
+    // A mirror on the source's own filesystem whose file is the source's inode, not a copy of it
+    // (a cp -al of the source, a hand-made link): it matched in every other respect, and shares
+    // every change and every bad sector with the source. Against a manifest, (dev, ino) is the
+    // source's as the last copy recorded it.
+    this.run(
+      `INSERT INTO diffs (category, path, paths, expected, actual)
+       SELECT 'source-inode', path, n, NULL, NULL FROM pairs WHERE ${nonDir} AND e_dev = a_dev AND e_ino = a_ino ORDER BY path`,
+    );
+    // Inodes of the mirror with more links than it has paths on them (see LINKED_OUTSIDE); not
+    // those already found to be the source's own.
+    this.run(
+      `INSERT INTO diffs (category, path, paths, expected, actual)
+       SELECT '${LINKED_OUTSIDE}', s.path, g.paths, g.paths, s.nlink FROM a.groups g JOIN a.src s ON s.id = g.first_id
+       WHERE s.type NOT IN (${DIR}, ${EntryType.socket}) AND s.nlink > g.paths
+         AND NOT EXISTS (SELECT 1 FROM pairs p WHERE p.a_dev = g.dev AND p.a_ino = g.ino AND p.e_dev = p.a_dev AND p.e_ino = p.a_ino)
+       ORDER BY s.path`,
     );
   }
 

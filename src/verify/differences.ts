@@ -9,7 +9,7 @@ import type { Category, DiffRow } from '../store/verify-store.js';
 export { CATEGORIES, type Category } from '../store/verify-store.js';
 
 export interface Difference {
-  category: Category | 'recorded-split' | 'kept';
+  category: Category | 'recorded-split' | 'kept' | 'linked-outside';
   /** The path (printable; '.' for the root); for an inode-level difference, the first of its paths. */
   path: string;
   /** Paths that share this difference: the paths of one inode (1 for missing and extra). */

@@ -39,7 +39,7 @@ import { emptyLostFoundAtRoot, lostFoundClosed, LOST_FOUND_BYTES } from '../fs/l
 import { metadataKept, probeFiles, writeEmpty } from '../copy/preflight.js';
 import { COPIED_AT, DST_MODES, DST_OWNERS, DST_TIME_NS, Index, SCANNED, SCAN_STATE } from '../store/index-db.js';
 import { useSqliteTempDir } from '../store/temp-dir.js';
-import { CATEGORIES, KEPT, RECORDED_SPLIT, VerifyStore, type Category, type HashResult } from '../store/verify-store.js';
+import { CATEGORIES, KEPT, LINKED_OUTSIDE, RECORDED_SPLIT, VerifyStore, type Category, type HashResult } from '../store/verify-store.js';
 import { differenceFrom, type Difference } from './differences.js';
 import { HASH_ALGORITHM } from './hash-file.js';
 import { engineFor, type HashEngine } from './hash-engine.js';
@@ -101,6 +101,13 @@ export interface VerifyReport {
    */
   kept: number;
   keptExamples: Difference[];
+  /**
+   * Inodes of the mirror with more links than it has paths on them (linked from outside it, see
+   * LINKED_OUTSIDE in store/verify-store.ts): said, not a difference. `expected` is the mirror's
+   * paths on the inode, `actual` its link count.
+   */
+  linkedOutside: number;
+  linkedOutsideExamples: Difference[];
   paths: { expected: number; actual: number };
   /** Non-directory inodes on each side. */
   inodes: { expected: number; actual: number };
@@ -475,7 +482,7 @@ async function run(r: Run): Promise<VerifyReport> {
     const differences = CATEGORIES.flatMap((c) => (categories[c] ? store!.firstOf(c, examples).map(differenceFrom) : []));
     if (options.onDifference) {
       for (const page of store.allDiffs()) {
-        for (const row of page) if (row.category !== RECORDED_SPLIT && row.category !== KEPT) options.onDifference(differenceFrom(row));
+        for (const row of page) if (CATEGORIES.includes(row.category as Category)) options.onDifference(differenceFrom(row));
       }
     }
     const totals = store.totals();
@@ -492,6 +499,8 @@ async function run(r: Run): Promise<VerifyReport> {
       recordedSplitExamples: store.firstOf(RECORDED_SPLIT, examples).map(differenceFrom),
       kept: counts.get(KEPT)?.items ?? 0,
       keptExamples: store.firstOf(KEPT, examples).map(differenceFrom),
+      linkedOutside: counts.get(LINKED_OUTSIDE)?.items ?? 0,
+      linkedOutsideExamples: store.firstOf(LINKED_OUTSIDE, examples).map(differenceFrom),
       paths: { expected: totals.expectedPaths, actual: totals.actualPaths },
       inodes: { expected: totals.expectedInodes, actual: totals.actualInodes },
       fast,

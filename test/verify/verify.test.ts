@@ -249,6 +249,39 @@ describe('mirrors made by other tools', () => {
     });
   }
 
+  it('a "mirror" made by cp -al on the source\'s own drive is the source\'s inodes, not a copy: source-inode, exit 1', async () => {
+    // Found by a tester: it matched in every respect verify compared, so "they match".
+    const { src } = await mirrorOf(temp(), 'cp -a');
+    const fake = path.join(path.dirname(src), 'fake');
+    execFileSync('cp', ['-al', src, fake]);
+    const r = await verifyAgainstSource(src, fake);
+    expect(r.match).toBe(false);
+    expect(found(r)).toEqual({ 'source-inode': r.inodes.expected }); // every non-directory inode of the tree
+    expect(r.inodes.expected).toBeGreaterThan(8);
+    expect(r.differences[0]).toMatchObject({ category: 'source-inode' });
+    expect(r.linkedOutside).toBe(0); // said once, as the difference it is
+  });
+
+  it('a mirror file also linked from outside the mirror is said (linked outside), not failed; the source\'s own inode put in a mirror is found against the manifest too', async () => {
+    const { src, dst } = await mirrorOf(temp());
+    const outside = path.join(path.dirname(dst), 'outside');
+    fs.linkSync(path.join(dst, 'daily.0/docs/notes.txt'), outside);
+    await bothForms(src, dst, (r, form) => {
+      expect(r.match, form).toBe(true);
+      expect(r.linkedOutside, form).toBe(1);
+      expect(r.linkedOutsideExamples[0], form).toMatchObject({ path: 'daily.0/docs/notes.txt', expected: '1', actual: '2' });
+    });
+    // The source's file linked in where the mirror's copy was (same drive here): a difference.
+    const rel = 'daily.0/docs/notes.txt';
+    keepingMtimes(dst, ['daily.0/docs'], () => {
+      fs.rmSync(path.join(dst, rel));
+      fs.linkSync(path.join(src, rel), path.join(dst, rel));
+    });
+    await bothForms(src, dst, (r, form) => {
+      expect(found(r), form).toEqual({ 'source-inode': 1 });
+    });
+  });
+
   it('verify DST of a mirror without a manifest is a usage error that says to give the source', async () => {
     const { dst } = await mirrorOf(temp(), 'cp -a');
     const err = await verifyMirror(dst).catch((e: unknown) => e);

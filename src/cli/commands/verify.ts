@@ -40,9 +40,10 @@ Differences, by category: missing (in SRC, not in DST), extra (in DST, not in SR
 folder .linkmirror is left out), type, size, content, mode, owner, mtime (compared to the
 microsecond, or to the unit of a drive that keeps less), symlink (target), link-split (paths
 that share an inode in SRC but not in DST; splits the copy made at the destination's link limit
-are allowed and listed apart) and link-merged (paths that share an inode in DST but not in
-SRC). verify DST also lists apart, and allows, the paths copies without --delete kept when the
-source lost them (kept).
+are allowed and listed apart), link-merged (paths that share an inode in DST but not in
+SRC) and source-inode (a mirror path that is the source's own file, not a copy). verify DST
+also lists apart, and allows, the paths copies without --delete kept when the source lost them
+(kept); both forms, mirror files also linked from outside the mirror (linked outside).
 
 With SRC and DST the mirror may have been made by any tool (cp -a, rsync -aH). DST alone
 needs a mirror made by linkmirror copy: its manifest (DST/.linkmirror/index.db) holds every
