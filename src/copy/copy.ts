@@ -268,13 +268,20 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
       index.setMeta('adopting', 'yes');
       progress.warn(`this mirror was copied here from another folder or drive (its inode numbers are not the ones recorded): its files are taken as --adopt takes them, by size and mtime, not copied again`);
     }
+    // The index's record of the source may run ahead of the mirror from the scan's first change
+    // on: until this run completes, verify DST must not take it for the mirror's manifest (a run
+    // refused below, or killed before it places anything, leaves it so). Said before the scan,
+    // and taken back after it when it changed nothing: set after it, a kill in the scan's last
+    // steps left 'complete' over a changed record, and verify DST reported a sound mirror as damaged.
+    const stateBefore = index.getMeta('state');
+    if (!resuming && stateBefore !== undefined) index.setMeta('state', SCANNED);
     const scanned = await scan(src, index, { ops, progress, shouldStop, walkThread: true, leaveOut });
     for (const p of scanned.problems) problems.kept.push(p);
     const trustUnrecorded = unrecordedTrust(index, resuming, scanned.rowsWritten);
-    // The index's record of the source now runs ahead of the mirror: until this run completes,
-    // verify DST must not take it for the mirror's manifest (a run refused below, or killed
-    // before it places anything, leaves it so).
-    if (scanned.rowsWritten > 0 && !resuming) index.setMeta('state', SCANNED);
+    if (!resuming) {
+      if (scanned.rowsWritten > 0) index.setMeta('state', SCANNED);
+      else if (stateBefore !== undefined) index.setMeta('state', stateBefore);
+    }
     problems.count += scanned.problemCount;
 
     const srcBytes = Buffer.from(src);

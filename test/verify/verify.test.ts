@@ -501,6 +501,31 @@ describe('names, unfinished copies, a running copy', () => {
     expect(after.match).toBe(true);
   });
 
+  it('verify DST of a mirror whose last copy died just after its scan (a changed source) says so, not "missing"', async () => {
+    // Found by a tester with kill -9: the scan had marked its record complete, the copy had not
+    // yet said that the record ran ahead of the mirror, and verify DST listed every new path of
+    // the source as missing from a sound mirror.
+    const { src, dst } = await mirrorOf(temp());
+    fs.mkdirSync(path.join(src, 'daily.new'));
+    fs.writeFileSync(path.join(src, 'daily.new/file'), 'new');
+    // The run dies in the scan's look at one path per inode, after the walk's rows are written.
+    let walked = false;
+    const progress = { start() {}, advance() {}, warn() {}, end: () => void (walked = true) };
+    const ops = { ...realFsOps, lstat: (p: Buffer | string) => {
+      if (walked) throw new Error('killed');
+      return realFsOps.lstat(p);
+    } };
+    const { copy } = await import('../../src/copy/copy.js');
+    await expect(copy(src, dst, { ops, progress })).rejects.toThrow('killed');
+    const r = await verifyMirror(dst);
+    expect(r.manifest?.state).toBe('scanned');
+    expect(r.match).toBe(false);
+    await copy(src, dst);
+    const after = await verifyMirror(dst);
+    expect(after.manifest?.state).toBe('complete');
+    expect(after.match).toBe(true);
+  });
+
   it('waits for no copy: a mirror another linkmirror is copying into is refused', async () => {
     const { src, dst } = await mirrorOf(temp());
     fs.writeFileSync(path.join(dst, '.linkmirror/lock'), String(process.ppid));
