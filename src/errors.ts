@@ -10,6 +10,8 @@ export type ErrorCode =
   | 'DST_NOT_DIR'
   | 'DST_MISSING'
   | 'DST_PARENT_MISSING'
+  | 'DST_NOT_MOUNTED'
+  | 'SRC_EMPTY'
   | 'PATH_NOT_UTF8'
   | 'DST_IS_SRC'
   | 'DST_INSIDE_SRC'
@@ -36,6 +38,8 @@ const kinds: Record<ErrorCode, ErrorKind> = {
   DST_NOT_DIR: 'usage',
   DST_MISSING: 'usage',
   DST_PARENT_MISSING: 'usage',
+  DST_NOT_MOUNTED: 'usage',
+  SRC_EMPTY: 'usage',
   PATH_NOT_UTF8: 'usage',
   DST_IS_SRC: 'usage',
   DST_INSIDE_SRC: 'usage',

@@ -17,7 +17,8 @@ import { readAhead, worthReadingAhead, type ReadAhead } from '../fs/read-ahead.j
 import { Problems, type Problem } from '../problems.js';
 import { noProgress, type Progress } from '../progress.js';
 import { scan } from '../scan/scan.js';
-import { INDEX_FILE, STATE_DIR, stateDirInSource } from '../state-dir.js';
+import { INDEX_FILE, isStateDir, STATE_DIR, stateDirInSource } from '../state-dir.js';
+import { unmountedFstabPoint } from '../fs/fstab.js';
 import { emptyLostFoundAtRoot, LOST_FOUND, LOST_FOUND_BYTES, lostFoundClosed } from '../fs/lost-found.js';
 import { COPIED_AT, DST_MODES, DST_OWNERS, DST_TIME_NS, Index, SCANNED, type ScanTotals } from '../store/index-db.js';
 import { useSqliteTempDir } from '../store/temp-dir.js';
@@ -35,15 +36,20 @@ import { withoutHoles } from './holes.js';
 import { checkCapacity, keepsWarning, linksRefused, noHardLinks, PROBE_PREFIX, probeHardLinks } from './preflight.js';
 import { followSourceDevice } from './source-device.js';
 import { mirrorMoved } from './mirror-moved.js';
-import { DEFAULT_DELETE_LIMIT, deleteRefusal, unlimited, type DeleteLimit } from './delete-limit.js';
+import { DEFAULT_DELETE_LIMIT, deleteRefusal, emptySourceRefusal, unlimited, type DeleteLimit } from './delete-limit.js';
 
 export interface CopyOptions {
   ops?: FsOps;
   progress?: Progress;
   /** Print the plan, write nothing. */
   dryRun?: boolean;
-  /** Go on when the pre-flight says the destination is too small. */
+  /**
+   * Go on when the pre-flight says the destination is too small, when the destination is under
+   * a mount point of /etc/fstab that is not mounted, or when the source is empty and the mirror is not.
+   */
   force?: boolean;
+  /** The fstab to read mount points from (see fs/fstab.ts); /etc/fstab by default. */
+  fstab?: string;
   /** Set owner and group by number; defaults to true when running as root. */
   owner?: boolean;
   /** Polled between files: true stops the copy cleanly (Ctrl-C). */
@@ -203,6 +209,13 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
       `${path.dirname(dst)}, the folder the destination is to be made in, does not exist: is the drive mounted? Make the folder first if it should be there`,
     );
   }
+  const notMounted = options.force ? undefined : unmountedFstabPoint(dst, options.fstab);
+  if (notMounted) {
+    throw new LinkmirrorError(
+      'DST_NOT_MOUNTED',
+      `the destination ${dst} is on ${notMounted}, a mount point in /etc/fstab with nothing mounted on it: is the drive mounted? Mount it and run again (a copy now would fill the disk below it; --force copies there anyway)`,
+    );
+  }
   const { mirror } = inspectDestination(dst, dstExists, options.adopt ?? false);
   checkIndexPath(dst);
   const leftOut = stateDirInSource(src);
@@ -273,6 +286,11 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     // refused below, or killed before it places anything, leaves it so). Said before the scan,
     // and taken back after it when it changed nothing: set after it, a kill in the scan's last
     // steps left 'complete' over a changed record, and verify DST reported a sound mirror as damaged.
+    // Before the scan, which would replace the record of the source with an empty one.
+    if (!(options.delete ?? false) && !(options.force ?? false) && mirror && sourceEmpty(src, leaveOut)) {
+      const empty = emptySourceRefusal(1, index.mirrorCountUpTo(1) > 0, src);
+      if (empty) throw empty;
+    }
     const stateBefore = index.getMeta('state');
     if (!resuming && stateBefore !== undefined) index.setMeta('state', SCANNED);
     const scanned = await scan(src, index, { ops, progress, shouldStop, walkThread: true, leaveOut });
@@ -449,6 +467,11 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
   }
 }
 
+/** Whether the folder `src` holds nothing the scan would record (see emptySourceRefusal). */
+function sourceEmpty(src: string, leaveOut: Buffer | undefined): boolean {
+  return fs.readdirSync(src, { encoding: 'buffer' }).every((name) => isStateDir(name) || (leaveOut !== undefined && name.equals(leaveOut)));
+}
+
 /** Refusals that come before anything is copied (the pre-flight, the delete limit). */
 const REFUSALS = new Set<ErrorCode>(['DST_TOO_SMALL', 'DST_NO_HARDLINKS', 'DELETE_TOO_MANY']);
 
@@ -511,7 +534,9 @@ async function dryRun(
     } else if (mirror) {
       extras = index.mirrorNotInSrcCount();
     }
-    const refusal = options.delete ? deleteRefusal(extras, scanned.totals.paths, options.maxDelete ?? DEFAULT_DELETE_LIMIT, src) : undefined;
+    const refusal = options.delete
+      ? deleteRefusal(extras, scanned.totals.paths, options.maxDelete ?? DEFAULT_DELETE_LIMIT, src)
+      : options.force ? undefined : emptySourceRefusal(scanned.totals.paths, mirror && index.mirrorCountUpTo(1) > 0, src);
     return {
       src, dst, dryRun: true, resumed: mirror, interrupted: false, scan: scanned.totals, plan, placed: emptyPlaceCounts(), dirsMade: 0,
       adopted: 0, deleted: 0, extrasKept: 0, delete: options.delete ?? false, extras, deleteRefusal: refusal?.message, capacityRefusal, notes,

@@ -63,3 +63,14 @@ export function deleteRefusal(extras: number, srcPaths: number, limit: DeleteLim
       `check that ${src} is the right folder and its drive is mounted (--dry-run shows the plan); ${fix}`,
   );
 }
+
+/**
+ * The error a run without --delete stops with when the source is empty and the mirror is not:
+ * an unmounted source drive's mount point. Nothing would be removed, but the index would record
+ * an empty source, and verify DST, checking the mirror against that record, would vouch for it
+ * without looking at one file (a tester's weekly verify said "they match", 0 inodes read).
+ */
+export function emptySourceRefusal(srcPaths: number, mirrorHasPaths: boolean, src: string): LinkmirrorError | undefined {
+  if (srcPaths > 1 || !mirrorHasPaths) return undefined;
+  return new LinkmirrorError('SRC_EMPTY', `the source ${src} is empty, and the mirror is not: is its drive mounted? Nothing was copied; to copy an empty source anyway, run again with --force`);
+}

@@ -33,7 +33,7 @@ export interface MountPlace {
  * mountinfo writes space, tab, newline and backslash as \ooo. Names are bytes: undone on latin1
  * text, then read as UTF-8 as realpath reads them, so the two compare as strings.
  */
-function unescape(field: string): string {
+export function unescapeMountField(field: string): string {
   const raw = field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
   return Buffer.from(raw, 'latin1').toString('utf8');
 }
@@ -50,7 +50,7 @@ export function readMounts(): MountEntry[] | undefined {
   for (const line of text.split('\n')) {
     const fields = line.split(' ');
     if (fields.length < 5 || !fields[4].startsWith('/')) continue;
-    mounts.push({ device: fields[2], root: unescape(fields[3]), mountPoint: unescape(fields[4]) });
+    mounts.push({ device: fields[2], root: unescapeMountField(fields[3]), mountPoint: unescapeMountField(fields[4]) });
   }
   return mounts;
 }

@@ -26,7 +26,7 @@ export function registerCopy(program: Command, setExit: (code: number) => void):
     .argument('<dst>', 'an empty or new folder, or an earlier linkmirror mirror to continue')
     .description('copy SRC to DST keeping every hard link; content is written once per inode')
     .option('-n, --dry-run', 'print the plan (paths, inodes, links, bytes, expected splits) and write nothing')
-    .option('-f, --force', 'go on even when the destination looks too small')
+    .option('-f, --force', 'go on even when the destination looks too small, is under a mount point of /etc/fstab that is not mounted, or the source is empty and the mirror is not')
     .option('--delete', 'remove paths from the mirror that the source no longer has, as the index lists them (the state folder is kept); with --recheck, or after an interrupted run, the whole mirror is walked, so files put there by hand go too')
     .option('--max-delete <limit>', `with --delete: stop before writing anything when more paths would go than this, a number or a share of the mirror (default ${formatDeleteLimit(DEFAULT_DELETE_LIMIT)}: an unmounted, empty source must not empty the mirror); 100% allows any`)
     .option('--adopt', 'take over a destination filled without hard links (rsync -a, cp -r): keep files that match, link duplicates')
