@@ -28,7 +28,9 @@ Exit codes:
   0    copy: all copied; verify: the trees match
   1    copy: finished, but some paths could not be copied; verify: differences found
   2    usage error or bad input: nothing was written (also: --delete would remove more than
-       --max-delete allows; verify DST of a folder without a manifest)
+       --max-delete allows; a drive not mounted: DST under an fstab mount point with nothing
+       mounted, or SRC empty and the mirror not; verify DST of a folder without a manifest)
   3    fatal: destination full, too small or unusable, index failure or in use by another linkmirror
   130  interrupted (Ctrl-C or SIGTERM); run the same command again to continue
-  143  a second Ctrl-C or SIGTERM that was SIGTERM: quit at once; run the same command again`;
+  143  a second Ctrl-C or SIGTERM that was SIGTERM (two within a second are one, as timeout(1)
+       sends them): quit at once; run the same command again`;

@@ -57,7 +57,11 @@ export async function main(argv: string[]): Promise<number> {
 Typical use:
   linkmirror copy /backup/snapshots /mnt/usb/snapshots    # copy; run again to resume or update
   linkmirror copy -n /backup/snapshots /mnt/usb/snapshots # dry run: the plan, nothing written
-  linkmirror scan /backup/snapshots                       # paths, inodes, link groups, bytes`,
+  linkmirror scan /backup/snapshots                       # paths, inodes, link groups, bytes
+  linkmirror verify /mnt/usb/snapshots                    # check the mirror against its manifest
+
+From cron, after each rsnapshot run (prints nothing unless something needs a look):
+  linkmirror copy -q --delete /backup/snapshots /mnt/usb/snapshots`,
     )
     .version(process.env.npm_package_version ?? '0.1.0')
     .exitOverride()

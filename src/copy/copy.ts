@@ -28,7 +28,7 @@ import { checkPaths, checkWritable, nearestExisting } from './check-paths.js';
 import { finishDirs } from './finish-dirs.js';
 import { acquireLock } from './lock.js';
 import { makeDirs } from './make-dirs.js';
-import { emptyPlaceCounts, placeFiles, renameStaged, syncOrStop, type PlaceCounts } from './place-files.js';
+import { emptyPlaceCounts, fatalFor, folderAlive, placeFiles, renameStaged, syncOrStop, type PlaceCounts } from './place-files.js';
 import { adoptExisting } from './adopt.js';
 import { countExtrasByWalk, deleteExtras } from './delete-extras.js';
 import { makePlan, pathsVisited, type Plan } from './plan.js';
@@ -337,7 +337,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
       // What it took is recorded, and 'adopting' makes the next run go on with it.
       if (shouldStop()) throw new LinkmirrorError('INTERRUPTED', 'interrupted while taking over the files already in the destination (--adopt); run the same command again to continue');
     }
-    const facts = fsFacts(ops, dst);
+    const facts = destinationFacts(ops, dst, stateDir);
     progress.start('plan', {});
     let plan = withoutHoles(ops, index, srcBytes, facts, makePlan(index, facts, !incremental));
     progress.end();
@@ -464,6 +464,18 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     } catch {
       // the destination went away (unplugged): the next run cleans up
     }
+  }
+}
+
+/**
+ * fsFacts of the destination, which may have gone since the run began (a drive unplugged during
+ * the scan: statfs of the empty mount point's path fails with ENOENT, which said "unexpected error").
+ */
+function destinationFacts(ops: FsOps, dst: string, stateDir: string): ReturnType<typeof fsFacts> {
+  try {
+    return fsFacts(ops, dst);
+  } catch (err) {
+    throw fatalFor(err, dst, folderAlive(ops, stateDir)) ?? err;
   }
 }
 

@@ -66,7 +66,21 @@ export function ownerAlive(text: string): { pid: number; alive: boolean } {
 }
 
 export function acquireLock(stateDir: string): () => void {
-  const file = path.join(stateDir, 'lock');
+  try {
+    return takeLock(path.join(stateDir, 'lock'));
+  } catch (err) {
+    // A drive the kernel made read-only after an error (ext4's errors=remount-ro), which
+    // access(W_OK) in the checks before does not tell: found here, writing or removing the lock.
+    if (!isErrno(err, 'EROFS')) throw err;
+    throw new LinkmirrorError(
+      'DST_READ_ONLY',
+      `destination ${path.dirname(stateDir)} is on a filesystem that is read-only now (after an error, the kernel may have made it so: see dmesg); check it (fsck), mount it read-write, and run the same command again`,
+      { cause: err },
+    );
+  }
+}
+
+function takeLock(file: string): () => void {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       fs.writeFileSync(file, lockText(), { flag: 'wx' });

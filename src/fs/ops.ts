@@ -184,11 +184,37 @@ function mknodViaCoreutils(p: Path, type: 'fifo' | 'char' | 'block', mode: numbe
     args = [path, type === 'char' ? 'c' : 'b', String(major), String(minor)];
   }
   try {
-    execFileSync('mknod', [...modeArg, ...args], { stdio: 'ignore' });
+    execFileSync('mknod', [...modeArg, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (err) {
-    throw commandMissing(err, 'mknod') ?? err;
+    throw commandMissing(err, 'mknod') ?? mknodFailed(err, type);
   }
 }
+
+/**
+ * The error of a failed mknod(1) as the system call's would be: its code, from the strerror text
+ * the command printed (a full disk must stop the run as ENOSPC does), and that text, not "Command
+ * failed: mknod -m 644 <temp path> c 1 3" (a tester's copy as another user than root).
+ */
+function mknodFailed(err: unknown, type: 'fifo' | 'char' | 'block'): Error {
+  const said = String((err as { stderr?: Buffer | string }).stderr ?? '').trim().split('\n').pop() ?? '';
+  const code = Object.entries(STRERROR).find(([, text]) => said.endsWith(text))?.[0];
+  if (code === undefined) return err as Error;
+  const why = code === 'EPERM' && type !== 'fifo' ? 'a device node can be made by root only' : STRERROR[code]!.toLowerCase();
+  return Object.assign(new Error(`${code}: ${why} (mknod)`), { code, cause: err });
+}
+
+/** The texts of strerror(3) that mknod(1) ends its message with, by code. */
+const STRERROR: Record<string, string> = {
+  EPERM: 'Operation not permitted',
+  EACCES: 'Permission denied',
+  ENOSPC: 'No space left on device',
+  EDQUOT: 'Disk quota exceeded',
+  EEXIST: 'File exists',
+  EROFS: 'Read-only file system',
+  ENOENT: 'No such file or directory',
+  EIO: 'Input/output error',
+  EINVAL: 'Invalid argument',
+};
 
 /** The error to give when `command` could not be started because it is not on PATH. */
 export function commandMissing(err: unknown, command: string): Error | undefined {

@@ -1,7 +1,7 @@
 // The command line end to end, through the built bin in a child process: the exit codes a cron
 // job acts on (0, 1, 2, 3, 130), --dry-run writing nothing, --json parsing with the counts,
 // --quiet printing nothing, --help naming the exit codes. Stdout is a pipe, so no progress bar.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -249,6 +249,22 @@ describe('linkmirror copy (the built CLI)', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe('');
     expectSameTopology(src, dst);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('--quiet prints the summary when some paths failed (exit 1): a cron job mails what is printed, not its exit code', () => {
+    const { base, src, dst } = setup();
+    fs.chmodSync(base, 0o777); // for the user the run is made as, who may not read one file
+    const unreadable = path.join(src, 'locked');
+    fs.writeFileSync(unreadable, 'secret');
+    fs.chmodSync(unreadable, 0o000);
+    try {
+      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'copy', '--quiet', src, dst], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(ExitCode.problems);
+      expect(r.stdout).toMatch(/^problems +1\n {2}cannot copy locked: EACCES/m);
+      expect(r.stderr).toBe(''); // the problems once, in the summary, not also as warnings
+    } finally {
+      fs.chmodSync(unreadable, 0o644);
+    }
   });
 
   it('--help, for the program and for copy, names every exit code', () => {

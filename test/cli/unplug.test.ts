@@ -157,3 +157,25 @@ describe('the destination drive unplugged', () => {
     expectSameTopology(src, dst);
   });
 });
+
+describe('the destination drive made read-only by the kernel (ext4 errors=remount-ro)', () => {
+  it('the next run, finding a killed run\'s lock there, says the drive is read-only (one line, exit 2), not "unexpected error"', async (ctx) => {
+    const m = useLoopMount(ctx, 'ext4', 32, [], { mountOptions: 'errors=remount-ro' });
+    const src = path.join(temp(), 'src');
+    generateSnapshotTree(src, { paths: 200, seed: 43, snapshots: 2 });
+    const dst = path.join(m.dir, 'mirror');
+    expectExit(runCli(['copy', '-q', src, dst]), ExitCode.ok);
+    // A run killed with its lock held (pid 2^22 + 1: above pid_max's default, so never alive).
+    fs.writeFileSync(path.join(dst, '.linkmirror', 'lock'), '4194305 0\n');
+    // An error the filesystem found: the kernel remounts it read-only, which access(2) does not say.
+    const dev = path.basename(execFileSync('findmnt', ['-n', '-o', 'SOURCE', m.dir], { encoding: 'utf8' }).trim());
+    const trigger = `/sys/fs/ext4/${dev}/trigger_fs_error`;
+    if (!fs.existsSync(trigger)) return ctx.skip(`${trigger} not found (a kernel without it)`);
+    fs.writeFileSync(trigger, '1');
+    const r = runCli(['copy', src, dst]);
+    expectExit(r, ExitCode.usage);
+    expect(lines(r.stderr)).toEqual([
+      `linkmirror: destination ${dst} is on a filesystem that is read-only now (after an error, the kernel may have made it so: see dmesg); check it (fsck), mount it read-write, and run the same command again`,
+    ]);
+  });
+});

@@ -2,11 +2,14 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { realFsOps } from '../../src/fs/ops.js';
 import { tempDirs } from '../helpers/tree.js';
 
 const temp = tempDirs();
+/** The built module, for a child process run as another user. */
+const OPS_BUILT = fileURLToPath(new URL('../../dist/src/fs/ops.js', import.meta.url));
 
 describe('realFsOps', () => {
   // Regression: nsToSeconds handed libuv us/1e6, and libuv truncates (s - whole) * 1e9, so
@@ -73,6 +76,30 @@ describe('realFsOps', () => {
 // that stands in for syncfs(2) too. linkmirror stops cleanly on SIGINT, so the sync it was
 // waiting for must not turn into "destination stopped working". A `sync` of the test's own,
 // first on PATH, makes the timing certain: it sends SIGINT to its group and waits, or sleeps.
+describe('mknod through coreutils', () => {
+  it('fails with the system call\'s code and words, not "Command failed: mknod …"', () => {
+    const p = path.join(temp(), 'taken');
+    fs.writeFileSync(p, '');
+    const err = (() => {
+      try {
+        realFsOps.mknod(p, 'fifo', 0o644, 0n);
+      } catch (e) {
+        return e as NodeJS.ErrnoException;
+      }
+    })();
+    expect(err?.code).toBe('EEXIST');
+    expect(err?.message).toBe('EEXIST: file exists (mknod)');
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('a device node made by another user than root: said to need root', () => {
+    const dir = temp();
+    fs.chmodSync(dir, 0o777);
+    const script = `import(${JSON.stringify(OPS_BUILT)}).then(({ realFsOps }) => { try { realFsOps.mknod(${JSON.stringify(path.join(dir, 'null'))}, 'char', 0o644, 0x103n); } catch (e) { console.log(e.code + ' ' + e.message); } })`;
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8' });
+    expect(r.stdout.trim()).toBe('EPERM EPERM: a device node can be made by root only (mknod)');
+  });
+});
+
 describe('the sync before a commit, when Ctrl-C signals the whole process group', () => {
   const opsModule = new URL('../../dist/src/fs/ops.js', import.meta.url).href;
 

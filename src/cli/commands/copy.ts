@@ -32,7 +32,7 @@ export function registerCopy(program: Command, setExit: (code: number) => void):
     .option('--adopt', 'take over a destination filled without hard links (rsync -a, cp -r): keep files that match, link duplicates')
     .option('--checksum', 'with --adopt: a file matches only when its content is the same too, not just size and mtime; with --recheck: read every file of the mirror and of the source and copy again what differs (bit rot that verify found, or a source file rewritten keeping its size and mtime)')
     .option('--recheck', 'look at every path of the mirror, not only what changed: puts back files removed or replaced in the mirror by hand (and with --delete removes files added by hand)')
-    .option('-q, --quiet', 'print nothing but errors')
+    .option('-q, --quiet', 'print nothing when all went well; the summary when some paths failed or the run was interrupted (and errors always)')
     .option('--json', 'print the summary as JSON')
     .option('--progress', 'draw the progress bar even when stdout is not a terminal (off a terminal: a progress line every 5 s on stderr)')
     .addHelpText(
@@ -71,7 +71,8 @@ Examples:
         });
         progress.close();
         if (flags.json) out.print(toJson(summary));
-        else if (!out.quiet) out.print((summary.dryRun ? planLines(summary) : copyLines(summary)).join('\n'));
+        // Quiet only when all went well: a cron job mails what is printed, not its exit code.
+        else if (!out.quiet || summary.interrupted || summary.problemCount > 0) out.print((summary.dryRun ? planLines(summary) : copyLines(summary)).join('\n'));
         setExit(summary.interrupted ? ExitCode.interrupted : summary.problemCount > 0 ? ExitCode.problems : ExitCode.ok);
       } finally {
         progress.close();

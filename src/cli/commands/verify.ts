@@ -30,7 +30,7 @@ export function registerVerify(program: Command, setExit: (code: number) => void
     .option('--seed <n>', 'with --sample: choose the same files as the run that printed this seed')
     .option('--no-owner', 'do not compare owners (uid:gid)')
     .option('--temp-dir <dir>', 'where the work files go (about two indexes of the tree; default the system temp folder)')
-    .option('-q, --quiet', 'print nothing but errors; the exit code tells the result')
+    .option('-q, --quiet', 'print nothing when the trees match (the exit code tells it); the summary when they do not')
     .option('--json', 'print the report as JSON, with every difference')
     .option('--progress', 'draw the progress bar even when stdout is not a terminal (off a terminal: a progress line every 5 s on stderr)')
     .addHelpText(
@@ -88,7 +88,8 @@ Examples:
         if (flags.json) {
           const { differences: _firsts, ...summary } = report;
           process.stdout.write((listed === 0 ? '{\n  "differences": [' : '\n  ') + '],\n  "summary": ' + toJson(summary).replace(/\n/g, '\n  ') + '\n}\n');
-        } else if (!out.quiet) {
+        } else if (!out.quiet || !report.match) {
+          // Quiet only when the mirror matched: a cron job mails what is printed, not its exit code.
           out.print(verifyLines(report).join('\n'));
         }
         setExit(report.match ? ExitCode.ok : ExitCode.problems);
