@@ -547,7 +547,7 @@ async function dryRun(
       extras = index.mirrorNotInSrcCount();
     }
     const refusal = options.delete
-      ? deleteRefusal(extras, scanned.totals.paths, options.maxDelete ?? DEFAULT_DELETE_LIMIT, src)
+      ? deleteRefusal(extras, scanned.totals.paths, options.maxDelete ?? DEFAULT_DELETE_LIMIT, src, true)
       : options.force ? undefined : emptySourceRefusal(scanned.totals.paths, mirror && index.mirrorCountUpTo(1) > 0, src);
     return {
       src, dst, dryRun: true, resumed: mirror, interrupted: false, scan: scanned.totals, plan, placed: emptyPlaceCounts(), dirsMade: 0,

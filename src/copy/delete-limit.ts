@@ -49,7 +49,7 @@ export function overDeleteLimit(extras: number, srcPaths: number, limit: DeleteL
  * The error a --delete run stops with before it changes the mirror, when removing `extras` paths
  * passes `limit`; undefined when it does not.
  */
-export function deleteRefusal(extras: number, srcPaths: number, limit: DeleteLimit, src: string): LinkmirrorError | undefined {
+export function deleteRefusal(extras: number, srcPaths: number, limit: DeleteLimit, src: string, dryRun = false): LinkmirrorError | undefined {
   if (!overDeleteLimit(extras, srcPaths, limit)) return undefined;
   const fix = 'to remove them anyway, run again with --max-delete 100%';
   // The scan counts the source's top folder as one path: nothing else in it.
@@ -60,7 +60,7 @@ export function deleteRefusal(extras: number, srcPaths: number, limit: DeleteLim
   return new LinkmirrorError(
     'DELETE_TOO_MANY',
     `--delete would remove ${formatCountOf(extras, 'path')}, ${share}% of the mirror, more than --max-delete ${formatDeleteLimit(limit)} allows: ` +
-      `check that ${src} is the right folder and its drive is mounted (--dry-run shows the plan); ${fix}`,
+      `check that ${src} is the right folder and its drive is mounted${dryRun ? '' : ' (--dry-run shows the plan)'}; ${fix}`,
   );
 }
 

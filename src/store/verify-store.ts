@@ -182,6 +182,20 @@ export class VerifyStore {
     this.attached.add(alias);
   }
 
+  /** Detach `alias` if it is attached (a mirror's index found unreadable). */
+  detach(alias: Side | 'm'): void {
+    if (!this.attached.delete(alias)) {
+      // ATTACH may have failed after SQLite took the name; DETACH of a name it does not hold throws.
+      try {
+        this.db.prepare(`DETACH DATABASE ${alias}`).run();
+      } catch {
+        // not attached
+      }
+      return;
+    }
+    this.guard(() => this.db.prepare(`DETACH DATABASE ${alias}`).run());
+  }
+
   hasManifest(): boolean {
     return this.attached.has('m');
   }

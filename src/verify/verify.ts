@@ -235,6 +235,38 @@ function keepProblems(problems: Problems, result: { problems: Problem[]; problem
 const interrupted = (what: string) => new LinkmirrorError('INTERRUPTED', `verify interrupted while scanning ${what}; nothing was changed`);
 
 /**
+ * Attach the mirror's index as the store's `m`. One that cannot be read (damaged: "file is not a
+ * database", "malformed") stops verify DST, which has nothing else to go by, with what to do;
+ * verify SRC DST goes on without it, with a warning: the index only adds the splits the copy
+ * made at the link limit (said "verify's query failed", exit 3, before). False when left out.
+ */
+function attachManifest(store: VerifyStore, file: string, mode: Run['mode'], progress: Progress): boolean {
+  const OLD_LAYOUT = 'not a linkmirror index this version can read';
+  try {
+    store.attach('m', file);
+    if (store.manifestHasTables()) return true;
+    throw new LinkmirrorError('INDEX_BROKEN', OLD_LAYOUT);
+  } catch (err) {
+    if (!isLinkmirrorError(err, 'INDEX_BROKEN')) throw err;
+    const why = (err.cause as Error | undefined)?.message ?? err.message;
+    if (mode === 'manifest' && why === OLD_LAYOUT) {
+      throw new LinkmirrorError('INDEX_BROKEN', `${file} is ${OLD_LAYOUT}; run linkmirror copy again to renew it`);
+    }
+    if (mode === 'manifest') {
+      throw new LinkmirrorError(
+        'INDEX_BROKEN',
+        `cannot read the mirror's index ${file} (${why}): compare the mirror with its source instead (linkmirror verify SRC DST); ` +
+          `to record a new index, move it aside and run linkmirror copy --adopt SRC DST, which keeps the files that match`,
+        { cause: err },
+      );
+    }
+    progress.warn(`cannot read the mirror's index ${file} (${why}): compared without it, so splits the copy made at the link limit show as link-split`);
+  }
+  store.detach('m');
+  return false;
+}
+
+/**
  * A filesystem's lost+found at the top of either tree, root's and closed to this user: not walked
  * (it could not be listed), as copy leaves it out of a source. The mirror's, readable and empty,
  * has its row left out later (see run()).
@@ -417,12 +449,7 @@ async function run(r: Run): Promise<VerifyReport> {
     let algorithm = HASH_ALGORITHM;
     let owner = options.owner ?? true;
     let src = r.src;
-    if (r.manifestFile) {
-      store.attach('m', r.manifestFile);
-      if (!store.manifestHasTables()) {
-        throw new LinkmirrorError('INDEX_BROKEN', `${r.manifestFile} is not a linkmirror index this version can read; run linkmirror copy again to renew it`);
-      }
-    }
+    if (r.manifestFile && !attachManifest(store, r.manifestFile, r.mode, progress)) r = { ...r, manifestFile: undefined };
     if (r.mode === 'manifest') {
       // A copy stopped while it scanned (before it says 'copying') leaves the state of the run
       // before it, over a record of the source that is half the new scan's: not a manifest of

@@ -18,6 +18,12 @@ describe('overDeleteLimit', () => {
     expect(deleteRefusal(1, 1, { share: 0.5 }, '/mnt/src')?.message).toMatch(/^--delete would empty the mirror \(1 path\): the source \/mnt\/src is empty; is its drive mounted\?/);
   });
 
+  it('a dry run\'s refusal does not tell the user to make a dry run', () => {
+    const real = deleteRefusal(8, 2, { share: 0.5 }, '/mnt/src')!.message;
+    expect(real).toMatch(/mounted \(--dry-run shows the plan\); to remove them anyway/);
+    expect(deleteRefusal(8, 2, { share: 0.5 }, '/mnt/src', true)!.message).toBe(real.replace(' (--dry-run shows the plan)', ''));
+  });
+
   it('a count is a number of paths, whatever the source has', () => {
     expect(overDeleteLimit(12, 1, { count: 12 })).toBe(false);
     expect(overDeleteLimit(13, 1_000_000, { count: 12 })).toBe(true);

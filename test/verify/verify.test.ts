@@ -551,6 +551,22 @@ describe('refusals', () => {
     expect(isLinkmirrorError(inside, 'SRC_INSIDE_DST')).toBe(true);
   });
 
+  it('a damaged mirror index: verify DST says what to do; verify SRC DST compares without it, with a warning', async () => {
+    const { src, dst } = await mirrorOf(temp());
+    const index = path.join(dst, '.linkmirror/index.db');
+    const fd = fs.openSync(index, 'r+');
+    fs.writeSync(fd, Buffer.alloc(4096, 0xa5), 0, 4096, 0); // its header and first page
+    fs.closeSync(fd);
+    const err = await verifyMirror(dst).catch((e: unknown) => e);
+    expect(isLinkmirrorError(err, 'INDEX_BROKEN')).toBe(true);
+    expect((err as Error).message).toMatch(new RegExp(`^cannot read the mirror's index ${index} \\(.+\\): compare the mirror with its source instead \\(linkmirror verify SRC DST\\); to record a new index, move it aside and run linkmirror copy --adopt SRC DST, which keeps the files that match$`));
+    const warnings: string[] = [];
+    const progress = { start() {}, advance() {}, end() {}, warn: (w: string) => void warnings.push(w) };
+    const r = await verifyAgainstSource(src, dst, { progress });
+    expect(r.match).toBe(true); // was "verify's query failed", exit 3
+    expect(warnings).toEqual([expect.stringMatching(/^cannot read the mirror's index .*: compared without it, so splits the copy made at the link limit show as link-split$/)]);
+  });
+
   it('a manifest path that is a symlink is refused, not followed', async () => {
     const { dst } = await mirrorOf(temp());
     const index = path.join(dst, '.linkmirror/index.db');
