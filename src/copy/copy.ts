@@ -20,7 +20,7 @@ import { scan } from '../scan/scan.js';
 import { INDEX_FILE, isStateDir, STATE_DIR, stateDirInSource } from '../state-dir.js';
 import { unmountedFstabPoint } from '../fs/fstab.js';
 import { emptyLostFoundAtRoot, LOST_FOUND, LOST_FOUND_BYTES, lostFoundClosed } from '../fs/lost-found.js';
-import { COPIED_AT, DST_MODES, DST_OWNERS, DST_TIME_NS, Index, SCANNED, type ScanTotals } from '../store/index-db.js';
+import { COPIED_AT, DST_MODES, DST_OWNERS, DST_TIME_DOWN, DST_TIME_NS, Index, SCANNED, type ScanTotals } from '../store/index-db.js';
 import { useSqliteTempDir } from '../store/temp-dir.js';
 import { findManifest } from '../verify/manifest-file.js';
 import { recordManifest } from '../verify/record-manifest.js';
@@ -344,6 +344,7 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     // The manifest's record of how exactly the destination keeps times, for verify.
     const keeps = probeHardLinks(ops, stateDir, facts, plan, owner);
     index.setMeta(DST_TIME_NS, String(keeps.timeUnit));
+    index.setMeta(DST_TIME_DOWN, keeps.timesDown ? 'yes' : 'no');
     // A drive mounted again so that it keeps modes (ntfs-3g's -o permissions): the paths the
     // runs before left with the drive's own mode are found only by looking at every one.
     const regained = [

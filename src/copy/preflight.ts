@@ -67,6 +67,8 @@ export function probeFiles(ops: FsOps, dir: string): { file: string; link: strin
 export interface DestinationKeeps {
   /** Its time unit, when coarser than a microsecond (see timeGranularity); else 0. */
   timeUnit: bigint;
+  /** Whether it rounds times down to that unit (every probe time came back at or below what was set). */
+  timesDown: boolean;
   /** Permission bits: false where every file reads back alike (ntfs-3g without -o permissions: 0777). */
   modes: boolean;
   /** Owner and group (asked only when the copy sets them): false where a chown does not take. */
@@ -99,9 +101,11 @@ export function probeHardLinks(ops: FsOps, dir: string, facts: FsFacts, plan: Pl
     if (isErrno(err, ...NO_LINK_CODES)) throw refuse(err);
     throw new LinkmirrorError('DST_UNUSABLE', `cannot make a hard link in the destination: ${(err as Error).message}`, { cause: err });
   }
-  const keeps: DestinationKeeps = { timeUnit: 0n, modes: true, owners: true };
+  const keeps: DestinationKeeps = { timeUnit: 0n, timesDown: false, modes: true, owners: true };
   try {
-    keeps.timeUnit = timeGranularity(ops, a);
+    const t = timeGranularity(ops, a);
+    keeps.timeUnit = t.unit;
+    keeps.timesDown = t.down;
   } catch {
     // a destination that takes files and links but not times is told by the copy itself
   }
@@ -159,23 +163,27 @@ export function keepsWarning(keeps: DestinationKeeps, facts: FsFacts): string | 
  * (microseconds, see fs/ops.ts): 0 then, else the largest difference of two probe times (one
  * just past a whole second, one just before the next) rounded up to its unit: a power of ten
  * below a second (exFAT's 10 ms), whole seconds above (ext2/3 with 128-byte inodes, HFS+,
- * ReiserFS: 1 s). A time comes back less than one unit off, whichever way the
- * filesystem rounds; verify allows that (see the manifest's 'dst_time_ns'), as copy --recheck
- * allows two seconds.
+ * ReiserFS: 1 s). A time comes back less than one unit off, whichever way the filesystem rounds;
+ * copy --recheck allows two seconds. `down`: both came back at or below what was set (the
+ * filesystem drops what its unit cannot hold, as every one above does), so verify can allow a
+ * unit below the source's time and none above it (allowed either way, a mirror file's mtime
+ * moved on by a second passed).
  */
-export function timeGranularity(ops: FsOps, p: string): bigint {
+export function timeGranularity(ops: FsOps, p: string): { unit: bigint; down: boolean } {
   let most = 0n;
+  let down = true;
   for (const ns of [1_700_000_001_000_001_000n, 1_700_000_002_999_999_000n]) {
     ops.lutimes(p, ns, ns);
     const back = ops.lstat(p).mtimeNs;
+    if (back > ns) down = false;
     const off = back > ns ? back - ns : ns - back;
     if (off > most) most = off;
   }
-  if (most < 1000n) return 0n;
-  if (most >= SECOND) return ((most + SECOND - 1n) / SECOND) * SECOND;
+  if (most < 1000n) return { unit: 0n, down: false };
+  if (most >= SECOND) return { unit: ((most + SECOND - 1n) / SECOND) * SECOND, down };
   let unit = 1000n;
   while (unit < most) unit *= 10n;
-  return unit;
+  return { unit, down };
 }
 
 const SECOND = 1_000_000_000n;

@@ -76,6 +76,9 @@ export const COPIED_AT = 'copied_at';
  */
 export const DST_TIME_NS = 'dst_time_ns';
 
+/** Meta key: 'yes' when the destination rounds times down to that unit (see timeGranularity); verify then allows it below the source's time only. */
+export const DST_TIME_DOWN = 'dst_time_down';
+
 /**
  * Meta keys: 'lost' when the destination kept no permission bits (DST_MODES) or owners
  * (DST_OWNERS) that the last copy set on its probe file (see copy/preflight.ts); else 'kept'.

@@ -327,7 +327,7 @@ export class VerifyStore {
    * owner, mtime (in microseconds: all that a copy through utimes(2) can carry; or less than
    * `timeSlack` ns apart, the unit of a destination that keeps times less exactly), symlink target.
    */
-  findAttributeDiffs(options: { owner: boolean; modes?: boolean; timeSlack?: bigint }): void {
+  findAttributeDiffs(options: { owner: boolean; modes?: boolean; timeSlack?: bigint; timesDown?: boolean }): void {
     const insert = (category: string, expected: string, actual: string, where: string) =>
       this.run(
         `INSERT INTO diffs (category, path, paths, expected, actual)
@@ -344,8 +344,10 @@ export class VerifyStore {
       insert('owner', `e_uid || ':' || e_gid`, `a_uid || ':' || a_gid`, `${sameType} AND (e_uid <> a_uid OR e_gid <> a_gid)`);
     }
     const slack = options.timeSlack ?? 0n;
-    // A destination's unit: a time comes back less than one unit off (see copy/preflight.ts).
-    insert('mtime', 'e_mtime', 'a_mtime', `${sameType} AND ${slack > 0n ? `abs(e_mtime - a_mtime) >= ${slack}` : 'e_mtime / 1000 <> a_mtime / 1000'}`);
+    // A destination's unit: a time comes back less than one unit off (see copy/preflight.ts),
+    // and where the destination rounds down, never above the source's.
+    const offByUnit = options.timesDown ? `(a_mtime > e_mtime OR e_mtime - a_mtime >= ${slack})` : `abs(e_mtime - a_mtime) >= ${slack}`;
+    insert('mtime', 'e_mtime', 'a_mtime', `${sameType} AND ${slack > 0n ? offByUnit : 'e_mtime / 1000 <> a_mtime / 1000'}`);
     insert('symlink', 'e_target', 'a_target', `${sameType} AND e_type = ${SYMLINK} AND e_target IS NOT a_target`);
   }
 

@@ -37,7 +37,7 @@ import { scan } from '../scan/scan.js';
 import { STATE_DIR, stateDirInSource } from '../state-dir.js';
 import { emptyLostFoundAtRoot, lostFoundClosed, LOST_FOUND_BYTES } from '../fs/lost-found.js';
 import { metadataKept, probeFiles, writeEmpty } from '../copy/preflight.js';
-import { COPIED_AT, DST_MODES, DST_OWNERS, DST_TIME_NS, Index, SCANNED, SCAN_STATE } from '../store/index-db.js';
+import { COPIED_AT, DST_MODES, DST_OWNERS, DST_TIME_DOWN, DST_TIME_NS, Index, SCANNED, SCAN_STATE } from '../store/index-db.js';
 import { useSqliteTempDir } from '../store/temp-dir.js';
 import { CATEGORIES, KEPT, LINKED_OUTSIDE, RECORDED_SPLIT, VerifyStore, type Category, type HashResult } from '../store/verify-store.js';
 import { differenceFrom, type Difference } from './differences.js';
@@ -472,6 +472,7 @@ async function run(r: Run): Promise<VerifyReport> {
     // A mirror on a drive that keeps whole seconds (say) differs from its source by that much in
     // every mtime: its copies recorded how much (none recorded: compared to the microsecond).
     const timeSlack = r.manifestFile ? BigInt(store.manifestMeta(DST_TIME_NS) ?? '0') : 0n;
+    const timesDown = r.manifestFile !== undefined && store.manifestMeta(DST_TIME_DOWN) === 'yes';
     // Nor does it hold modes or owners at all (ntfs-3g without -o permissions): its copies found
     // so (see copy/preflight.ts), and said so. Compared, every path would differ on every run.
     // The drive may be mounted otherwise now than when it was copied to (ntfs-3g with and without
@@ -483,7 +484,7 @@ async function run(r: Run): Promise<VerifyReport> {
       owners: r.manifestFile !== undefined && (store.manifestMeta(DST_OWNERS) === 'lost' || now?.owners === false),
     };
     if (notKept.owners) owner = false;
-    store.findAttributeDiffs({ owner, modes: !notKept.modes, timeSlack });
+    store.findAttributeDiffs({ owner, modes: !notKept.modes, timeSlack, timesDown });
     store.findTopologyDiffs();
     progress.end();
 
