@@ -356,7 +356,7 @@ export class VerifyStore {
    * (allowed when the mirror's index recorded each of those a inodes for it: a split at the
    * link limit); an a inode holding paths of several e inodes is a merge.
    */
-  findTopologyDiffs(): void {
+  findTopologyDiffs(options: { againstManifest: boolean }): void {
     const nonDir = `e_type <> ${DIR} AND a_type <> ${DIR}`;
     const recorded = this.hasManifest()
       ? `MIN(EXISTS (SELECT 1 FROM m.mirror mm WHERE mm.src_dev = pairs.e_dev AND mm.src_ino = pairs.e_ino AND mm.dst_ino = pairs.a_ino))`
@@ -382,10 +382,16 @@ export class VerifyStore {
     // A mirror on the source's own filesystem whose file is the source's inode, not a copy of it
     // (a cp -al of the source, a hand-made link): it matched in every other respect, and shares
     // every change and every bad sector with the source. Against a manifest, (dev, ino) is the
-    // source's as the last copy recorded it.
+    // source's as the last copy recorded it, and a device number is the mount's, not the
+    // drive's: after a reboot or a remount the mirror's drive may have the number the source's
+    // had, and its inodes the source's numbers (btrfs gives them out in order). There the inode
+    // the copy recorded for the path is the copy's own.
+    const copied = options.againstManifest && this.hasManifest()
+      ? 'AND NOT EXISTS (SELECT 1 FROM m.mirror mm WHERE mm.path = pairs.path AND mm.dst_ino = pairs.a_ino)'
+      : '';
     this.run(
       `INSERT INTO diffs (category, path, paths, expected, actual)
-       SELECT 'source-inode', path, n, NULL, NULL FROM pairs WHERE ${nonDir} AND e_dev = a_dev AND e_ino = a_ino ORDER BY path`,
+       SELECT 'source-inode', path, n, NULL, NULL FROM pairs WHERE ${nonDir} AND e_dev = a_dev AND e_ino = a_ino ${copied} ORDER BY path`,
     );
     // Inodes of the mirror with more links than it has paths on them (see LINKED_OUTSIDE); not
     // those already found to be the source's own.

@@ -485,7 +485,7 @@ async function run(r: Run): Promise<VerifyReport> {
     };
     if (notKept.owners) owner = false;
     store.findAttributeDiffs({ owner, modes: !notKept.modes, timeSlack, timesDown });
-    store.findTopologyDiffs();
+    store.findTopologyDiffs({ againstManifest: r.mode === 'manifest' });
     progress.end();
 
     let inodesHashed = 0;

@@ -188,6 +188,23 @@ describe('--adopt', () => {
   // rsync -a leaves a symlink's own mtime as it made it when the source's is within the same
   // second (and cp -r never keeps it); the target matches, the mtime does not. Adopted as it
   // was, the row claimed the source's mtime and no later run fixed it.
+  it('a destination made by cp -al of the source on its own drive: nothing of it is taken, every file is copied', async () => {
+    // Its files are the source's own inodes: taken, the mirror would be no copy at all (verify
+    // SRC DST reports them as source-inode). Their link count gives them away: more than the
+    // destination has paths on them (see adopt.ts, GroupCandidates).
+    const base = temp();
+    const src = path.join(base, 'src');
+    source(src);
+    const dst = path.join(base, 'dst');
+    execFileSync('cp', ['-al', src, dst]);
+    const s = await copy(src, dst, { adopt: true });
+    expect(s.adopted).toBe(0);
+    expectSameTopology(src, dst);
+    const srcInodes = new Set([...readTree(src).values()].filter((n) => n.type === 'file').map((n) => n.ino));
+    for (const [key, n] of readTree(dst)) if (n.type === 'file') expect(srcInodes.has(n.ino), key).toBe(false);
+    expect((await verifyAgainstSource(src, dst)).match).toBe(true);
+  });
+
   it('a symlink with the right target but another mtime ends with the source’s mtime', async () => {
     const base = temp();
     const src = path.join(base, 'src');
