@@ -18,9 +18,9 @@ import { Problems, type Problem } from '../problems.js';
 import { noProgress, type Progress } from '../progress.js';
 import { scan } from '../scan/scan.js';
 import { INDEX_FILE, isStateDir, STATE_DIR, stateDirInSource } from '../state-dir.js';
-import { unmountedFstabPoint } from '../fs/fstab.js';
+import { FSTAB, unmountedFstabPoint } from '../fs/fstab.js';
 import { emptyLostFoundAtRoot, LOST_FOUND, LOST_FOUND_BYTES, lostFoundClosed } from '../fs/lost-found.js';
-import { COPIED_AT, DST_MODES, DST_OWNERS, DST_TIME_DOWN, DST_TIME_NS, Index, SCANNED, type ScanTotals } from '../store/index-db.js';
+import { COPIED_AT, DST_MODES, DST_OWNERS, DST_TIME_DOWN, DST_TIME_NS, Index, SCAN_STATE, SCANNED, type ScanTotals } from '../store/index-db.js';
 import { useSqliteTempDir } from '../store/temp-dir.js';
 import { findManifest } from '../verify/manifest-file.js';
 import { recordManifest } from '../verify/record-manifest.js';
@@ -209,14 +209,15 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
       `${path.dirname(dst)}, the folder the destination is to be made in, does not exist: is the drive mounted? Make the folder first if it should be there`,
     );
   }
-  const notMounted = options.force ? undefined : unmountedFstabPoint(dst, options.fstab);
+  const { mirror } = inspectDestination(dst, dstExists, options.adopt ?? false);
+  const fstab = options.fstab ?? FSTAB;
+  const notMounted = mirror || options.force ? undefined : unmountedFstabPoint(dst, fstab);
   if (notMounted) {
     throw new LinkmirrorError(
       'DST_NOT_MOUNTED',
-      `the destination ${dst} is on ${notMounted}, a mount point in /etc/fstab with nothing mounted on it: is the drive mounted? Mount it and run again (a copy now would fill the disk below it; --force copies there anyway)`,
+      `the destination ${dst} is on ${notMounted}, a mount point in ${fstab} with nothing mounted on it: is the drive mounted? Mount it and run again (a copy now would fill the disk below it; --force copies there anyway)`,
     );
   }
-  const { mirror } = inspectDestination(dst, dstExists, options.adopt ?? false);
   checkIndexPath(dst);
   const leftOut = stateDirInSource(src);
   if (leftOut) progress.warn(leftOut);
@@ -281,19 +282,34 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
       index.setMeta('adopting', 'yes');
       progress.warn(`this mirror was copied here from another folder or drive (its inode numbers are not the ones recorded): its files are taken as --adopt takes them, by size and mtime, not copied again`);
     }
+    // An empty source over a mirror that is not: an unmounted source drive. Refused before the
+    // scan, which would replace the index's record of the source with an empty one (see
+    // emptySourceRefusal); with --delete, as the delete limit would refuse it after the scan.
+    if (mirror && sourceEmpty(src, leaveOut)) {
+      const limit = options.maxDelete ?? DEFAULT_DELETE_LIMIT;
+      const refusal = options.delete
+        ? unlimited(limit) ? undefined : deleteRefusal(index.mirrorCount(), 1, limit, src)
+        : options.force ? undefined : emptySourceRefusal(1, index.mirrorCountUpTo(1) > 0, src);
+      if (refusal) throw refusal;
+    }
     // The index's record of the source may run ahead of the mirror from the scan's first change
     // on: until this run completes, verify DST must not take it for the mirror's manifest (a run
     // refused below, or killed before it places anything, leaves it so). Said before the scan,
     // and taken back after it when it changed nothing: set after it, a kill in the scan's last
-    // steps left 'complete' over a changed record, and verify DST reported a sound mirror as damaged.
-    // Before the scan, which would replace the record of the source with an empty one.
-    if (!(options.delete ?? false) && !(options.force ?? false) && mirror && sourceEmpty(src, leaveOut)) {
-      const empty = emptySourceRefusal(1, index.mirrorCountUpTo(1) > 0, src);
-      if (empty) throw empty;
-    }
+    // steps left 'complete' over a changed record, and verify DST reported a sound mirror as
+    // damaged. A Ctrl-C in the walk takes it back too when no row had changed (SCAN_STATE is
+    // 'partial' from the first change on): a cron job stopped by timeout(1) every night in a long
+    // scan would otherwise never have its mirror vouched for.
     const stateBefore = index.getMeta('state');
-    if (!resuming && stateBefore !== undefined) index.setMeta('state', SCANNED);
-    const scanned = await scan(src, index, { ops, progress, shouldStop, walkThread: true, leaveOut });
+    const takeBack = !resuming && stateBefore !== undefined;
+    if (takeBack) index.setMeta('state', SCANNED);
+    let scanned: Awaited<ReturnType<typeof scan>>;
+    try {
+      scanned = await scan(src, index, { ops, progress, shouldStop, walkThread: true, leaveOut });
+    } catch (err) {
+      if (takeBack && isLinkmirrorError(err, 'INTERRUPTED') && index.getMeta(SCAN_STATE) !== 'partial') index.setMeta('state', stateBefore);
+      throw err;
+    }
     for (const p of scanned.problems) problems.kept.push(p);
     const trustUnrecorded = unrecordedTrust(index, resuming, scanned.rowsWritten);
     if (!resuming) {

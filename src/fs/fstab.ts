@@ -7,14 +7,19 @@
 // now (per /proc/self/mountinfo, which a bind mount and an automount point are in too) is
 // refused, with what to do. Nothing is assumed without an fstab entry: a desktop's automounted
 // drives (/media/USER/LABEL) are made and removed with their mount, and their missing folder is
-// the missing parent.
+// the missing parent. Nor is an existing mirror refused: one found there was put there on purpose
+// (the first run into an fstab point with nothing mounted on it takes --force).
 import fs from 'node:fs';
 import path from 'node:path';
 import { atOrBelow, readMounts, unescapeMountField } from './mount-place.js';
 
 export const FSTAB = '/etc/fstab';
 
-/** The mount point of `fstab` that `p` (absolute, resolved) is at or below and that is not mounted now: the deepest. */
+/**
+ * The mount point of `fstab` that `p` (absolute, resolved) is at or below, that is not mounted
+ * now, and that is deeper than the mount `p` is on (a drive mounted below an fstab point that
+ * is not, cloud-init's /mnt say, holds `p` itself): the deepest.
+ */
 export function unmountedFstabPoint(p: string, fstab = FSTAB): string | undefined {
   let text: string;
   try {
@@ -25,6 +30,8 @@ export function unmountedFstabPoint(p: string, fstab = FSTAB): string | undefine
   const mounts = readMounts();
   if (!mounts) return undefined;
   const mounted = new Set(mounts.map((m) => m.mountPoint));
+  // The mount `p` is on: the deepest mount point at or above it.
+  const on = mounts.map((m) => m.mountPoint).filter((m) => atOrBelow(p, m)).reduce((a, b) => (b.length > a.length ? b : a), '/');
   let found: string | undefined;
   for (const line of text.split('\n')) {
     const fields = line.trim().split(/\s+/);
@@ -38,7 +45,7 @@ export function unmountedFstabPoint(p: string, fstab = FSTAB): string | undefine
     } catch {
       continue; // no such folder: nothing can be below it, and a missing parent is refused apart
     }
-    if (!atOrBelow(p, at) || mounted.has(at)) continue;
+    if (!atOrBelow(p, at) || mounted.has(at) || !(at !== on && atOrBelow(at, on))) continue;
     if (found === undefined || at.length > found.length) found = at;
   }
   return found;

@@ -42,14 +42,25 @@ describe('the destination drive not mounted: its mount point listed in fstab, em
         expect(isLinkmirrorError(err, 'DST_NOT_MOUNTED'), String(err)).toBe(true);
         expect(exitCodeFor(err)).toBe(ExitCode.usage);
         expect((err as Error).message).toBe(
-          `the destination ${dst} is on ${usb}, a mount point in /etc/fstab with nothing mounted on it: is the drive mounted? Mount it and run again (a copy now would fill the disk below it; --force copies there anyway)`,
+          `the destination ${dst} is on ${usb}, a mount point in ${fstab} with nothing mounted on it: is the drive mounted? Mount it and run again (a copy now would fill the disk below it; --force copies there anyway)`,
         );
       }
     }
     expect(fs.readdirSync(usb)).toEqual([]);
-    // Asked for: copied there.
+    // Asked for: copied there; and the mirror made so is no longer refused (it is there on purpose).
     await copy(src, path.join(usb, 'snapshots'), { fstab, force: true });
     expectSameTopology(src, path.join(usb, 'snapshots'));
+    fs.writeFileSync(path.join(src, 'h1/c'), 'gamma');
+    await copy(src, path.join(usb, 'snapshots'), { fstab });
+    expectSameTopology(src, path.join(usb, 'snapshots'));
+  });
+
+  it('a drive mounted below an fstab mount point with nothing mounted on it (cloud-init\'s /mnt) takes the copy', async (ctx) => {
+    const src = source();
+    const m = useLoopMount(ctx, 'ext4', 16);
+    const fstab = fstabListing(path.dirname(m.dir)); // the folder the drive is mounted in
+    await copy(src, path.join(m.dir, 'snapshots'), { fstab });
+    expectSameTopology(src, path.join(m.dir, 'snapshots'));
   });
 
   it('with the drive mounted there, the copy goes on as ever', async (ctx) => {
@@ -79,6 +90,12 @@ describe('the source drive not mounted: an empty source over a mirror that is no
     const v = await verifyMirror(dst);
     expect(v.inodes.expected).toBe(2);
     expect(v.inodesHashed).toBe(2);
+
+    // With --delete (the cron line the README gives) too, before the scan: the record stays.
+    const deleting = runCli(['copy', '-q', '--delete', src, dst]);
+    expectExit(deleting, ExitCode.usage);
+    expect(lines(deleting.stderr)).toEqual([expect.stringMatching(/^linkmirror: --delete would empty the mirror \(\d+ paths\): the source .* is empty; is its drive mounted\? to remove them anyway, run again with --max-delete 100%$/)]);
+    expect((await verifyMirror(dst)).inodesHashed).toBe(2);
 
     // Asked for: the empty source is recorded; the mirror keeps its paths (no --delete).
     const forced = runCli(['copy', '--force', src, dst]);

@@ -520,6 +520,27 @@ describe('names, unfinished copies, a running copy', () => {
     expect(after.match).toBe(true);
   });
 
+  it('verify DST of a mirror whose last copy was stopped while it scanned an unchanged source still vouches for it', async () => {
+    // A cron job under timeout(1) stopped every night in a long scan would otherwise never have
+    // its mirror vouched for.
+    const base = temp();
+    const src = path.join(base, 'src');
+    const dst = path.join(base, 'dst');
+    const spec: Record<string, ReturnType<typeof file>> = {};
+    for (let i = 0; i < 20_000; i++) spec[`d${Math.floor(i / 500)}/f${String(i).padStart(5, '0')}`] = file('', { mtime: T(1) });
+    buildTree(src, spec);
+    const { copy } = await import('../../src/copy/copy.js');
+    await copy(src, dst);
+    let scanned = 0;
+    let phase = '';
+    const progress = { start: (p: string) => void (phase = p), advance: (n: number) => void (phase === 'scan' && (scanned += n)), warn() {}, end() {} };
+    const err = await copy(src, dst, { progress, shouldStop: () => scanned >= 8192 }).catch((e: unknown) => e);
+    expect(isLinkmirrorError(err, 'INTERRUPTED')).toBe(true);
+    const r = await verifyMirror(dst, { fast: true });
+    expect(r.manifest?.state).toBe('complete');
+    expect(r.match).toBe(true);
+  });
+
   it('verify DST of a mirror whose last copy died just after its scan (a changed source) says so, not "missing"', async () => {
     // Found by a tester with kill -9: the scan had marked its record complete, the copy had not
     // yet said that the record ran ahead of the mirror, and verify DST listed every new path of
