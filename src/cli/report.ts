@@ -45,6 +45,7 @@ export function copyLines(s: CopySummary): string[] {
     `splits         ${formatCount(c.splits)} (link limit ${Number.isFinite(s.plan.linkMax) ? formatCount(s.plan.linkMax) : 'none known'} on ${s.plan.fsType})`,
   ];
   if (c.alreadyPresent) lines.push(`already there  ${formatCountOf(c.alreadyPresent, 'path')}${c.metadataFixed ? ` (mode, owner or mtime set again on ${formatCountOf(c.metadataFixed, 'inode')})` : ''}`);
+  else if (c.metadataFixed) lines.push(`set again      mode, owner or mtime of ${formatCountOf(c.metadataFixed, 'inode')}`);
   if (c.foundComplete) lines.push(`found complete ${formatCountOf(c.foundComplete, 'inode')}, ${formatBytes(c.bytesFound)}, that the interrupted run had written (not copied again)`);
   if (c.replaced) lines.push(`replaced       ${formatCountOf(c.replaced, 'path')} that held other content`);
   if (s.adopted) lines.push(`adopted        ${formatCountOf(s.adopted, 'existing file')}; ${formatCountOf(c.deduplicated, 'duplicate')} linked, ${formatBytes(c.bytesReclaimed)} reclaimed`);

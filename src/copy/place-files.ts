@@ -210,8 +210,10 @@ function editedInMirror(st: { mtimeNs: bigint }, e: Pick<StoredEntry, 'type' | '
  * EDITED_MTIME_NS or more is an edit (its content is copied again); less, or a symlink's, a
  * FIFO's or a device's, is only a time to set back.
  */
+type MetaStat = { mode: bigint; uid: bigint; gid: bigint; mtimeNs: bigint };
+
 function metaDrifted(
-  st: { mode: bigint; uid: bigint; gid: bigint; mtimeNs: bigint },
+  st: MetaStat,
   e: Pick<StoredEntry, 'type' | 'mode' | 'uid' | 'gid' | 'mtimeNs'>,
   owner: boolean,
   timeUnit: bigint,
@@ -566,6 +568,10 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
         if (!onDisk(st.ino, st.mode, st.size, m) || editedInMirror(st, e) || !bytesIntact(p, st.ino, e)) return false;
         anchor = p;
         anchorIno = st.ino;
+        // The inode's mode or owner as the source has them now: a path the mirror holds would
+        // set them in keepIfPlaced, but every path of the group may be new (a snapshot renamed,
+        // then made read-only, as Back In Time does), and only links to this inode are made.
+        setMetaOnce(p, st, e);
         return true;
       } catch {
         return false; // gone from the destination
@@ -609,16 +615,18 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
     // Set on the inode only when it differs: the next paths of the inode find it set, and only
     // their rows change (on ntfs-3g each call on an inode of 8,000 links takes some 120 ms).
     const sourceChanged = m.mode !== e.mode || (ctx.owner && (m.uid !== e.uid || m.gid !== e.gid));
-    const drifted = (at: typeof st) => metaDrifted(at, e, ctx.owner && ctx.keeps.owners, ctx.keeps.timeUnit, ctx.keeps.modes);
-    if (drifted(st)) {
-      applyMeta(ops, to, e, ctx.owner);
-      if (!drifted(ops.lstat(to))) counts.metadataFixed++;
-      placed.push(e.id, st.ino, m.written);
-    } else if (sourceChanged) {
-      placed.push(e.id, st.ino, m.written);
-    }
+    if (setMetaOnce(to, st, e) || sourceChanged) placed.push(e.id, st.ino, m.written);
     counts.alreadyPresent++;
     return 'kept';
+  };
+
+  /** Set `e`'s mode, owner and times on the mirror inode at `p` (lstat `st`) when they differ; whether they did. */
+  const setMetaOnce = (p: Buffer, st: MetaStat, e: StoredEntry): boolean => {
+    const drifted = (at: MetaStat) => metaDrifted(at, e, ctx.owner && ctx.keeps.owners, ctx.keeps.timeUnit, ctx.keeps.modes);
+    if (!drifted(st)) return false;
+    applyMeta(ops, p, e, ctx.owner);
+    if (!drifted(ops.lstat(p))) counts.metadataFixed++;
+    return true;
   };
 
   /** Link to the anchor; when it is full, to another part of a split group that has room. */

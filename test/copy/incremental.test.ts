@@ -13,6 +13,7 @@ import { createPrng, type Prng } from '../../fixtures/prng.js';
 import { copy } from '../../src/copy/copy.js';
 import { INDEX_FILE, STATE_DIR } from '../../src/state-dir.js';
 import { Index } from '../../src/store/index-db.js';
+import { verifyAgainstSource } from '../../src/verify/verify.js';
 import { realFsOps } from '../../src/fs/ops.js';
 import { faultyOps } from '../helpers/faulty-ops.js';
 import { ExitCode } from '../../src/cli/exit-codes.js';
@@ -238,6 +239,27 @@ describe('a file changed in place (same inode)', () => {
     expect(after.get('snap.1/doc')!.mode).toBe(0o600);
     expect(after.get('snap.2/d')!.mode).toBe(0o700);
     if (asRoot) expect(after.get('snap.2/other')).toMatchObject({ uid: 1234, gid: 5678 });
+  });
+
+  it('a folder renamed, then made read-only (Back In Time\'s new snapshot): every path new to the mirror, the inodes get the mode', async () => {
+    // Found by a tester: only links to the mirror's inodes were made, keeping their old mode,
+    // on every later run too (a mode is set where the mirror holds the path already).
+    const { src, dst } = await mirrored(spec);
+    const ino = fs.statSync(path.join(dst, 'snap.2/other')).ino;
+    fs.renameSync(path.join(src, 'snap.2'), path.join(src, 'snap.3'));
+    execFileSync('chmod', ['-R', 'a-w', path.join(src, 'snap.3')]);
+    try {
+      const summary = await copy(src, dst, { delete: true });
+      expect(summary.placed.inodesCopied).toBe(0);
+      expect(summary.placed.metadataFixed).toBeGreaterThanOrEqual(1);
+      expectSameTopology(src, dst);
+      expect(fs.statSync(path.join(dst, 'snap.3/other')).ino).toBe(ino);
+      expect(fs.statSync(path.join(dst, 'snap.3/other')).mode & 0o777).toBe(0o444);
+      const v = await verifyAgainstSource(src, dst);
+      expect(v.categories.mode).toBe(0);
+    } finally {
+      execFileSync('chmod', ['-R', 'u+w', path.join(src, 'snap.3')]);
+    }
   });
 
   it('a file moved in the source (same inode, new path) is linked from the content the mirror has, not copied', async () => {
