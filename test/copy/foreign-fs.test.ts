@@ -55,6 +55,7 @@ describe('a destination that cannot hold hard links', () => {
     const m = useLoopMount(ctx, 'vfat', 32);
     const r = runCli(['copy', '-n', source(), path.join(m.dir, 'mirror')]);
     expect(r.stdout).toMatch(/^the copy would stop before writing anything: destination filesystem \(vfat\) cannot hold hard links/m);
+    expect(r.status).toBe(ExitCode.fatal); // as the real run exits
   });
 });
 

@@ -78,7 +78,7 @@ describe('a destination too small', () => {
     const dst = path.join(m.dir, 'mirror');
 
     const dry = runCli(['copy', '--dry-run', src, dst]);
-    expectExit(dry, 0);
+    expectExit(dry, ExitCode.fatal); // as the real run then exits
     // The plan says the copy would stop, as the real run then does.
     expect(dry.stdout).toMatch(/^the copy would stop before writing anything: destination has .* free; the copy needs /m);
     const needed = /space needed +(.+), .* inodes \((.+) of it for the index\)/.exec(dry.stdout);

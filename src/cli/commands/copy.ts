@@ -25,7 +25,7 @@ export function registerCopy(program: Command, setExit: (code: number) => void):
     .argument('<src>', 'the tree to copy (read only, never written)')
     .argument('<dst>', 'an empty or new folder, or an earlier linkmirror mirror to continue')
     .description('copy SRC to DST keeping every hard link; content is written once per inode')
-    .option('-n, --dry-run', 'print the plan (paths, inodes, links, bytes, expected splits) and write nothing')
+    .option('-n, --dry-run', 'print the plan (paths, inodes, links, bytes, expected splits) and write nothing; exits 2 or 3 when it says the copy would stop, as the copy would')
     .option('-f, --force', 'go on even when the destination looks too small, is under a mount point of /etc/fstab that is not mounted, or the source is empty and the mirror is not')
     .option('--delete', 'remove paths from the mirror that the source no longer has, as the index lists them (the state folder is kept); with --recheck, or after an interrupted run, the whole mirror is walked, so files put there by hand go too')
     .option('--max-delete <limit>', `with --delete: stop before writing anything when more paths would go than this, a number or a share of the mirror (default ${formatDeleteLimit(DEFAULT_DELETE_LIMIT)}: an unmounted, empty source must not empty the mirror); 100% allows any`)
@@ -73,7 +73,11 @@ Examples:
         if (flags.json) out.print(toJson(summary));
         // Quiet only when all went well: a cron job mails what is printed, not its exit code.
         else if (!out.quiet || summary.interrupted || summary.problemCount > 0) out.print((summary.dryRun ? planLines(summary) : copyLines(summary)).join('\n'));
-        setExit(summary.interrupted ? ExitCode.interrupted : summary.problemCount > 0 ? ExitCode.problems : ExitCode.ok);
+        // A dry run whose plan says the copy would stop exits as that copy would (a script that
+        // checks the plan by its exit code learnt nothing from 0): 3 too small or no hard links,
+        // 2 the delete limit or an empty source.
+        const refused = summary.capacityRefusal ? ExitCode.fatal : summary.deleteRefusal ? ExitCode.usage : ExitCode.ok;
+        setExit(summary.interrupted ? ExitCode.interrupted : summary.dryRun ? refused : summary.problemCount > 0 ? ExitCode.problems : ExitCode.ok);
       } finally {
         progress.close();
         signals.dispose();
