@@ -5,7 +5,12 @@
 // does not fit (a refusal is then at stake), and only those of 1 MiB or more whose content the
 // copy still has to write (a hole smaller than that cannot turn a refusal around on its own,
 // and the look costs one lstat per file).
-import type { FsFacts } from '../fs/link-limit.js';
+//
+// Only on filesystems whose block counts are what a file takes before compression: ZFS and NTFS
+// count compressed blocks, and so does a share of them over NFS or SMB, where a file that
+// compresses well would look like holes its copy will not keep. It is an estimate even so: a
+// source with 1 KiB blocks can hold data every 4 KiB, each piece a 4 KiB block on the mirror.
+import { fsTypeByMagic, type FsFacts } from '../fs/link-limit.js';
 import type { FsOps } from '../fs/ops.js';
 import { joinPath } from '../fs/paths.js';
 import { hasHoles } from '../fs/sparse-copy.js';
@@ -13,6 +18,9 @@ import type { Index } from '../store/index-db.js';
 import type { Plan } from './plan.js';
 
 const LARGE = 1n << 20n;
+
+/** Filesystems whose st_blocks count a file's blocks before any compression (btrfs's do too). */
+const UNCOMPRESSED_BLOCKS = new Set(['ext4', 'xfs', 'btrfs', 'tmpfs', 'jfs', 'reiserfs']);
 
 /** `plan` without the holes of the source's sparse files, when it does not fit as it is. */
 export function withoutHoles(ops: FsOps, index: Index, src: Buffer, facts: FsFacts, plan: Plan): Plan {
@@ -35,6 +43,7 @@ function holeBytes(ops: FsOps, index: Index, src: Buffer, blockSize: bigint): bi
       }
       // Another file at the path now (or rewritten): counted as the plan counts it.
       if (st.size !== f.size || !hasHoles(st)) continue;
+      if (!UNCOMPRESSED_BLOCKS.has(fsTypeByMagic(ops.statfs(joinPath(src, f.path)).type))) continue;
       const taken = up(st.blocks * 512n);
       if (up(f.size) > taken) holes += up(f.size) - taken;
     }

@@ -104,10 +104,14 @@ function mountType(devNumber: bigint): string | undefined {
   return found;
 }
 
+/** The name of a filesystem by its statfs magic (ext2/3/4 all read ext4 here), 'unknown' for others. */
+export function fsTypeByMagic(magic: bigint): string {
+  return MAGIC[magic.toString(16)] ?? 'unknown';
+}
+
 export function fsFacts(ops: FsOps, dir: Path): FsFacts {
   const st = ops.statfs(dir);
-  const magic = st.type.toString(16);
-  let type = MAGIC[magic] ?? 'unknown';
+  let type = fsTypeByMagic(st.type);
   const mounted = mountType(ops.lstat(dir).dev);
   if (mounted && (type === 'ext4' || type === 'unknown' || type === 'fuse')) {
     const subtype = /^fuse(?:blk)?\.(.+)$/.exec(mounted)?.[1];

@@ -49,7 +49,7 @@ export function copyRegular(src: Path, dst: Path, mode: number): void {
   const { fd, st } = openWithStat(src, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   try {
     const from = viaProc ? `${FD_DIR}/${fd}` : src;
-    if (hasHoles(st)) copySparse(fd, from, dst, (mode & fs.constants.COPYFILE_FICLONE) !== 0);
+    if (hasHoles(st)) copySparse(fd, from, dst, st.size, (mode & fs.constants.COPYFILE_FICLONE) !== 0);
     else fs.copyFileSync(from, dst, mode);
   } finally {
     fs.closeSync(fd);
@@ -75,7 +75,7 @@ async function copyRegular(src, dst, mode) {
   const { fd, st } = openWithStat(src, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   try {
     const from = viaProc ? ${JSON.stringify(FD_DIR)} + '/' + fd : src;
-    if (hasHoles(st)) await copySparse(fd, from, dst, (mode & fs.constants.COPYFILE_FICLONE) !== 0);
+    if (hasHoles(st)) await copySparse(fd, from, dst, st.size, (mode & fs.constants.COPYFILE_FICLONE) !== 0);
     else await fs.promises.copyFile(from, dst, mode);
   } finally {
     fs.closeSync(fd);

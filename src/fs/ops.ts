@@ -184,7 +184,8 @@ function mknodViaCoreutils(p: Path, type: 'fifo' | 'char' | 'block', mode: numbe
     args = [path, type === 'char' ? 'c' : 'b', String(major), String(minor)];
   }
   try {
-    execFileSync('mknod', [...modeArg, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // In the C locale: its message is read for the error's code (see mknodFailed).
+    execFileSync('mknod', [...modeArg, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C', LANGUAGE: '' } });
   } catch (err) {
     throw commandMissing(err, 'mknod') ?? mknodFailed(err, type);
   }
@@ -193,7 +194,9 @@ function mknodViaCoreutils(p: Path, type: 'fifo' | 'char' | 'block', mode: numbe
 /**
  * The error of a failed mknod(1) as the system call's would be: its code, from the strerror text
  * the command printed (a full disk must stop the run as ENOSPC does), and that text, not "Command
- * failed: mknod -m 644 <temp path> c 1 3" (a tester's copy as another user than root).
+ * failed: mknod -m 644 <temp path> c 1 3" (a tester's copy as another user than root). Text is
+ * all a command gives back (its exit status is 1 for every error), so the command runs in the C
+ * locale, where the texts are these.
  */
 function mknodFailed(err: unknown, type: 'fifo' | 'char' | 'block'): Error {
   const said = String((err as { stderr?: Buffer | string }).stderr ?? '').trim().split('\n').pop() ?? '';

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { copy } from '../../src/copy/copy.js';
 import { realFsOps } from '../../src/fs/ops.js';
-import { dataRuns, hasHoles } from '../../src/fs/sparse-copy.js';
+import { bufferBytes, dataRuns, hasHoles } from '../../src/fs/sparse-copy.js';
 import { expectExit, runCli } from '../helpers/cli.js';
 import { useLoopMount } from '../helpers/loop-mount.js';
 import { expectSameTopology } from '../helpers/tree.js';
@@ -58,6 +58,8 @@ describe('files with holes', () => {
     expect(dataRuns(buf, 4096)).toEqual([0, 4096]);
     expect(hasHoles({ size: 1000n, blocks: 0n })).toBe(true);
     expect(hasHoles({ size: 4096, blocks: 8 })).toBe(false);
+    // A small file's buffer is small (many copies are in flight at once), in whole 4 KiB pieces.
+    expect([bufferBytes(1), bufferBytes(5000), bufferBytes(3 << 20)]).toEqual([4096, 8192, 1 << 20]);
   });
 
   it('a first copy and an incremental one keep the holes; the pre-flight counts what the copies take, not their sizes', async (ctx) => {
