@@ -206,6 +206,16 @@ export class VerifyStore {
     return r?.value as string | undefined;
   }
 
+  /**
+   * Whether the mirror's index lists source inodes a scan changed since the last complete pass
+   * (dirty_groups, which every complete pass empties): its record of the source runs ahead of
+   * the mirror. False for an index from before that table.
+   */
+  manifestHasDirtyGroups(): boolean {
+    if (this.all(`SELECT 1 FROM m.sqlite_master WHERE type = 'table' AND name = 'dirty_groups'`).length === 0) return false;
+    return this.all('SELECT 1 FROM m.dirty_groups LIMIT 1').length > 0;
+  }
+
   /** True when the mirror's index has the tables a manifest needs (an index of an old layout may not). */
   manifestHasTables(): boolean {
     const r = this.all(`SELECT name FROM m.sqlite_master WHERE type = 'table' AND name IN ('src', 'mirror', 'hashes')`);

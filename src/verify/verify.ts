@@ -36,7 +36,7 @@ import { noProgress, type Progress } from '../progress.js';
 import { scan } from '../scan/scan.js';
 import { STATE_DIR, stateDirInSource } from '../state-dir.js';
 import { emptyLostFoundAtRoot, lostFoundClosed, LOST_FOUND_BYTES } from '../fs/lost-found.js';
-import { metadataKept, probeFiles, writeEmpty } from '../copy/preflight.js';
+import { metadataKept, probeFiles, timeGranularity, writeEmpty } from '../copy/preflight.js';
 import { COPIED_AT, DST_MODES, DST_OWNERS, DST_TIME_DOWN, DST_TIME_NS, Index, SCANNED, SCAN_STATE } from '../store/index-db.js';
 import { useSqliteTempDir } from '../store/temp-dir.js';
 import { CATEGORIES, KEPT, LINKED_OUTSIDE, RECORDED_SPLIT, VerifyStore, type Category, type HashResult } from '../store/verify-store.js';
@@ -202,7 +202,7 @@ export function aheadOfMirror(state: string | undefined): boolean {
  * What the mirror's drive keeps of a mode and an owner set on a file made in its state folder
  * (see copy/preflight.ts); undefined where no file can be made there (a read-only mirror).
  */
-function keptNow(r: Run, owner: boolean): { modes: boolean; owners: boolean } | undefined {
+function keptNow(r: Run, owner: boolean): { modes: boolean; owners: boolean; time?: { unit: bigint; down: boolean } } | undefined {
   // The copy's probe files: verify holds the mirror's lock, so no copy makes them meanwhile.
   const probe = probeFiles(r.ops, path.join(r.dst, STATE_DIR));
   try {
@@ -211,7 +211,13 @@ function keptNow(r: Run, owner: boolean): { modes: boolean; owners: boolean } | 
     return undefined;
   }
   try {
-    return metadataKept(r.ops, probe.file, owner);
+    let time: { unit: bigint; down: boolean } | undefined;
+    try {
+      time = timeGranularity(r.ops, probe.file);
+    } catch {
+      // times not taken: what the copies recorded is all there is
+    }
+    return { ...metadataKept(r.ops, probe.file, owner), time };
   } finally {
     probe.remove();
   }
@@ -455,7 +461,11 @@ async function run(r: Run): Promise<VerifyReport> {
       // before it, over a record of the source that is half the new scan's: not a manifest of
       // anything the mirror holds.
       const scanned = store.manifestMeta(SCAN_STATE) === 'partial';
-      manifest = { state: scanned ? 'scanning' : store.manifestMeta('state'), copiedAt: store.manifestMeta(COPIED_AT), recordedAt: store.manifestMeta('manifest_at') };
+      // A copy by linkmirror before 2026-12-08 killed in the last steps of its scan left
+      // 'complete' over a changed record; the changes it listed give it away (see SCANNED).
+      const state = store.manifestMeta('state');
+      const ahead = state === 'complete' && store.manifestHasDirtyGroups();
+      manifest = { state: scanned ? 'scanning' : ahead ? SCANNED : state, copiedAt: store.manifestMeta(COPIED_AT), recordedAt: store.manifestMeta('manifest_at') };
       algorithm = store.manifestMeta('manifest_hash') ?? HASH_ALGORITHM;
       owner = options.owner ?? store.manifestMeta('manifest_owner') !== '0';
       src = store.manifestMeta('src') ?? null;
@@ -469,16 +479,21 @@ async function run(r: Run): Promise<VerifyReport> {
     store.indexPaths();
     store.buildPairs();
     store.findMissingAndExtra({ kept: r.mode === 'manifest' });
-    // A mirror on a drive that keeps whole seconds (say) differs from its source by that much in
-    // every mtime: its copies recorded how much (none recorded: compared to the microsecond).
-    const timeSlack = r.manifestFile ? BigInt(store.manifestMeta(DST_TIME_NS) ?? '0') : 0n;
-    const timesDown = r.manifestFile !== undefined && store.manifestMeta(DST_TIME_DOWN) === 'yes';
-    // Nor does it hold modes or owners at all (ntfs-3g without -o permissions): its copies found
-    // so (see copy/preflight.ts), and said so. Compared, every path would differ on every run.
-    // The drive may be mounted otherwise now than when it was copied to (ntfs-3g with and without
-    // -o permissions, as a desktop mounts it): asked again, where the state folder takes a file.
-    // Owners only as root: another user's chown is refused on any filesystem.
+    // A drive that does not hold modes or owners at all (ntfs-3g without -o permissions): its
+    // copies found so (see copy/preflight.ts), and said so. Compared, every path would differ on
+    // every run. The drive may be mounted otherwise now than when it was copied to (ntfs-3g with
+    // and without -o permissions, as a desktop mounts it): asked again, where the state folder
+    // takes a file. Owners only as root: another user's chown is refused on any filesystem.
     const now = r.manifestFile ? keptNow(r, owner && process.getuid?.() === 0) : undefined;
+    // A mirror on a drive that keeps whole seconds (say) differs from its source by that much in
+    // every mtime: its copies recorded how much, and the drive is asked again, as copies before
+    // 2026-12-07 recorded nothing (every mtime with a fraction of a second was reported) and some
+    // recorded the probe's raw difference (999999000) rather than its unit.
+    const recorded = r.manifestFile ? BigInt(store.manifestMeta(DST_TIME_NS) ?? '0') : 0n;
+    const recordedDown = r.manifestFile !== undefined && store.manifestMeta(DST_TIME_DOWN) === 'yes';
+    const live = now?.time;
+    const timeSlack = live && live.unit > recorded ? live.unit : recorded;
+    const timesDown = live && live.unit > 0n ? live.down : recordedDown;
     const notKept = {
       modes: r.manifestFile !== undefined && (store.manifestMeta(DST_MODES) === 'lost' || now?.modes === false),
       owners: r.manifestFile !== undefined && (store.manifestMeta(DST_OWNERS) === 'lost' || now?.owners === false),

@@ -1,6 +1,7 @@
 // A mirror on a drive that keeps whole seconds (ext2/3/4 made with 128-byte inodes; HFS+,
 // ReiserFS) holds every mtime rounded down. Each copy measures that on the destination and
 // records it in the manifest; verify allows that much and no more.
+import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -39,6 +40,23 @@ describe('a destination that keeps whole seconds', () => {
     fs.utimesSync(path.join(dst, 'h0/a'), 1_700_000_101, 1_700_000_101); // the source's is 100.75
     for (const report of [await verifyMirror(dst), await verifyAgainstSource(src, dst)]) {
       expect(report.categories.mtime).toBe(1);
+    }
+  });
+
+  it('a mirror whose copies recorded no unit, or the probe\'s raw difference (older linkmirrors): verify asks the drive', async (ctx) => {
+    const m = useLoopMount(ctx, 'ext4', 16, ['-I', '128']);
+    const src = path.join(temp(), 'src');
+    buildTree(src, { 'h0/a': file('alpha', { mtime: 1_700_000_100.75 }), 'h0/late': file('late', { mtime: 1_700_000_200_999_999_700n }) });
+    const dst = path.join(m.dir, 'mirror');
+    await copy(src, dst);
+    for (const recorded of [undefined, '999999000']) {
+      const db = new Database(path.join(dst, '.linkmirror/index.db'));
+      db.prepare("DELETE FROM meta WHERE key IN ('dst_time_ns', 'dst_time_down')").run();
+      if (recorded) db.prepare("INSERT INTO meta (key, value) VALUES ('dst_time_ns', ?)").run(recorded);
+      db.close();
+      for (const report of [await verifyMirror(dst), await verifyAgainstSource(src, dst)]) {
+        expect(report.categories.mtime, `recorded ${recorded}`).toBe(0); // were every file, and h0/late
+      }
     }
   });
 

@@ -541,6 +541,21 @@ describe('names, unfinished copies, a running copy', () => {
     expect(r.match).toBe(true);
   });
 
+  it('verify DST of a mirror whose copy by an older linkmirror died just after its scan: the changes its scan listed say so', async () => {
+    // Such a copy left 'complete' over its new record of the source (found on an upgrade).
+    const { src, dst } = await mirrorOf(temp());
+    fs.writeFileSync(path.join(src, 'daily.0/docs/notes.txt'), 'notes, longer now');
+    const { Index } = await import('../../src/store/index-db.js');
+    const { scan } = await import('../../src/scan/scan.js');
+    const index = Index.open(path.join(dst, '.linkmirror/index.db'));
+    await scan(src, index);
+    expect(index.getMeta('state')).toBe('complete');
+    index.close();
+    const r = await verifyMirror(dst);
+    expect(r.manifest?.state).toBe('scanned');
+    expect(r.match).toBe(false);
+  });
+
   it('verify DST of a mirror whose last copy died just after its scan (a changed source) says so, not "missing"', async () => {
     // Found by a tester with kill -9: the scan had marked its record complete, the copy had not
     // yet said that the record ran ahead of the mirror, and verify DST listed every new path of
