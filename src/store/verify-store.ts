@@ -207,13 +207,25 @@ export class VerifyStore {
   }
 
   /**
-   * Whether the mirror's index lists source inodes a scan changed since the last complete pass
-   * (dirty_groups, which every complete pass empties): its record of the source runs ahead of
-   * the mirror. False for an index from before that table.
+   * Whether the mirror's index records a source path whose content no mirror row records at that
+   * path, among the inodes a scan listed as changed (dirty_groups): its record of the source runs
+   * ahead of the mirror. Not whether dirty_groups has rows: --delete lists the groups of the paths
+   * it removes there, for the next pass, after the pass that completed. False for an index from
+   * before that table, or one that cannot answer.
    */
-  manifestHasDirtyGroups(): boolean {
-    if (this.all(`SELECT 1 FROM m.sqlite_master WHERE type = 'table' AND name = 'dirty_groups'`).length === 0) return false;
-    return this.all('SELECT 1 FROM m.dirty_groups LIMIT 1').length > 0;
+  manifestAheadOfMirror(): boolean {
+    try {
+      if (this.all(`SELECT 1 FROM m.sqlite_master WHERE type = 'table' AND name = 'dirty_groups'`).length === 0) return false;
+      return this.all(
+        `SELECT 1 FROM m.dirty_groups d JOIN m.src s ON s.dev = d.dev AND s.ino = d.ino
+         WHERE s.type <> ${DIR} AND s.type <> ${EntryType.socket} AND NOT EXISTS (
+           SELECT 1 FROM m.mirror mm WHERE mm.path = s.path AND mm.src_dev = s.dev AND mm.src_ino = s.ino
+             AND mm.birth_ns = s.birth_ns AND mm.size = s.size AND mm.mtime_ns = s.mtime_ns)
+         LIMIT 1`,
+      ).length > 0;
+    } catch {
+      return false;
+    }
   }
 
   /** True when the mirror's index has the tables a manifest needs (an index of an old layout may not). */

@@ -462,9 +462,11 @@ async function run(r: Run): Promise<VerifyReport> {
       // anything the mirror holds.
       const scanned = store.manifestMeta(SCAN_STATE) === 'partial';
       // A copy by linkmirror before 2026-12-08 killed in the last steps of its scan left
-      // 'complete' over a changed record; the changes it listed give it away (see SCANNED).
+      // 'complete' over a changed record (see SCANNED): the changed paths its scan listed, and
+      // the mirror has not, give it away. (Not one whose scan changed more than it lists: past
+      // its limit of changes, a scan starts over and lists none.)
       const state = store.manifestMeta('state');
-      const ahead = state === 'complete' && store.manifestHasDirtyGroups();
+      const ahead = state === 'complete' && store.manifestAheadOfMirror();
       manifest = { state: scanned ? 'scanning' : ahead ? SCANNED : state, copiedAt: store.manifestMeta(COPIED_AT), recordedAt: store.manifestMeta('manifest_at') };
       algorithm = store.manifestMeta('manifest_hash') ?? HASH_ALGORITHM;
       owner = options.owner ?? store.manifestMeta('manifest_owner') !== '0';
