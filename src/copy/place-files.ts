@@ -203,26 +203,26 @@ function editedInMirror(st: { mtimeNs: bigint }, e: Pick<StoredEntry, 'type' | '
   return d >= EDITED_MTIME_NS || d <= -EDITED_MTIME_NS;
 }
 
+type MetaStat = { mode: bigint; uid: bigint; gid: bigint; mtimeNs: bigint };
+
 /**
  * Whether the mirror's inode has another mode, owner or mtime than the source's (a chmod, chown
  * or touch there). An mtime is compared as verify compares it: to the microsecond, or within the
- * destination's unit where it keeps less (`timeUnit`, see preflight.ts). A file's mtime moved by
+ * destination's unit where it keeps less (`keeps.timeUnit`, see preflight.ts), and where that
+ * drive rounds down (`keeps.timesDown`), never above the source's. A file's mtime moved by
  * EDITED_MTIME_NS or more is an edit (its content is copied again); less, or a symlink's, a
  * FIFO's or a device's, is only a time to set back.
  */
-type MetaStat = { mode: bigint; uid: bigint; gid: bigint; mtimeNs: bigint };
-
 function metaDrifted(
   st: MetaStat,
   e: Pick<StoredEntry, 'type' | 'mode' | 'uid' | 'gid' | 'mtimeNs'>,
   owner: boolean,
-  timeUnit: bigint,
-  modes: boolean,
+  keeps: Pick<DestinationKeeps, 'timeUnit' | 'timesDown' | 'modes'>,
 ): boolean {
-  if (modes && e.type !== EntryType.symlink && Number(st.mode & 0o7777n) !== (e.mode & 0o7777)) return true;
+  if (keeps.modes && e.type !== EntryType.symlink && Number(st.mode & 0o7777n) !== (e.mode & 0o7777)) return true;
   if (owner && (Number(st.uid) !== e.uid || Number(st.gid) !== e.gid)) return true;
   const mtime = clampNs(st.mtimeNs);
-  if (timeUnit > 0n) return mtime - e.mtimeNs >= timeUnit || e.mtimeNs - mtime >= timeUnit;
+  if (keeps.timeUnit > 0n) return (keeps.timesDown ? mtime > e.mtimeNs : mtime - e.mtimeNs >= keeps.timeUnit) || e.mtimeNs - mtime >= keeps.timeUnit;
   return mtime / 1000n !== e.mtimeNs / 1000n;
 }
 
@@ -561,27 +561,41 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
    * on a destination inode not known to be full (a split group has several).
    */
   const findAnchor = (e: StoredEntry): boolean => {
-    const holds = (m: MirrorRow): boolean => {
+    const holds = (m: MirrorRow): MetaStat | undefined => {
       const p = joinPath(ctx.dst, m.path);
       try {
         const st = ops.lstat(p);
-        if (!onDisk(st.ino, st.mode, st.size, m) || editedInMirror(st, e) || !bytesIntact(p, st.ino, e)) return false;
+        if (!onDisk(st.ino, st.mode, st.size, m) || editedInMirror(st, e) || !bytesIntact(p, st.ino, e)) return undefined;
         anchor = p;
         anchorIno = st.ino;
-        // The inode's mode or owner as the source has them now: a path the mirror holds would
-        // set them in keepIfPlaced, but every path of the group may be new (a snapshot renamed,
-        // then made read-only, as Back In Time does), and only links to this inode are made.
-        setMetaOnce(p, st, e);
-        return true;
+        return st;
       } catch {
-        return false; // gone from the destination
+        return undefined; // gone from the destination
       }
+    };
+    // The inode's mode and owner as the source has them now: a path the mirror holds would set
+    // them in keepIfPlaced, but every path of the group may be new (a snapshot renamed, then made
+    // read-only, as Back In Time does), and only links to this inode are made. One that cannot
+    // be set is reported, and the inode used all the same: its content is the source's.
+    const found = (st: MetaStat): true => {
+      try {
+        setMetaOnce(anchor as Buffer, st, e);
+      } catch (err) {
+        const fatal = fatalFor(err, showPath(e.path), folderAlive(ops, ctx.tmpDir));
+        if (fatal) throw fatal;
+        problems.add(e.path, 'cannot set the mode, owner or times of', err);
+      }
+      return true;
     };
     for (const m of index.mirrorInodesOf(e.dev, e.ino)) {
       if (!sameContent(m, e) || fullInodes.has(m.dstIno)) continue;
-      if (holds(m)) return true;
+      const st = holds(m);
+      if (st) return found(st);
       // That path was replaced behind our back: another path of the same inode may still hold it.
-      for (const other of index.mirrorPathsOn(e.dev, e.ino, m.dstIno, ANCHOR_TRIES)) if (holds(other)) return true;
+      for (const other of index.mirrorPathsOn(e.dev, e.ino, m.dstIno, ANCHOR_TRIES)) {
+        const there = holds(other);
+        if (there) return found(there);
+      }
     }
     return false;
   };
@@ -622,7 +636,7 @@ export async function placeFiles(ctx: PlaceContext): Promise<PlaceCounts> {
 
   /** Set `e`'s mode, owner and times on the mirror inode at `p` (lstat `st`) when they differ; whether they did. */
   const setMetaOnce = (p: Buffer, st: MetaStat, e: StoredEntry): boolean => {
-    const drifted = (at: MetaStat) => metaDrifted(at, e, ctx.owner && ctx.keeps.owners, ctx.keeps.timeUnit, ctx.keeps.modes);
+    const drifted = (at: MetaStat) => metaDrifted(at, e, ctx.owner && ctx.keeps.owners, ctx.keeps);
     if (!drifted(st)) return false;
     applyMeta(ops, p, e, ctx.owner);
     if (!drifted(ops.lstat(p))) counts.metadataFixed++;

@@ -266,6 +266,23 @@ describe('a file changed in place (same inode)', () => {
     }
   });
 
+  it('the same when the mode cannot be set there (EPERM): reported, and the inode linked all the same, not copied again', async () => {
+    const { src, dst } = await mirrored(spec);
+    const ino = fs.statSync(path.join(dst, 'snap.2/other')).ino;
+    fs.renameSync(path.join(src, 'snap.2'), path.join(src, 'snap.3'));
+    fs.chmodSync(path.join(src, 'snap.3/other'), 0o444);
+    const refused = Object.assign(new Error('EPERM: operation not permitted, chmod'), { code: 'EPERM', syscall: 'chmod' });
+    // Refused for the file only (a file of another user's where the run is not root's, say).
+    const ops = { ...realFsOps, chmod: (p: Buffer | string, mode: number) => {
+      if (String(p).endsWith('/other')) throw refused;
+      realFsOps.chmod(p, mode);
+    } };
+    const summary = await copy(src, dst, { ops, delete: true });
+    expect(summary.placed.inodesCopied).toBe(0); // was: the inode taken as gone, its content copied again
+    expect(summary.problems.map((p) => p.message)).toEqual([expect.stringMatching(/^cannot set the mode, owner or times of snap\.3\/other: EPERM/)]);
+    expect(fs.statSync(path.join(dst, 'snap.3/other')).ino).toBe(ino);
+  });
+
   it('a file moved in the source (same inode, new path) is linked from the content the mirror has, not copied', async () => {
     const { src, dst } = await mirrored(spec);
     const ino = fs.statSync(path.join(dst, 'snap.2/other')).ino;

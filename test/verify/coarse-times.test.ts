@@ -41,6 +41,9 @@ describe('a destination that keeps whole seconds', () => {
     for (const report of [await verifyMirror(dst), await verifyAgainstSource(src, dst)]) {
       expect(report.categories.mtime).toBe(1);
     }
+    // And copy --recheck, which compares as verify does, sets it back.
+    expect((await copy(src, dst, { recheck: true })).placed.metadataFixed).toBe(1);
+    expect((await verifyMirror(dst)).match).toBe(true);
   });
 
   it('a mirror whose copies recorded no unit, or the probe\'s raw difference (older linkmirrors): verify asks the drive', async (ctx) => {
