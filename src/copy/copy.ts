@@ -563,8 +563,11 @@ async function dryRun(
     } else if (mirror) {
       extras = index.mirrorNotInSrcCount();
     }
+    // As the real run decides: an empty source before its scan; else --delete is skipped after a
+    // scan with problems, and checked against its limit after a clean one.
+    const empty = scanned.totals.paths <= 1;
     const refusal = options.delete
-      ? deleteRefusal(extras, scanned.totals.paths, options.maxDelete ?? DEFAULT_DELETE_LIMIT, src, true)
+      ? scanned.problemCount > 0 && !empty ? undefined : deleteRefusal(extras, scanned.totals.paths, options.maxDelete ?? DEFAULT_DELETE_LIMIT, src, true)
       : options.force ? undefined : emptySourceRefusal(scanned.totals.paths, mirror && index.mirrorCountUpTo(1) > 0, src);
     return {
       src, dst, dryRun: true, resumed: mirror, interrupted: false, scan: scanned.totals, plan, placed: emptyPlaceCounts(), dirsMade: 0,

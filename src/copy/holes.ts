@@ -32,18 +32,23 @@ export function withoutHoles(ops: FsOps, index: Index, src: Buffer, facts: FsFac
 /** Bytes of holes, in whole destination blocks, of the large files the copy has still to write. */
 function holeBytes(ops: FsOps, index: Index, src: Buffer, blockSize: bigint): bigint {
   const up = (n: bigint) => ((n + blockSize - 1n) / blockSize) * blockSize;
+  /** Whether the filesystem of device `dev` counts blocks before compression: one statfs each. */
+  const honest = new Map<bigint, boolean>();
   let holes = 0n;
   for (const page of index.largeFilesToCopy(LARGE)) {
     for (const f of page) {
+      const p = joinPath(src, f.path);
       let st;
+      let counts: boolean | undefined;
       try {
-        st = ops.lstat(joinPath(src, f.path));
+        st = ops.lstat(p);
+        counts = honest.get(st.dev);
+        if (counts === undefined) honest.set(st.dev, (counts = UNCOMPRESSED_BLOCKS.has(fsTypeByMagic(ops.statfs(p).type))));
       } catch {
         continue; // gone since the scan: the pass reports it
       }
       // Another file at the path now (or rewritten): counted as the plan counts it.
-      if (st.size !== f.size || !hasHoles(st)) continue;
-      if (!UNCOMPRESSED_BLOCKS.has(fsTypeByMagic(ops.statfs(joinPath(src, f.path)).type))) continue;
+      if (!counts || st.size !== f.size || !hasHoles(st)) continue;
       const taken = up(st.blocks * 512n);
       if (up(f.size) > taken) holes += up(f.size) - taken;
     }

@@ -247,27 +247,27 @@ const interrupted = (what: string) => new LinkmirrorError('INTERRUPTED', `verify
  * made at the link limit (said "verify's query failed", exit 3, before). False when left out.
  */
 function attachManifest(store: VerifyStore, file: string, mode: Run['mode'], progress: Progress): boolean {
-  const OLD_LAYOUT = 'not a linkmirror index this version can read';
+  let why: string | undefined;
+  let cause: unknown;
   try {
     store.attach('m', file);
     if (store.manifestHasTables()) return true;
-    throw new LinkmirrorError('INDEX_BROKEN', OLD_LAYOUT);
+    why = 'not a linkmirror index this version can read';
+    if (mode === 'manifest') throw new LinkmirrorError('INDEX_BROKEN', `${file} is ${why}; run linkmirror copy again to renew it`);
   } catch (err) {
-    if (!isLinkmirrorError(err, 'INDEX_BROKEN')) throw err;
-    const why = (err.cause as Error | undefined)?.message ?? err.message;
-    if (mode === 'manifest' && why === OLD_LAYOUT) {
-      throw new LinkmirrorError('INDEX_BROKEN', `${file} is ${OLD_LAYOUT}; run linkmirror copy again to renew it`);
-    }
+    if (!isLinkmirrorError(err, 'INDEX_BROKEN') || why !== undefined) throw err;
+    cause = err;
+    why = (err.cause as Error | undefined)?.message ?? err.message;
     if (mode === 'manifest') {
       throw new LinkmirrorError(
         'INDEX_BROKEN',
         `cannot read the mirror's index ${file} (${why}): compare the mirror with its source instead (linkmirror verify SRC DST); ` +
           `to record a new index, move it aside and run linkmirror copy --adopt SRC DST, which keeps the files that match`,
-        { cause: err },
+        { cause },
       );
     }
-    progress.warn(`cannot read the mirror's index ${file} (${why}): compared without it, so splits the copy made at the link limit show as link-split`);
   }
+  progress.warn(`cannot read the mirror's index ${file} (${why}): compared without it, so splits the copy made at the link limit show as link-split`);
   store.detach('m');
   return false;
 }

@@ -185,9 +185,6 @@ describe('--adopt', () => {
     expect(fs.readFileSync(outside, 'utf8')).toBe(wrong); // replaced, not rewritten
   });
 
-  // rsync -a leaves a symlink's own mtime as it made it when the source's is within the same
-  // second (and cp -r never keeps it); the target matches, the mtime does not. Adopted as it
-  // was, the row claimed the source's mtime and no later run fixed it.
   it('a destination made by cp -al of the source on its own drive: nothing of it is taken, every file is copied', async () => {
     // Its files are the source's own inodes: taken, the mirror would be no copy at all (verify
     // SRC DST reports them as source-inode). Their link count gives them away: more than the
@@ -205,6 +202,9 @@ describe('--adopt', () => {
     expect((await verifyAgainstSource(src, dst)).match).toBe(true);
   });
 
+  // rsync -a leaves a symlink's own mtime as it made it when the source's is within the same
+  // second (and cp -r never keeps it); the target matches, the mtime does not. Adopted as it
+  // was, the row claimed the source's mtime and no later run fixed it.
   it('a symlink with the right target but another mtime ends with the source’s mtime', async () => {
     const base = temp();
     const src = path.join(base, 'src');

@@ -534,7 +534,13 @@ describe('names, unfinished copies, a running copy', () => {
     let scanned = 0;
     let phase = '';
     const progress = { start: (p: string) => void (phase = p), advance: (n: number) => void (phase === 'scan' && (scanned += n)), warn() {}, end() {} };
-    const err = await copy(src, dst, { progress, shouldStop: () => scanned >= 8192 }).catch((e: unknown) => e);
+    // The stop is polled every 50 ms of walk; a rescan of unchanged folders can be done sooner.
+    // A slow listing of a folder past the first 8,192 paths (a disk spun down, say) makes sure.
+    const ops = { ...realFsOps, readdirInodes: (p: Buffer | string) => {
+      if (String(p).endsWith('/d30')) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+      return realFsOps.readdirInodes(p);
+    } };
+    const err = await copy(src, dst, { ops, progress, shouldStop: () => scanned >= 8192 }).catch((e: unknown) => e);
     expect(isLinkmirrorError(err, 'INTERRUPTED')).toBe(true);
     const r = await verifyMirror(dst, { fast: true });
     expect(r.manifest?.state).toBe('complete');

@@ -75,9 +75,9 @@ Examples:
         else if (!out.quiet || summary.interrupted || summary.problemCount > 0) out.print((summary.dryRun ? planLines(summary) : copyLines(summary)).join('\n'));
         // A dry run whose plan says the copy would stop exits as that copy would (a script that
         // checks the plan by its exit code learnt nothing from 0): 3 too small or no hard links,
-        // 2 the delete limit or an empty source.
-        const refused = summary.capacityRefusal ? ExitCode.fatal : summary.deleteRefusal ? ExitCode.usage : ExitCode.ok;
-        setExit(summary.interrupted ? ExitCode.interrupted : summary.dryRun ? refused : summary.problemCount > 0 ? ExitCode.problems : ExitCode.ok);
+        // 2 the delete limit or an empty source. (Only a dry run's summary has these.)
+        const refused = summary.capacityRefusal ? ExitCode.fatal : summary.deleteRefusal ? ExitCode.usage : undefined;
+        setExit(summary.interrupted ? ExitCode.interrupted : refused ?? (summary.problemCount > 0 ? ExitCode.problems : ExitCode.ok));
       } finally {
         progress.close();
         signals.dispose();
