@@ -133,6 +133,14 @@ function inspectDestination(dst: string, exists: boolean, adopt: boolean): { mir
 /** Index meta key: 'yes' while inodes an adoption took by size and mtime may lack their hash (see recordManifest's fromSource). */
 const HASH_FROM_SOURCE = 'hash_from_source';
 
+/**
+ * Index meta key: the fstab mount point with nothing mounted on it that this mirror lies under,
+ * when a run with --force copied it there (see fs/fstab.ts). Any other mirror found under such a
+ * point is refused: most likely an old mirror on the system disk that the drive mounted over it
+ * hid, the night the drive failed to mount.
+ */
+const BELOW_UNMOUNTED = 'below_unmounted';
+
 /** Index meta key: 'yes' from a run that found the destination keeps modes or owners again, until a run completes (see probeHardLinks). */
 const RECHECK_PENDING = 'recheck_pending';
 
@@ -211,13 +219,15 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
   }
   const { mirror } = inspectDestination(dst, dstExists, options.adopt ?? false);
   const fstab = options.fstab ?? FSTAB;
-  const notMounted = mirror || options.force ? undefined : unmountedFstabPoint(dst, fstab);
-  if (notMounted) {
-    throw new LinkmirrorError(
+  const notMounted = unmountedFstabPoint(dst, fstab);
+  const notMountedError = () =>
+    new LinkmirrorError(
       'DST_NOT_MOUNTED',
       `the destination ${dst} is on ${notMounted}, a mount point in ${fstab} with nothing mounted on it: is the drive mounted? Mount it and run again (a copy now would fill the disk below it; --force copies there anyway)`,
     );
-  }
+  // A mirror found there may be one put there on purpose (recorded when --force made it so, see
+  // BELOW_UNMOUNTED), or an old one that the drive mounted there hid: looked up in its index.
+  if (notMounted && !mirror && !options.force) throw notMountedError();
   checkIndexPath(dst);
   const leftOut = stateDirInSource(src);
   if (leftOut) progress.warn(leftOut);
@@ -251,6 +261,10 @@ export async function copy(srcArg: string, dstArg: string, options: CopyOptions 
     // SQLite's sorts and statement journals go beside the index, on the destination (see store/temp-dir.ts).
     restoreTempDir = useSqliteTempDir(stateDir);
     index = Index.open(path.join(stateDir, INDEX_FILE));
+    if (notMounted) {
+      if (options.force) index.setMeta(BELOW_UNMOUNTED, notMounted);
+      else if (index.getMeta(BELOW_UNMOUNTED) !== notMounted) throw notMountedError();
+    }
     // An existing mirror's index is read at random from the scan on: on a drive that seeks,
     // read it ahead while the source is walked (see fs/read-ahead.ts).
     if (mirror && ops === realFsOps && worthReadingAhead(src, index.file)) warm = readAhead(index.file);

@@ -7,8 +7,8 @@
 // now (per /proc/self/mountinfo, which a bind mount and an automount point are in too) is
 // refused, with what to do. Nothing is assumed without an fstab entry: a desktop's automounted
 // drives (/media/USER/LABEL) are made and removed with their mount, and their missing folder is
-// the missing parent. Nor is an existing mirror refused: one found there was put there on purpose
-// (the first run into an fstab point with nothing mounted on it takes --force).
+// the missing parent. An existing mirror found there is refused too (the drive mounted there may
+// have hidden an old one), unless a run with --force put it there (see copy.ts, BELOW_UNMOUNTED).
 import fs from 'node:fs';
 import path from 'node:path';
 import { atOrBelow, readMounts, unescapeMountField } from './mount-place.js';

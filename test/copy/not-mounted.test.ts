@@ -55,6 +55,17 @@ describe('the destination drive not mounted: its mount point listed in fstab, em
     expectSameTopology(src, path.join(usb, 'snapshots'));
   });
 
+  it('an old mirror under the mount point (made before the drive was mounted over it) is refused too', async () => {
+    const src = source();
+    const usb = path.join(temp(), 'usb');
+    fs.mkdirSync(usb);
+    const old = path.join(usb, 'snapshots');
+    await copy(src, old, { fstab: path.join(temp(), 'no-fstab') }); // before the drive was in fstab
+    const fstab = fstabListing(usb);
+    const err = await fails(copy(src, old, { fstab }));
+    expect(isLinkmirrorError(err, 'DST_NOT_MOUNTED'), String(err)).toBe(true);
+  });
+
   it('a drive mounted below an fstab mount point with nothing mounted on it (cloud-init\'s /mnt) takes the copy', async (ctx) => {
     const src = source();
     const m = useLoopMount(ctx, 'ext4', 16);
