@@ -452,6 +452,27 @@ describe('the manifest', () => {
   });
 });
 
+/** A mirror of 20,000 empty files in 40 folders, copied; the copy function, imported late. */
+async function mirrorOf20k() {
+  const base = temp();
+  const src = path.join(base, 'src');
+  const dst = path.join(base, 'dst');
+  const spec: Record<string, ReturnType<typeof file>> = {};
+  for (let i = 0; i < 20_000; i++) spec[`d${Math.floor(i / 500)}/f${String(i).padStart(5, '0')}`] = file('', { mtime: T(1) });
+  buildTree(src, spec);
+  const { copy } = await import('../../src/copy/copy.js');
+  await copy(src, dst);
+  return { src, dst, spec, copy };
+}
+
+/** A progress that counts the scan's entries, and a stop asked for once `after` of them are written. */
+function stopInScan(after: number) {
+  let scanned = 0;
+  let phase = '';
+  const progress = { start: (p: string) => void (phase = p), advance: (n: number) => void (phase === 'scan' && (scanned += n)), warn() {}, end() {} };
+  return { progress, shouldStop: () => scanned >= after };
+}
+
 describe('names, unfinished copies, a running copy', () => {
   it('paths that are not UTF-8 are compared as bytes and shown with \\x escapes', async () => {
     const name = Buffer.concat([Buffer.from('d/caf'), Buffer.from([0xe9]), Buffer.from('.txt')]); // Latin-1, not UTF-8
@@ -488,14 +509,7 @@ describe('names, unfinished copies, a running copy', () => {
   });
 
   it('verify DST of a mirror whose last copy was stopped while it scanned a changed source says so', async () => {
-    const base = temp();
-    const src = path.join(base, 'src');
-    const dst = path.join(base, 'dst');
-    const spec: Record<string, ReturnType<typeof file>> = {};
-    for (let i = 0; i < 20_000; i++) spec[`d${Math.floor(i / 500)}/f${String(i).padStart(5, '0')}`] = file('', { mtime: T(1) });
-    buildTree(src, spec);
-    const { copy } = await import('../../src/copy/copy.js');
-    await copy(src, dst);
+    const { src, dst, spec, copy } = await mirrorOf20k();
     expect((await verifyMirror(dst)).match).toBe(true);
     // Every file is replaced by another inode: each batch the rescan writes changes rows (a file
     // changed in place would be found by the look at each inode after the walk, which the stop
@@ -506,10 +520,8 @@ describe('names, unfinished copies, a running copy', () => {
       fs.utimesSync(`${p}.new`, T(2), T(2));
       fs.renameSync(`${p}.new`, p);
     }
-    let scanned = 0;
-    let phase = '';
-    const progress = { start: (p: string) => void (phase = p), advance: (n: number) => void (phase === 'scan' && (scanned += n)), warn() {}, end() {} };
-    const err = await copy(src, dst, { progress, shouldStop: () => scanned >= 8192 }).catch((e: unknown) => e);
+    const { progress, shouldStop } = stopInScan(8192);
+    const err = await copy(src, dst, { progress, shouldStop }).catch((e: unknown) => e);
     expect(isLinkmirrorError(err, 'INTERRUPTED')).toBe(true);
     const r = await verifyMirror(dst);
     expect(r.manifest?.state).toBe('scanning');
@@ -523,24 +535,15 @@ describe('names, unfinished copies, a running copy', () => {
   it('verify DST of a mirror whose last copy was stopped while it scanned an unchanged source still vouches for it', async () => {
     // A cron job under timeout(1) stopped every night in a long scan would otherwise never have
     // its mirror vouched for.
-    const base = temp();
-    const src = path.join(base, 'src');
-    const dst = path.join(base, 'dst');
-    const spec: Record<string, ReturnType<typeof file>> = {};
-    for (let i = 0; i < 20_000; i++) spec[`d${Math.floor(i / 500)}/f${String(i).padStart(5, '0')}`] = file('', { mtime: T(1) });
-    buildTree(src, spec);
-    const { copy } = await import('../../src/copy/copy.js');
-    await copy(src, dst);
-    let scanned = 0;
-    let phase = '';
-    const progress = { start: (p: string) => void (phase = p), advance: (n: number) => void (phase === 'scan' && (scanned += n)), warn() {}, end() {} };
+    const { src, dst, spec, copy } = await mirrorOf20k();
+    const { progress, shouldStop } = stopInScan(8192);
     // The stop is polled every 50 ms of walk; a rescan of unchanged folders can be done sooner.
     // A slow listing of a folder past the first 8,192 paths (a disk spun down, say) makes sure.
     const ops = { ...realFsOps, readdirInodes: (p: Buffer | string) => {
       if (String(p).endsWith('/d30')) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
       return realFsOps.readdirInodes(p);
     } };
-    const err = await copy(src, dst, { ops, progress, shouldStop: () => scanned >= 8192 }).catch((e: unknown) => e);
+    const err = await copy(src, dst, { ops, progress, shouldStop }).catch((e: unknown) => e);
     expect(isLinkmirrorError(err, 'INTERRUPTED')).toBe(true);
     const r = await verifyMirror(dst, { fast: true });
     expect(r.manifest?.state).toBe('complete');
